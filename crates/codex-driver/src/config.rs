@@ -1,0 +1,120 @@
+//! Typed `-c key=value` configuration overrides.
+//!
+//! Codex parses the value of `-c key=value` as TOML and silently falls back to a raw string when
+//! it is not TOML, so `-c model=o3` and `-c 'model="o3"'` both work while `-c x=[1,` becomes a
+//! string. We always send a TOML literal encoded by `toml_edit`, so what you pass is what Codex
+//! gets.
+//!
+//! ```
+//! use codex_driver::config::ConfigOverrides;
+//!
+//! let mut c = ConfigOverrides::new();
+//! c.set("model_reasoning_effort", "high");
+//! c.set_path(["projects", "/srv/my repo", "trust_level"], "trusted");
+//! c.set("sandbox_workspace_write.writable_roots", toml_edit::Array::from_iter(["/data"]));
+//! assert_eq!(
+//!     c.to_args(),
+//!     vec![
+//!         "model_reasoning_effort=\"high\"",
+//!         "projects.\"/srv/my repo\".trust_level=\"trusted\"",
+//!         "sandbox_workspace_write.writable_roots=[\"/data\"]",
+//!     ]
+//! );
+//! ```
+
+use std::collections::BTreeMap;
+use toml_edit::{Key, Value};
+
+/// A set of config overrides, one per dotted key; later `set`s of a key replace earlier ones.
+/// Ordered by key so the argv is deterministic.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOverrides {
+    entries: BTreeMap<String, Value>,
+}
+
+impl ConfigOverrides {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a dotted key (`a.b.c`) as Codex spells it. Use [`set_path`](Self::set_path) when a
+    /// segment contains dots or spaces (e.g. a project path).
+    pub fn set(&mut self, dotted_key: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+        let mut value = value.into();
+        value.decor_mut().clear();
+        self.entries.insert(dotted_key.into(), value);
+        self
+    }
+
+    /// Sets a key given as segments; each segment is quoted when TOML requires it.
+    pub fn set_path<I, S>(&mut self, segments: I, value: impl Into<Value>) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let key = segments
+            .into_iter()
+            .map(|s| Key::new(s.as_ref()).display_repr().into_owned())
+            .collect::<Vec<_>>()
+            .join(".");
+        self.set(key, value)
+    }
+
+    /// Removes an override.
+    pub fn remove(&mut self, dotted_key: &str) -> Option<Value> {
+        self.entries.remove(dotted_key)
+    }
+
+    /// The value of an override.
+    pub fn get(&self, dotted_key: &str) -> Option<&Value> {
+        self.entries.get(dotted_key)
+    }
+
+    /// True when there are no overrides.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The `key=value` strings, each to follow a `-c`.
+    pub fn to_args(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.to_string().trim()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_toml_literals() {
+        let mut c = ConfigOverrides::new();
+        c.set("a", true)
+            .set("b", 3i64)
+            .set("c", "it's \"quoted\"")
+            .set("d", toml_edit::Array::from_iter([1i64, 2]))
+            .set("a", false);
+        let mut t = toml_edit::InlineTable::new();
+        t.insert("inherit", "all".into());
+        c.set("shell_environment_policy", t);
+        let args = c.to_args();
+        assert_eq!(args[0], "a=false");
+        assert_eq!(args[1], "b=3");
+        assert_eq!(args[3], "d=[1, 2]");
+        assert_eq!(args[4], r#"shell_environment_policy={ inherit = "all" }"#);
+        // A string with both quote kinds survives a TOML round trip.
+        let lit = args[2].strip_prefix("c=").unwrap_or_default();
+        let back: toml_edit::Value = lit.parse().unwrap_or_else(|e| panic!("{lit}: {e}"));
+        assert_eq!(back.as_str(), Some("it's \"quoted\""));
+    }
+
+    #[test]
+    fn path_segments_are_quoted() {
+        let mut c = ConfigOverrides::new();
+        c.set_path(["mcp_servers", "docs.v2", "enabled"], false);
+        assert_eq!(c.to_args(), vec![r#"mcp_servers."docs.v2".enabled=false"#]);
+    }
+}

@@ -1,0 +1,199 @@
+//! The library's error type: one variant per stage, each carrying what a caller needs to act.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which deadline expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// No stdout line for the idle period.
+    Idle,
+    /// The whole run took longer than allowed.
+    Overall,
+}
+
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Idle => "idle",
+            Self::Overall => "overall",
+        })
+    }
+}
+
+/// Everything that can go wrong driving Codex.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No Codex binary was found.
+    #[error("no Codex binary found; looked in: {}", looked_in.join(", "))]
+    BinaryNotFound {
+        /// Every place searched, in order.
+        looked_in: Vec<String>,
+    },
+
+    /// The binary could not be started.
+    #[error("failed to start Codex at {}: {source}", path.display())]
+    Spawn {
+        /// The binary's path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `codex --version` did not print a version we understand.
+    #[error("could not read the version of {}: {detail}", path.display())]
+    Version {
+        /// The binary's path.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// An option needs a newer Codex than the one found. Raised before spawning.
+    #[error(
+        "option `{option}` needs Codex {required}, but {} is {found}",
+        binary.display()
+    )]
+    Unsupported {
+        /// The option, as the flag Codex would receive.
+        option: String,
+        /// The requirement (e.g. `> 0.130.0`).
+        required: String,
+        /// The version found.
+        found: semver::Version,
+        /// The binary checked.
+        binary: PathBuf,
+    },
+
+    /// Options that cannot be combined, or a value Codex would reject.
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+
+    /// Codex rejected its configuration (config.toml, `-c` overrides, a flag or a feature).
+    #[error("Codex rejected its configuration: {message}")]
+    Config {
+        /// Codex's message (first error line of stderr).
+        message: String,
+        /// The end of stderr.
+        stderr_tail: String,
+    },
+
+    /// The turn ran and failed (`turn.failed`).
+    #[error("turn failed: {message}")]
+    TurnFailed {
+        /// Codex's message.
+        message: String,
+        /// The thread id, when known.
+        thread_id: Option<String>,
+        /// The end of stderr.
+        stderr_tail: String,
+    },
+
+    /// Codex exited with a failure status without reporting a failed turn.
+    #[error("Codex exited with status {code}{}: {}", last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default(), first_line(stderr_tail))]
+    Exited {
+        /// Exit code.
+        code: i32,
+        /// The end of stderr.
+        stderr_tail: String,
+        /// The last `error` event or item seen, if any.
+        last_error: Option<String>,
+    },
+
+    /// Codex was killed by a signal it did not get from us.
+    #[error("Codex was killed by signal {signal}")]
+    Signaled {
+        /// The signal number.
+        signal: i32,
+        /// The end of stderr.
+        stderr_tail: String,
+        /// The last `error` event or item seen, if any.
+        last_error: Option<String>,
+    },
+
+    /// Codex exited successfully but its stream had no `turn.completed`/`turn.failed`.
+    #[error("Codex's event stream ended without turn.completed or turn.failed")]
+    NoTerminalEvent {
+        /// The end of stderr.
+        stderr_tail: String,
+        /// The last `error` event or item seen, if any.
+        last_error: Option<String>,
+    },
+
+    /// A deadline expired; the process group was killed.
+    #[error("Codex timed out ({kind} timeout of {after:?}); the process group was killed")]
+    Timeout {
+        /// Which deadline.
+        kind: TimeoutKind,
+        /// Its length.
+        after: Duration,
+        /// The end of stderr.
+        stderr_tail: String,
+    },
+
+    /// The run was cancelled; the process group was killed.
+    #[error("the run was cancelled; the process group was killed")]
+    Cancelled,
+
+    /// The final message was not the JSON the output schema asked for.
+    #[error("the final message is not valid {type_name}: {source}")]
+    StructuredOutput {
+        /// The Rust type expected.
+        type_name: &'static str,
+        /// The text Codex returned.
+        text: String,
+        /// The decode error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The turn completed without an agent message.
+    #[error("the turn completed without a final agent message")]
+    NoFinalMessage,
+
+    /// Local I/O (temp files, output files, tee files).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The stderr tail carried by this error, if any.
+    pub fn stderr_tail(&self) -> Option<&str> {
+        match self {
+            Self::Config { stderr_tail, .. }
+            | Self::TurnFailed { stderr_tail, .. }
+            | Self::Exited { stderr_tail, .. }
+            | Self::Signaled { stderr_tail, .. }
+            | Self::NoTerminalEvent { stderr_tail, .. }
+            | Self::Timeout { stderr_tail, .. } => Some(stderr_tail),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .rev()
+        .find(|l| l.contains("rror"))
+        .or_else(|| s.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no stderr")
+}

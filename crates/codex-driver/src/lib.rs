@@ -1,0 +1,17 @@
+#![doc = include_str!("../../../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod binary;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod exec;
+pub mod process;
+pub mod schema;
+
+pub use binary::{Binary, SUPPORTED_CODEX};
+pub use config::ConfigOverrides;
+pub use error::{Error, Result, TimeoutKind};
+pub use events::{ItemDetails, ThreadEvent, ThreadItem, Usage};
+pub use exec::{Exec, ExecStream, SandboxMode, TurnResult, TypedTurn};
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,206 @@
+//! Child-process plumbing shared by every surface: process groups, graceful shutdown,
+//! a bounded stderr tail and a bounded line reader.
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
+use tokio::process::Child;
+
+/// Sends `signal` to the whole process group led by `pgid`. Errors (the group is gone) are ignored.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) {
+    if let Ok(raw) = i32::try_from(pgid)
+        && raw > 0
+    {
+        let _ = killpg(Pid::from_raw(raw), signal);
+    }
+}
+
+/// True while any process of the group `pgid` exists.
+pub fn group_alive(pgid: u32) -> bool {
+    match i32::try_from(pgid) {
+        // Signal 0 checks for existence without delivering anything.
+        Ok(raw) if raw > 0 => killpg(Pid::from_raw(raw), None::<Signal>).is_ok(),
+        _ => false,
+    }
+}
+
+/// Stops a child that leads its own process group: SIGTERM to the group, up to `grace` for the
+/// leader to exit, then SIGKILL to the group; always reaps the leader and ends with a SIGKILL to
+/// the group so that no grandchild outlives it.
+pub(crate) async fn terminate_group(child: &mut Child, pgid: u32, grace: Duration) -> Option<std::process::ExitStatus> {
+    if let Ok(Some(status)) = child.try_wait() {
+        signal_group(pgid, Signal::SIGKILL);
+        return Some(status);
+    }
+    signal_group(pgid, Signal::SIGTERM);
+    let status = match tokio::time::timeout(grace, child.wait()).await {
+        Ok(Ok(status)) => Some(status),
+        _ => {
+            signal_group(pgid, Signal::SIGKILL);
+            child.wait().await.ok()
+        }
+    };
+    signal_group(pgid, Signal::SIGKILL);
+    status
+}
+
+/// The last bytes a child wrote to stderr, bounded.
+#[derive(Clone, Debug, Default)]
+pub struct StderrTail {
+    inner: Arc<Mutex<TailBuf>>,
+}
+
+#[derive(Debug, Default)]
+struct TailBuf {
+    buf: VecDeque<u8>,
+    cap: usize,
+    dropped: u64,
+}
+
+impl StderrTail {
+    /// A tail that keeps at most `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(TailBuf {
+                buf: VecDeque::with_capacity(cap.min(64 * 1024)),
+                cap,
+                dropped: 0,
+            })),
+        }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let Ok(mut t) = self.inner.lock() else { return };
+        let cap = t.cap;
+        if bytes.len() >= cap {
+            t.dropped += (t.buf.len() + bytes.len() - cap) as u64;
+            t.buf.clear();
+            t.buf.extend(&bytes[bytes.len() - cap..]);
+            return;
+        }
+        let overflow = (t.buf.len() + bytes.len()).saturating_sub(cap);
+        t.buf.drain(..overflow);
+        t.dropped += overflow as u64;
+        t.buf.extend(bytes);
+    }
+
+    /// The kept text (lossy UTF-8), starting at a line boundary when bytes were dropped.
+    pub fn text(&self) -> String {
+        let Ok(t) = self.inner.lock() else {
+            return String::new();
+        };
+        let bytes: Vec<u8> = t.buf.iter().copied().collect();
+        let s = String::from_utf8_lossy(&bytes).into_owned();
+        if t.dropped > 0
+            && let Some(nl) = s.find('\n')
+        {
+            return s[nl + 1..].to_owned();
+        }
+        s
+    }
+
+    /// Drains `reader` into the tail until EOF.
+    pub(crate) async fn drain<R: AsyncRead + Unpin>(self, mut reader: R) {
+        let mut chunk = vec![0u8; 8192];
+        loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some(bytes) = chunk.get(..n) {
+                        tracing::trace!(target: "codex_driver::stderr", "{}", String::from_utf8_lossy(bytes));
+                        self.push(bytes);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What [`read_line_bounded`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadLine {
+    /// A line is in the buffer (without its newline).
+    Line,
+    /// A line longer than the limit was skipped; its length.
+    TooLong(usize),
+    /// End of input.
+    Eof,
+}
+
+/// Reads one `\n`-terminated line into `buf` (cleared first), holding at most `limit` bytes;
+/// a longer line is consumed and skipped without buffering it.
+pub(crate) async fn read_line_bounded<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<ReadLine> {
+    buf.clear();
+    let mut total = 0usize;
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(if too_long {
+                ReadLine::TooLong(total)
+            } else if total == 0 {
+                ReadLine::Eof
+            } else {
+                ReadLine::Line
+            });
+        }
+        let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        total += chunk.len();
+        if !too_long {
+            if total > limit {
+                too_long = true;
+                buf.clear();
+                buf.shrink_to(64 * 1024);
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let used = found.unwrap_or(available.len());
+        reader.consume(used);
+        if found.is_some() {
+            return Ok(if too_long { ReadLine::TooLong(total) } else { ReadLine::Line });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_last_bytes_from_a_line_start() {
+        let t = StderrTail::new(10);
+        t.push(b"first line\n");
+        t.push(b"ab\ncd\n");
+        assert_eq!(t.text(), "ab\ncd\n");
+        let t = StderrTail::new(100);
+        t.push(b"x\ny\n");
+        assert_eq!(t.text(), "x\ny\n");
+    }
+
+    #[tokio::test]
+    async fn bounded_lines() -> std::io::Result<()> {
+        let data = b"short\nthis line is too long\nok\nlast-no-newline".to_vec();
+        let mut r = tokio::io::BufReader::with_capacity(4, &data[..]);
+        let mut buf = Vec::new();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 8).await?, ReadLine::Line);
+        assert_eq!(buf, b"short");
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 8).await?, ReadLine::TooLong(21));
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 8).await?, ReadLine::Line);
+        assert_eq!(buf, b"ok");
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 100).await?, ReadLine::Line);
+        assert_eq!(buf, b"last-no-newline");
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 100).await?, ReadLine::Eof);
+        Ok(())
+    }
+}
