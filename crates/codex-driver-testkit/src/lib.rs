@@ -1,1 +1,30 @@
-//! stub
+//! Test kit for programs that drive the Codex CLI: a scripted, offline model provider that
+//! speaks the Responses API as Codex uses it, plus helpers to find a Codex binary and make an
+//! isolated `CODEX_HOME` pointing at the provider.
+//!
+//! Each `POST /v1/responses` Codex sends is answered with the next scripted [`MockResponse`]
+//! (then with the fallback, if one is set). A turn that runs a tool needs two responses: one with
+//! the tool call, and one answering Codex's follow-up request (which carries the tool's output).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use codex_driver_testkit::{MockProvider, MockResponse};
+//!
+//! let provider = MockProvider::start(vec![
+//!     MockResponse::new().reasoning("Let me look.").exec_command("ls -la"),
+//!     MockResponse::new().message("There are 3 files."),
+//! ])
+//! .await?;
+//! let home = provider.temp_home()?; // CODEX_HOME with config.toml pointing at the provider
+//! // ... run `codex exec` with CODEX_HOME=home.path() ...
+//! assert_eq!(provider.requests().len(), 0);
+//! # Ok(()) }
+//! ```
+
+mod binary;
+mod provider;
+mod response;
+
+pub use binary::{codex_binary, pinned_versions};
+pub use provider::{MockProvider, RecordedRequest, TempHome};
+pub use response::{MockResponse, add_file_patch};

@@ -162,7 +162,8 @@ pub struct StreamError {
     pub extra: Extra,
 }
 
-/// Token usage of a turn. Fields added by later Codex releases default to 0.
+/// Token usage of a turn. Fields added by later Codex releases are `None` when the binary
+/// doesn't report them (so the line serializes back exactly as received).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Usage {
@@ -171,14 +172,14 @@ pub struct Usage {
     /// Input tokens served from the prompt cache.
     #[serde(default)]
     pub cached_input_tokens: u64,
-    /// Input tokens written to the prompt cache (0.169.0+).
-    #[serde(default)]
-    pub cache_write_input_tokens: u64,
+    /// Input tokens written to the prompt cache (reported since 0.169.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_input_tokens: Option<u64>,
     /// Output tokens.
     pub output_tokens: u64,
-    /// Output tokens spent on reasoning (0.130.0+).
-    #[serde(default)]
-    pub reasoning_output_tokens: u64,
+    /// Output tokens spent on reasoning (reported since 0.130.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_output_tokens: Option<u64>,
 }
 
 impl Usage {
@@ -186,9 +187,21 @@ impl Usage {
     pub fn add(&mut self, other: &Usage) {
         self.input_tokens += other.input_tokens;
         self.cached_input_tokens += other.cached_input_tokens;
-        self.cache_write_input_tokens += other.cache_write_input_tokens;
+        self.cache_write_input_tokens = add_opt(self.cache_write_input_tokens, other.cache_write_input_tokens);
         self.output_tokens += other.output_tokens;
-        self.reasoning_output_tokens += other.reasoning_output_tokens;
+        self.reasoning_output_tokens = add_opt(self.reasoning_output_tokens, other.reasoning_output_tokens);
+    }
+
+    /// Input plus output tokens.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
     }
 }
 
@@ -699,9 +712,9 @@ mod tests {
             Usage {
                 input_tokens: 303,
                 cached_input_tokens: 30,
-                cache_write_input_tokens: 0,
+                cache_write_input_tokens: None,
                 output_tokens: 60,
-                reasoning_output_tokens: 0
+                reasoning_output_tokens: None
             }
         );
     }

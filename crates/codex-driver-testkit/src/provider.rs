@@ -1,0 +1,332 @@
+//! The HTTP server.
+
+use crate::response::{Kind, MockResponse};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::oneshot;
+
+/// A request Codex sent to the provider.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path (e.g. `/v1/responses`).
+    pub path: String,
+    /// Headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON (`Value::Null` when it was not JSON).
+    pub body: Value,
+}
+
+impl RecordedRequest {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `input` items of a Responses request.
+    pub fn input(&self) -> &[Value] {
+        self.body
+            .get("input")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Texts of the user's `input_text` spans, in order.
+    pub fn user_texts(&self) -> Vec<String> {
+        self.input()
+            .iter()
+            .filter(|i| i.get("type").and_then(Value::as_str) == Some("message"))
+            .filter(|i| i.get("role").and_then(Value::as_str) == Some("user"))
+            .filter_map(|i| i.get("content").and_then(Value::as_array))
+            .flatten()
+            .filter(|c| c.get("type").and_then(Value::as_str) == Some("input_text"))
+            .filter_map(|c| c.get("text").and_then(Value::as_str).map(str::to_owned))
+            .collect()
+    }
+
+    /// The `output` text of every `function_call_output` input item.
+    pub fn function_call_outputs(&self) -> Vec<String> {
+        self.input()
+            .iter()
+            .filter(|i| i.get("type").and_then(Value::as_str) == Some("function_call_output"))
+            .map(|i| match i.get("output") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            })
+            .collect()
+    }
+
+    /// The `model` field.
+    pub fn model(&self) -> Option<&str> {
+        self.body.get("model").and_then(Value::as_str)
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    script: VecDeque<MockResponse>,
+    fallback: Option<MockResponse>,
+    requests: Vec<RecordedRequest>,
+    seq: u64,
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Inner>>);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave Inner inconsistent: keep serving.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A scripted Responses API server on `127.0.0.1` (ephemeral port). Stops when dropped.
+pub struct MockProvider {
+    addr: SocketAddr,
+    shared: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for MockProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockProvider").field("addr", &self.addr).finish()
+    }
+}
+
+impl MockProvider {
+    /// Starts a provider that answers requests with `script`, in order.
+    pub async fn start(script: Vec<MockResponse>) -> std::io::Result<Self> {
+        let shared = Shared::default();
+        shared.lock().script = script.into();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// Adds responses to the end of the script.
+    pub fn push(&self, response: MockResponse) -> &Self {
+        self.shared.lock().script.push_back(response);
+        self
+    }
+
+    /// The answer once the script is used up (default: HTTP 500 naming the problem).
+    pub fn set_fallback(&self, response: Option<MockResponse>) -> &Self {
+        self.shared.lock().fallback = response;
+        self
+    }
+
+    /// Scripted responses not yet served.
+    pub fn remaining(&self) -> usize {
+        self.shared.lock().script.len()
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The provider's base URL, `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// A `config.toml` that makes Codex use this provider (`model_provider = "mock"`), with
+    /// retries off so faults surface at once.
+    pub fn config_toml(&self) -> String {
+        let mut doc = toml_edit::DocumentMut::new();
+        doc["model"] = toml_edit::value("mock-model");
+        doc["model_provider"] = toml_edit::value("mock");
+        let mut p = toml_edit::Table::new();
+        p["name"] = toml_edit::value("mock");
+        p["base_url"] = toml_edit::value(self.base_url());
+        p["wire_api"] = toml_edit::value("responses");
+        p["request_max_retries"] = toml_edit::value(0);
+        p["stream_max_retries"] = toml_edit::value(0);
+        let mut providers = toml_edit::Table::new();
+        providers.set_implicit(true);
+        providers.insert("mock", toml_edit::Item::Table(p));
+        doc.insert("model_providers", toml_edit::Item::Table(providers));
+        doc.to_string()
+    }
+
+    /// Writes [`config_toml`](Self::config_toml) into `dir/config.toml` (creating `dir`).
+    pub fn write_codex_home(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("config.toml"), self.config_toml())?;
+        Ok(dir.to_path_buf())
+    }
+
+    /// A fresh temporary `CODEX_HOME` for this provider, deleted when dropped. It is created
+    /// under `$CODEX_DRIVER_TEST_TMP` when set, else the system temp dir.
+    pub fn temp_home(&self) -> std::io::Result<TempHome> {
+        let base = std::env::var_os("CODEX_DRIVER_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        self.temp_home_in(&base)
+    }
+
+    /// A fresh `CODEX_HOME` for this provider under `base`, deleted when dropped.
+    pub fn temp_home_in(&self, base: &Path) -> std::io::Result<TempHome> {
+        std::fs::create_dir_all(base)?;
+        let dir = tempfile::Builder::new().prefix("codex-home-").tempdir_in(base)?;
+        self.write_codex_home(dir.path())?;
+        Ok(TempHome { dir })
+    }
+}
+
+impl Drop for MockProvider {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A temporary `CODEX_HOME`, deleted when dropped.
+#[derive(Debug)]
+pub struct TempHome {
+    dir: tempfile::TempDir,
+}
+
+impl TempHome {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rec = RecordedRequest {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    if !(method == Method::POST && uri.path().ends_with("/responses")) {
+        // Codex may probe other endpoints (e.g. a websocket upgrade GET); decline them.
+        return (StatusCode::NOT_FOUND, "codex-driver-testkit: only POST /v1/responses").into_response();
+    }
+    let (resp, seq) = {
+        let mut inner = shared.lock();
+        inner.requests.push(rec);
+        inner.seq += 1;
+        let seq = inner.seq;
+        let next = inner.script.pop_front().or_else(|| inner.fallback.clone());
+        (next, seq)
+    };
+    let Some(resp) = resp else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("codex-driver-testkit: no scripted response left for request #{seq}"),
+        )
+            .into_response();
+    };
+    if !resp.delay_before.is_zero() {
+        tokio::time::sleep(resp.delay_before).await;
+    }
+    match &resp.kind {
+        Kind::HttpError { status, body } => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body.clone(),
+        )
+            .into_response(),
+        Kind::Stream { .. } => {
+            let events = resp.sse_events(seq);
+            let cut = resp.cut_after;
+            let between = resp.delay_between;
+            let chunks: Vec<Result<Bytes, std::io::Error>> = events
+                .iter()
+                .take(cut.unwrap_or(usize::MAX))
+                .map(|e| {
+                    let ty = e.get("type").and_then(Value::as_str).unwrap_or("message");
+                    Ok(Bytes::from(format!("event: {ty}\ndata: {e}\n\n")))
+                })
+                .chain(cut.map(|_| {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "codex-driver-testkit: scripted stream cut",
+                    ))
+                }))
+                .collect();
+            let body = stream::unfold((chunks.into_iter(), true), move |(mut it, first)| async move {
+                let next = it.next()?;
+                if !first && !between.is_zero() {
+                    tokio::time::sleep(between).await;
+                }
+                Some((next, (it, false)))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .header(header::CACHE_CONTROL, "no-cache")
+                .body(Body::from_stream(body))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_points_at_the_provider() -> anyhow::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async {
+            let p = MockProvider::start(vec![]).await?;
+            let port = p.addr().port();
+            assert_eq!(
+                p.config_toml(),
+                format!(
+                    "model = \"mock-model\"\nmodel_provider = \"mock\"\n\n[model_providers.mock]\nname = \"mock\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n"
+                )
+            );
+            Ok(())
+        })
+    }
+}

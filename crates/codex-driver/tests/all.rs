@@ -1,0 +1,7 @@
+//! Integration tests of the codex-driver library. Most drive the real Codex binary (installed by
+//! `scripts/install-codex`) against the offline provider of `codex-driver-testkit`.
+
+mod common;
+mod exec_faults;
+mod exec_real;
+mod parse_fixtures;

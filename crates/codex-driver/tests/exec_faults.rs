@@ -1,0 +1,171 @@
+//! Faults the real Codex can't be made to produce on demand, through a fake `codex` script.
+
+use crate::common::{eventually, tmp_base};
+use codex_driver::events::Diagnostic;
+use codex_driver::process::group_alive;
+use codex_driver::{Binary, Error, Exec, ItemDetails, ThreadEvent};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const FAKE: &str = r#"#!/usr/bin/env bash
+# Fake codex: behaviour chosen by $FAKE_MODE. Reads the prompt from stdin like the real one.
+prompt=$(cat)
+echo '{"type":"thread.started","thread_id":"fake-thread"}'
+case "$FAKE_MODE" in
+  garbage)
+    echo 'Reading additional input from stdin...'
+    echo '{"type":"turn.started"}'
+    echo '{"type":"turn.paused","reason":"new in a future Codex"}'
+    echo '{"type":"item.completed","item":{"id":"item_0","type":"hologram","beam":"on"}}'
+    printf '{"type":"item.completed","item":{"id":"item_1","type":"command_execution","command":"big","aggregated_output":"'
+    head -c 10485760 /dev/zero | tr '\0' 'a'
+    printf '","exit_code":0,"status":"completed"}}\n'
+    echo ''
+    echo '{"type":"item.completed","item":{"id":"item_2","type":"agent_message","text":"'"$prompt"'"}}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2}}'
+    ;;
+  crash)
+    echo '{"type":"item.completed","item":{"id":"item_0","type":"error","message":"disk on fire"}}'
+    echo "thread 'main' panicked at core/src/lib.rs:1:1: oh no" >&2
+    exit 101 ;;
+  no-terminal) echo '{"type":"turn.started"}' ;;
+  signal) kill -9 $$ ;;
+  stubborn)
+    # Ignores SIGTERM, as does its child: only SIGKILL to the group ends them.
+    trap '' TERM
+    echo '{"type":"turn.started"}'
+    bash -c "trap '' TERM; sleep 300; echo $FAKE_MARKER" &
+    wait ;;
+esac
+"#;
+
+fn fake_codex() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = tmp_base().join(format!("fake-codex-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("codex");
+        std::fs::write(&path, FAKE).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+        path
+    })
+    .clone()
+}
+
+fn fake(mode: &str) -> Exec {
+    Exec::new("hello fake")
+        .binary(Binary::at(fake_codex()))
+        .env("FAKE_MODE", mode)
+        .kill_grace(Duration::from_millis(300))
+        .timeout(Duration::from_secs(60))
+}
+
+#[tokio::test]
+async fn garbage_unknown_and_huge_lines_never_fail_the_stream() -> anyhow::Result<()> {
+    let turn = fake("garbage").run().await?;
+    assert_eq!(turn.final_message.as_deref(), Some("hello fake"));
+    assert_eq!(turn.thread_id.as_deref(), Some("fake-thread"));
+    let kinds: Vec<&str> = turn.items.iter().map(|i| i.details.type_name()).collect();
+    assert_eq!(kinds, ["hologram", "command_execution", "agent_message"]);
+    match &turn.items[1].details {
+        ItemDetails::CommandExecution(c) => assert_eq!(c.aggregated_output.len(), 10 * 1024 * 1024),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(turn.diagnostics.len(), 1);
+    assert!(matches!(
+        &turn.diagnostics[0],
+        Diagnostic::NotJson { line_number: 2, text, .. } if text == "Reading additional input from stdin..."
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_event_is_streamed_not_dropped() -> anyhow::Result<()> {
+    let mut s = fake("garbage").stream().await?;
+    let mut types = Vec::new();
+    while let Some(ev) = s.next_event().await {
+        types.push(ev?.type_name().to_owned());
+    }
+    assert_eq!(
+        types,
+        ["thread.started", "turn.started", "turn.paused", "item.completed", "item.completed", "item.completed", "turn.completed"]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn line_over_the_limit_becomes_a_diagnostic() -> anyhow::Result<()> {
+    let turn = fake("garbage").max_line_bytes(1024 * 1024).run().await?;
+    assert!(turn.diagnostics.iter().any(|d| matches!(
+        d,
+        Diagnostic::TooLong { line_number: 6, limit: 1048576, .. }
+    )), "{:?}", turn.diagnostics);
+    assert_eq!(turn.items.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn crash_carries_stderr_tail_and_last_error() -> anyhow::Result<()> {
+    match fake("crash").run().await {
+        Err(Error::Exited { code, stderr_tail, last_error }) => {
+            assert_eq!(code, 101);
+            assert_eq!(stderr_tail, "thread 'main' panicked at core/src/lib.rs:1:1: oh no\n");
+            assert_eq!(last_error.as_deref(), Some("disk on fire"));
+        }
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn stream_without_terminal_event() -> anyhow::Result<()> {
+    assert!(matches!(fake("no-terminal").run().await, Err(Error::NoTerminalEvent { .. })));
+    Ok(())
+}
+
+#[tokio::test]
+async fn killed_by_signal() -> anyhow::Result<()> {
+    assert!(matches!(fake("signal").run().await, Err(Error::Signaled { signal: 9, .. })));
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_ignoring_children_are_killed() -> anyhow::Result<()> {
+    let marker = "cdrv-stubborn-marker-e3";
+    let mut s = fake("stubborn").env("FAKE_MARKER", marker).idle_timeout(Duration::from_secs(1)).stream().await?;
+    let pgid = s.process_group();
+    let mut last = None;
+    while let Some(ev) = s.next_event().await {
+        last = Some(ev);
+    }
+    assert!(matches!(last, Some(Err(Error::Timeout { .. }))), "{last:?}");
+    assert!(eventually(Duration::from_secs(5), || !group_alive(pgid)).await);
+    assert!(eventually(Duration::from_secs(5), || crate::common::processes_with(marker).is_empty()).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_binary_is_a_spawn_error_naming_the_path() -> anyhow::Result<()> {
+    let err = Exec::new("x").binary(Binary::at("/nonexistent/codex")).run().await.err();
+    match err {
+        Some(Error::Spawn { path, .. }) => assert_eq!(path, PathBuf::from("/nonexistent/codex")),
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn slow_consumer_backpressure_loses_nothing() -> anyhow::Result<()> {
+    let mut s = fake("garbage").channel_capacity(1).stream().await?;
+    let mut n = 0;
+    while let Some(ev) = s.next_event().await {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if matches!(ev?, ThreadEvent::ItemCompleted(_)) {
+            n += 1;
+        }
+    }
+    assert_eq!(n, 3);
+    Ok(())
+}
