@@ -1,1 +1,202 @@
-fn main() {}
+//! `codex-driver`: the command-line front end of the codex-driver library.
+
+mod offline;
+mod progress;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use codex_driver::exec::SandboxMode;
+use codex_driver::{Binary, Error, Exec, ThreadEvent};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "codex-driver", version, about = "Drive the OpenAI Codex CLI as a dependable component")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one turn through Codex with live progress; prints the final message.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The prompt (sent to Codex on stdin).
+    prompt: String,
+    /// Print the events as JSONL, in `codex exec --json`'s own format, instead of progress.
+    #[arg(long)]
+    json: bool,
+    /// Use the built-in offline provider and demo script (default when no OpenAI credentials
+    /// are found).
+    #[arg(long)]
+    offline: bool,
+    /// The Codex binary (default: $CODEX_BINARY, then `codex` on PATH).
+    #[arg(long, env = "CODEX_BINARY", value_name = "PATH")]
+    codex_binary: Option<PathBuf>,
+    /// The agent's working root (`codex exec --cd`).
+    #[arg(long, value_name = "DIR")]
+    cd: Option<PathBuf>,
+    /// Sandbox policy for model-generated commands.
+    #[arg(long, value_parser = ["read-only", "workspace-write", "danger-full-access"])]
+    sandbox: Option<String>,
+    /// Model to use.
+    #[arg(long, short = 'm')]
+    model: Option<String>,
+    /// JSON Schema file the final message must follow.
+    #[arg(long, value_name = "FILE")]
+    output_schema: Option<PathBuf>,
+    /// CODEX_HOME for this run (default: $CODEX_HOME, then ~/.codex; offline: a fresh one).
+    #[arg(long, value_name = "DIR")]
+    codex_home: Option<PathBuf>,
+    /// Kill the run after this many seconds without output from Codex.
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
+    /// Kill the run after this many seconds in all.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if let Some(tail) = err.downcast_ref::<Error>().and_then(Error::stderr_tail)
+                && !tail.trim().is_empty()
+            {
+                eprintln!("--- Codex stderr (tail) ---\n{}", tail.trim_end());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_codex_home() -> Option<PathBuf> {
+    std::env::var_os("CODEX_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".codex")))
+}
+
+/// Whether Codex would find OpenAI credentials: an API key in the environment or an auth.json.
+fn has_credentials(home: Option<&Path>) -> bool {
+    ["CODEX_API_KEY", "OPENAI_API_KEY"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+        || home.is_some_and(|h| h.join("auth.json").is_file())
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode> {
+    let binary = Binary::resolve(args.codex_binary.as_deref(), true)?;
+    let home = args.codex_home.clone().or_else(default_codex_home);
+    let offline = args.offline || !has_credentials(home.as_deref());
+    if offline && !args.offline {
+        eprintln!(
+            "codex-driver: no OpenAI credentials found (CODEX_API_KEY, OPENAI_API_KEY or {}); using the built-in offline provider (--offline)",
+            home.as_deref()
+                .map(|h| h.join("auth.json").display().to_string())
+                .unwrap_or_else(|| "auth.json".into())
+        );
+    }
+
+    let mut exec = Exec::new(&args.prompt).binary(binary).env_remove("RUST_BACKTRACE");
+    let demo = if offline {
+        let demo = offline::Demo::start(args.codex_home.as_deref(), args.cd.as_deref()).await?;
+        eprintln!("codex-driver: offline workspace {}", demo.workspace().display());
+        exec = exec
+            .codex_home(demo.home())
+            .cd(demo.workspace())
+            .current_dir(demo.workspace())
+            .skip_git_repo_check(true)
+            .sandbox(SandboxMode::WorkspaceWrite);
+        Some(demo)
+    } else {
+        if let Some(h) = &args.codex_home {
+            exec = exec.codex_home(h);
+        }
+        if let Some(cd) = &args.cd {
+            exec = exec.cd(cd);
+        }
+        None
+    };
+    if let Some(s) = &args.sandbox {
+        exec = exec.sandbox(s.parse()?);
+    }
+    if let Some(m) = &args.model {
+        exec = exec.model(m);
+    }
+    if let Some(f) = &args.output_schema {
+        let f = std::fs::canonicalize(f).with_context(|| format!("output schema {}", f.display()))?;
+        exec = exec.output_schema(f);
+    }
+    if let Some(s) = args.idle_timeout {
+        exec = exec.idle_timeout(std::time::Duration::from_secs(s));
+    }
+    if let Some(s) = args.timeout {
+        exec = exec.timeout(std::time::Duration::from_secs(s));
+    }
+
+    let cancel = CancellationToken::new();
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        });
+    }
+    let mut stream = exec.cancel_token(cancel).stream().await?;
+    let mut progress = (!args.json).then(progress::Progress::new);
+    let mut final_message = None;
+    let stdout = std::io::stdout();
+    while let Some(ev) = stream.next_event().await {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                if let Some(p) = progress.as_mut() {
+                    p.finish();
+                }
+                return Err(e.into());
+            }
+        };
+        if args.json {
+            let mut out = stdout.lock();
+            let written = writeln!(out, "{}", ev.to_json_line()).and_then(|_| out.flush());
+            match written {
+                // The reader went away (e.g. `| head`): stop Codex and exit quietly.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+                other => other?,
+            }
+            continue;
+        }
+        if let Some(p) = progress.as_mut() {
+            p.event(&ev);
+        }
+        if let ThreadEvent::ItemCompleted(done) = &ev
+            && let codex_driver::ItemDetails::AgentMessage(m) = &done.item.details
+        {
+            final_message = Some(m.text.clone());
+        }
+    }
+    if let Some(p) = progress.as_mut() {
+        p.finish();
+    }
+    if !args.json {
+        if let Some(msg) = final_message {
+            println!("{msg}");
+        }
+    }
+    drop(demo);
+    Ok(ExitCode::SUCCESS)
+}
