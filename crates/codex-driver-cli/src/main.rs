@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "codex-driver", version, about = "Drive the OpenAI Codex CLI as a dependable component")]
+#[command(
+    name = "codex-driver",
+    version,
+    about = "Drive the OpenAI Codex CLI as a dependable component"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -110,10 +114,15 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
 
-    let mut exec = Exec::new(&args.prompt).binary(binary).env_remove("RUST_BACKTRACE");
+    let mut exec = Exec::new(&args.prompt)
+        .binary(binary)
+        .env_remove("RUST_BACKTRACE");
     let demo = if offline {
         let demo = offline::Demo::start(args.codex_home.as_deref(), args.cd.as_deref()).await?;
-        eprintln!("codex-driver: offline workspace {}", demo.workspace().display());
+        eprintln!(
+            "codex-driver: offline workspace {}",
+            demo.workspace().display()
+        );
         exec = exec
             .codex_home(demo.home())
             .cd(demo.workspace())
@@ -137,7 +146,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         exec = exec.model(m);
     }
     if let Some(f) = &args.output_schema {
-        let f = std::fs::canonicalize(f).with_context(|| format!("output schema {}", f.display()))?;
+        let f =
+            std::fs::canonicalize(f).with_context(|| format!("output schema {}", f.display()))?;
         exec = exec.output_schema(f);
     }
     if let Some(s) = args.idle_timeout {
@@ -175,7 +185,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             let written = writeln!(out, "{}", ev.to_json_line()).and_then(|_| out.flush());
             match written {
                 // The reader went away (e.g. `| head`): stop Codex and exit quietly.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(ExitCode::SUCCESS);
+                }
                 other => other?,
             }
             continue;

@@ -28,7 +28,9 @@ fn state_dir() -> PathBuf {
 
 impl Demo {
     pub async fn start(home: Option<&Path>, workspace: Option<&Path>) -> Result<Self> {
-        let provider = MockProvider::start(script()).await.context("starting the offline provider")?;
+        let provider = MockProvider::start(script())
+            .await
+            .context("starting the offline provider")?;
         provider.set_fallback(Some(MockResponse::text(
             "(offline demo) The scripted conversation is over; nothing more to do.",
         )));

@@ -34,7 +34,9 @@ impl Progress {
         match ev {
             ThreadEvent::ThreadStarted(t) => self.line(format!("• thread {}", t.thread_id)),
             ThreadEvent::TurnStarted(_) => self.bar.set_message("thinking"),
-            ThreadEvent::ItemStarted(e) | ThreadEvent::ItemUpdated(e) => self.bar.set_message(running(&e.item)),
+            ThreadEvent::ItemStarted(e) | ThreadEvent::ItemUpdated(e) => {
+                self.bar.set_message(running(&e.item))
+            }
             ThreadEvent::ItemCompleted(e) => {
                 if let Some(l) = finished(&e.item) {
                     self.line(l);
@@ -69,8 +71,15 @@ fn running(item: &ThreadItem) -> String {
 fn finished(item: &ThreadItem) -> Option<String> {
     Some(match &item.details {
         ItemDetails::CommandExecution(c) => {
-            let mark = if c.status == CommandExecutionStatus::Completed { "✓" } else { "✗" };
-            let code = c.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
+            let mark = if c.status == CommandExecutionStatus::Completed {
+                "✓"
+            } else {
+                "✗"
+            };
+            let code = c
+                .exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "?".into());
             format!("{mark} $ {} (exit {code})", c.command)
         }
         ItemDetails::FileChange(f) => f

@@ -105,7 +105,9 @@ pub struct MockProvider {
 
 impl std::fmt::Debug for MockProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockProvider").field("addr", &self.addr).finish()
+        f.debug_struct("MockProvider")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -116,9 +118,7 @@ impl MockProvider {
         shared.lock().script = script.into();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let app = Router::new().fallback(handle).with_state(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -204,7 +204,9 @@ impl MockProvider {
     /// A fresh `CODEX_HOME` for this provider under `base`, deleted when dropped.
     pub fn temp_home_in(&self, base: &Path) -> std::io::Result<TempHome> {
         std::fs::create_dir_all(base)?;
-        let dir = tempfile::Builder::new().prefix("codex-home-").tempdir_in(base)?;
+        let dir = tempfile::Builder::new()
+            .prefix("codex-home-")
+            .tempdir_in(base)?;
         self.write_codex_home(dir.path())?;
         Ok(TempHome { dir })
     }
@@ -243,13 +245,22 @@ async fn handle(
         path: uri.path().to_owned(),
         headers: headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
     if !(method == Method::POST && uri.path().ends_with("/responses")) {
         // Codex may probe other endpoints (e.g. a websocket upgrade GET); decline them.
-        return (StatusCode::NOT_FOUND, "codex-driver-testkit: only POST /v1/responses").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "codex-driver-testkit: only POST /v1/responses",
+        )
+            .into_response();
     }
     let (resp, seq) = {
         let mut inner = shared.lock();
@@ -293,13 +304,16 @@ async fn handle(
                     ))
                 }))
                 .collect();
-            let body = stream::unfold((chunks.into_iter(), true), move |(mut it, first)| async move {
-                let next = it.next()?;
-                if !first && !between.is_zero() {
-                    tokio::time::sleep(between).await;
-                }
-                Some((next, (it, false)))
-            });
+            let body = stream::unfold(
+                (chunks.into_iter(), true),
+                move |(mut it, first)| async move {
+                    let next = it.next()?;
+                    if !first && !between.is_zero() {
+                        tokio::time::sleep(between).await;
+                    }
+                    Some((next, (it, false)))
+                },
+            );
             Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "text/event-stream")
@@ -316,7 +330,9 @@ mod tests {
 
     #[test]
     fn config_points_at_the_provider() -> anyhow::Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         rt.block_on(async {
             let p = MockProvider::start(vec![]).await?;
             let port = p.addr().port();

@@ -14,21 +14,21 @@ pub struct MockResponse {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
-    Stream {
-        outputs: Vec<Output>,
-        usage: Usage,
-    },
-    HttpError {
-        status: u16,
-        body: String,
-    },
+    Stream { outputs: Vec<Output>, usage: Usage },
+    HttpError { status: u16, body: String },
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum Output {
-    Message { chunks: Vec<String> },
+    Message {
+        chunks: Vec<String>,
+    },
     Item(Value),
-    FunctionCall { name: String, namespace: Option<String>, arguments: String },
+    FunctionCall {
+        name: String,
+        namespace: Option<String>,
+        arguments: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -241,7 +241,8 @@ impl MockResponse {
                             Some("web_search_call") => "ws",
                             _ => "item",
                         };
-                        obj.entry("id").or_insert_with(|| json!(format!("{prefix}_{seq}_{i}")));
+                        obj.entry("id")
+                            .or_insert_with(|| json!(format!("{prefix}_{seq}_{i}")));
                     }
                     evs.push(json!({"type": "response.output_item.done", "item": item}));
                 }

@@ -189,10 +189,28 @@ fn native_behind_launcher(p: &Path) -> Option<PathBuf> {
     let triple = target_triple()?;
     let platform_pkg = scope.join(format!("codex-{}", npm_platform()?));
     [
-        platform_pkg.join("vendor").join(triple).join("bin").join("codex"),
-        platform_pkg.join("vendor").join(triple).join("codex").join("codex"),
-        scope.join("codex").join("vendor").join(triple).join("codex").join("codex"),
-        scope.join("codex").join("vendor").join(triple).join("bin").join("codex"),
+        platform_pkg
+            .join("vendor")
+            .join(triple)
+            .join("bin")
+            .join("codex"),
+        platform_pkg
+            .join("vendor")
+            .join(triple)
+            .join("codex")
+            .join("codex"),
+        scope
+            .join("codex")
+            .join("vendor")
+            .join(triple)
+            .join("codex")
+            .join("codex"),
+        scope
+            .join("codex")
+            .join("vendor")
+            .join(triple)
+            .join("bin")
+            .join("codex"),
     ]
     .into_iter()
     .find(|c| is_executable(c))
@@ -224,8 +242,14 @@ mod tests {
 
     #[test]
     fn versions() {
-        assert_eq!(parse_version("codex-cli 0.169.0\n"), Some(Version::new(0, 169, 0)));
-        assert_eq!(parse_version("codex-cli-exec 0.50.0"), Some(Version::new(0, 50, 0)));
+        assert_eq!(
+            parse_version("codex-cli 0.169.0\n"),
+            Some(Version::new(0, 169, 0))
+        );
+        assert_eq!(
+            parse_version("codex-cli-exec 0.50.0"),
+            Some(Version::new(0, 50, 0))
+        );
         assert_eq!(
             parse_version("codex-cli 0.170.0-alpha.1"),
             Version::parse("0.170.0-alpha.1").ok()

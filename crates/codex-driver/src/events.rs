@@ -187,9 +187,13 @@ impl Usage {
     pub fn add(&mut self, other: &Usage) {
         self.input_tokens += other.input_tokens;
         self.cached_input_tokens += other.cached_input_tokens;
-        self.cache_write_input_tokens = add_opt(self.cache_write_input_tokens, other.cache_write_input_tokens);
+        self.cache_write_input_tokens = add_opt(
+            self.cache_write_input_tokens,
+            other.cache_write_input_tokens,
+        );
         self.output_tokens += other.output_tokens;
-        self.reasoning_output_tokens = add_opt(self.reasoning_output_tokens, other.reasoning_output_tokens);
+        self.reasoning_output_tokens =
+            add_opt(self.reasoning_output_tokens, other.reasoning_output_tokens);
     }
 
     /// Input plus output tokens.
@@ -265,7 +269,8 @@ impl<'de> Deserialize<'de> for ThreadItem {
                     }
                 }
                 let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
-                let details = ItemDetails::deserialize(Value::Object(rest)).map_err(de::Error::custom)?;
+                let details =
+                    ItemDetails::deserialize(Value::Object(rest)).map_err(de::Error::custom)?;
                 Ok(ThreadItem { id, details })
             }
         }
@@ -616,6 +621,7 @@ pub const DIAGNOSTIC_KEEP: usize = 4096;
 /// One decoded stdout line.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // transient; events are the common case
 pub enum Line {
     /// An event (known or [`ThreadEvent::Unknown`]).
     Event(ThreadEvent),
@@ -743,10 +749,14 @@ mod tests {
     #[test]
     fn unknown_event_and_item_kept_whole() {
         let e = event(r#"{"type":"turn.paused","why":"x"}"#);
-        assert_eq!(e, ThreadEvent::Unknown(json!({"type":"turn.paused","why":"x"})));
+        assert_eq!(
+            e,
+            ThreadEvent::Unknown(json!({"type":"turn.paused","why":"x"}))
+        );
         assert_eq!(e.type_name(), "turn.paused");
 
-        let e = event(r#"{"type":"item.completed","item":{"id":"item_9","type":"hologram","beam":1}}"#);
+        let e =
+            event(r#"{"type":"item.completed","item":{"id":"item_9","type":"hologram","beam":1}}"#);
         let item = e.item().cloned().unwrap_or_else(|| panic!("{e:?}"));
         assert_eq!(item.id, "item_9");
         assert_eq!(
@@ -771,7 +781,10 @@ mod tests {
         else {
             panic!("{e:?}")
         };
-        assert_eq!(c.status, CommandExecutionStatus::Unknown("sandboxed".into()));
+        assert_eq!(
+            c.status,
+            CommandExecutionStatus::Unknown("sandboxed".into())
+        );
         assert_eq!(c.extra.get("duration_ms"), Some(&json!(5)));
         let back: Value = serde_json::from_str(&e.to_json_line()).unwrap_or_default();
         let orig: Value = serde_json::from_str(line).unwrap_or_default();
@@ -781,18 +794,25 @@ mod tests {
     #[test]
     fn known_event_with_changed_shape_becomes_unknown() {
         let e = event(r#"{"type":"turn.completed","usage":"lots"}"#);
-        assert_eq!(e, ThreadEvent::Unknown(json!({"type":"turn.completed","usage":"lots"})));
+        assert_eq!(
+            e,
+            ThreadEvent::Unknown(json!({"type":"turn.completed","usage":"lots"}))
+        );
     }
 
     #[test]
     fn garbage_and_blank_lines() {
         assert_eq!(parse_line("   "), Line::Blank);
-        let Line::Diagnostic(Diagnostic::NotJson { text, .. }) = parse_line("Reading prompt...") else {
+        let Line::Diagnostic(Diagnostic::NotJson { text, .. }) = parse_line("Reading prompt...")
+        else {
             panic!()
         };
         assert_eq!(text, "Reading prompt...");
         // JSON that is not an object is an unknown event, not a diagnostic.
-        assert_eq!(parse_line("[1,2]"), Line::Event(ThreadEvent::Unknown(json!([1, 2]))));
+        assert_eq!(
+            parse_line("[1,2]"),
+            Line::Event(ThreadEvent::Unknown(json!([1, 2])))
+        );
     }
 
     #[test]

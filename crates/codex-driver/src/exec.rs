@@ -27,7 +27,9 @@
 use crate::binary::Binary;
 use crate::config::ConfigOverrides;
 use crate::error::{Error, Result, TimeoutKind};
-use crate::events::{Diagnostic, ItemDetails, Line, ThreadEvent, ThreadItem, Usage, parse_numbered_line};
+use crate::events::{
+    Diagnostic, ItemDetails, Line, ThreadEvent, ThreadItem, Usage, parse_numbered_line,
+};
 use crate::process::{ReadLine, StderrTail, read_line_bounded, signal_group, terminate_group};
 use futures_core::Stream;
 use semver::Version;
@@ -400,7 +402,11 @@ impl Exec {
     }
 
     /// One `-c key=value` override, value encoded as TOML.
-    pub fn config(mut self, dotted_key: impl Into<String>, value: impl Into<toml_edit::Value>) -> Self {
+    pub fn config(
+        mut self,
+        dotted_key: impl Into<String>,
+        value: impl Into<toml_edit::Value>,
+    ) -> Self {
         self.config.set(dotted_key, value);
         self
     }
@@ -586,21 +592,45 @@ impl Exec {
         };
         gate(!self.add_dirs.is_empty(), "--add-dir", R::AFTER_0_50);
         gate(self.ephemeral, "--ephemeral", R::AFTER_0_50);
-        gate(self.ignore_user_config, "--ignore-user-config", R::AFTER_0_50);
+        gate(
+            self.ignore_user_config,
+            "--ignore-user-config",
+            R::AFTER_0_50,
+        );
         gate(self.ignore_rules, "--ignore-rules", R::AFTER_0_50);
-        gate(self.local_provider.is_some(), "--local-provider", R::AFTER_0_50);
+        gate(
+            self.local_provider.is_some(),
+            "--local-provider",
+            R::AFTER_0_50,
+        );
         gate(self.approve_for_me, "--approve-for-me", R::AFTER_0_130);
-        gate(self.cyber_access_program.is_some(), "--cyber-access-program", R::AFTER_0_130);
-        gate(self.bypass_hook_trust, "--dangerously-bypass-hook-trust", R::AFTER_0_130);
+        gate(
+            self.cyber_access_program.is_some(),
+            "--cyber-access-program",
+            R::AFTER_0_130,
+        );
+        gate(
+            self.bypass_hook_trust,
+            "--dangerously-bypass-hook-trust",
+            R::AFTER_0_130,
+        );
         gate(self.strict_config, "--strict-config", R::AFTER_0_130);
-        gate(self.thread_source.is_some(), "--thread-source", R::AFTER_0_130);
+        gate(
+            self.thread_source.is_some(),
+            "--thread-source",
+            R::AFTER_0_130,
+        );
         gate(self.trust, "--trust", R::AFTER_0_130);
         gate(self.worktree, "--worktree", R::AFTER_0_130);
         match &self.session {
             Session::Fork { .. } => gate(true, "exec fork", R::AFTER_0_130),
             Session::Resume { all, .. } => {
                 gate(*all, "exec resume --all", R::AFTER_0_50);
-                gate(self.output_schema.is_some(), "exec resume --output-schema", R::AFTER_0_130);
+                gate(
+                    self.output_schema.is_some(),
+                    "exec resume --output-schema",
+                    R::AFTER_0_130,
+                );
             }
             Session::New => {}
         }
@@ -682,7 +712,10 @@ impl Exec {
             (self.strict_config, "--strict-config"),
             (self.oss, "--oss"),
             (self.approve_for_me, "--approve-for-me"),
-            (self.bypass_approvals_and_sandbox, "--dangerously-bypass-approvals-and-sandbox"),
+            (
+                self.bypass_approvals_and_sandbox,
+                "--dangerously-bypass-approvals-and-sandbox",
+            ),
             (self.bypass_hook_trust, "--dangerously-bypass-hook-trust"),
             (self.worktree, "--worktree"),
             (self.skip_git_repo_check, "--skip-git-repo-check"),
@@ -691,7 +724,12 @@ impl Exec {
             (self.ignore_user_config, "--ignore-user-config"),
             (self.ignore_rules, "--ignore-rules"),
         ];
-        a.extend(switches.iter().filter(|(on, _)| *on).map(|(_, f)| OsString::from(*f)));
+        a.extend(
+            switches
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| OsString::from(*f)),
+        );
         // Every option above precedes the sub-command: `exec resume`/`exec fork` accept only a
         // subset after it (no -s, -C, -p, --add-dir, --color, --oss) but honour all of them before.
         match &self.session {
@@ -705,7 +743,9 @@ impl Exec {
                     ResumeTarget::Last => a.push("--last".into()),
                     ResumeTarget::Id(id) => {
                         if id.is_empty() || id.starts_with('-') {
-                            return Err(Error::InvalidOptions(format!("invalid session id `{id}`")));
+                            return Err(Error::InvalidOptions(format!(
+                                "invalid session id `{id}`"
+                            )));
                         }
                         a.push(id.into());
                     }
@@ -801,10 +841,17 @@ impl Exec {
             }
         });
         let tail = StderrTail::new(rt.stderr_tail_bytes);
-        let stderr_task = child.stderr.take().map(|e| tokio::spawn(tail.clone().drain(e)));
+        let stderr_task = child
+            .stderr
+            .take()
+            .map(|e| tokio::spawn(tail.clone().drain(e)));
         let stdout = child.stdout.take();
 
-        let token = rt.cancel.as_ref().map(CancellationToken::child_token).unwrap_or_default();
+        let token = rt
+            .cancel
+            .as_ref()
+            .map(CancellationToken::child_token)
+            .unwrap_or_default();
         let (tx, rx) = mpsc::channel(rt.channel_capacity);
         let shared = Arc::new(Shared::default());
         let done = Arc::new(AtomicBool::new(false));
@@ -911,6 +958,7 @@ impl Drop for KillOnDrop {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // one Done per run; boxing every event would cost more
 enum Msg {
     Event(ThreadEvent),
     Done(Result<()>),
@@ -1101,7 +1149,7 @@ impl Supervisor {
             return Stop::Eof;
         };
         let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-        let mut tee = self.tee.take().map(|f| tokio::io::BufWriter::new(f));
+        let mut tee = self.tee.take().map(tokio::io::BufWriter::new);
         let mut buf = Vec::with_capacity(8 * 1024);
         let mut line_no = 0u64;
         let stop = loop {
@@ -1391,13 +1439,26 @@ mod tests {
             .cd("/w");
         assert_eq!(
             argv(&e),
-            ["exec", "--json", "--sandbox", "read-only", "--cd", "/w", "resume", "0199-abc", "-"]
+            [
+                "exec",
+                "--json",
+                "--sandbox",
+                "read-only",
+                "--cd",
+                "/w",
+                "resume",
+                "0199-abc",
+                "-"
+            ]
         );
         let e = Exec::resume_last("again").session(Session::Resume {
             target: ResumeTarget::Last,
             all: true,
         });
-        assert_eq!(argv(&e), ["exec", "--json", "resume", "--all", "--last", "-"]);
+        assert_eq!(
+            argv(&e),
+            ["exec", "--json", "resume", "--all", "--last", "-"]
+        );
         assert_eq!(
             argv(&Exec::fork("t1", "branch").model("m")),
             ["exec", "--json", "--model", "m", "fork", "t1", "-"]
@@ -1406,7 +1467,10 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused() {
-        assert!(matches!(Exec::new("").args(), Err(Error::InvalidOptions(_))));
+        assert!(matches!(
+            Exec::new("").args(),
+            Err(Error::InvalidOptions(_))
+        ));
         assert!(matches!(
             Exec::resume("--last", "x").args(),
             Err(Error::InvalidOptions(_))
@@ -1424,10 +1488,18 @@ mod tests {
                 "option `--worktree` needs Codex newer than 0.130.0 (present in 0.169.0), but /bin/codex is 0.130.0"
             )
         );
-        assert!(e.check_against(&Version::new(0, 169, 0), Path::new("c")).is_ok());
+        assert!(
+            e.check_against(&Version::new(0, 169, 0), Path::new("c"))
+                .is_ok()
+        );
         let pre = Version::parse("0.131.0-alpha.2").unwrap_or_else(|e| panic!("{e}"));
         assert!(e.check_against(&pre, Path::new("c")).is_ok());
-        assert!(Exec::new("p").ephemeral(true).check_against(&old, Path::new("c")).is_ok());
+        assert!(
+            Exec::new("p")
+                .ephemeral(true)
+                .check_against(&old, Path::new("c"))
+                .is_ok()
+        );
         assert!(matches!(
             Exec::fork("t", "p").check_against(&old, Path::new("c")),
             Err(Error::Unsupported { option, .. }) if option == "exec fork"

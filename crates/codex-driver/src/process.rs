@@ -30,7 +30,11 @@ pub fn group_alive(pgid: u32) -> bool {
 /// Stops a child that leads its own process group: SIGTERM to the group, up to `grace` for the
 /// leader to exit, then SIGKILL to the group; always reaps the leader and ends with a SIGKILL to
 /// the group so that no grandchild outlives it.
-pub(crate) async fn terminate_group(child: &mut Child, pgid: u32, grace: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) async fn terminate_group(
+    child: &mut Child,
+    pgid: u32,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
     if let Ok(Some(status)) = child.try_wait() {
         signal_group(pgid, Signal::SIGKILL);
         return Some(status);
@@ -168,7 +172,11 @@ pub(crate) async fn read_line_bounded<R: AsyncBufRead + Unpin>(
         let used = found.unwrap_or(available.len());
         reader.consume(used);
         if found.is_some() {
-            return Ok(if too_long { ReadLine::TooLong(total) } else { ReadLine::Line });
+            return Ok(if too_long {
+                ReadLine::TooLong(total)
+            } else {
+                ReadLine::Line
+            });
         }
     }
 }
@@ -193,14 +201,29 @@ mod tests {
         let data = b"short\nthis line is too long\nok\nlast-no-newline".to_vec();
         let mut r = tokio::io::BufReader::with_capacity(4, &data[..]);
         let mut buf = Vec::new();
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 8).await?, ReadLine::Line);
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 8).await?,
+            ReadLine::Line
+        );
         assert_eq!(buf, b"short");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 8).await?, ReadLine::TooLong(21));
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 8).await?, ReadLine::Line);
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 8).await?,
+            ReadLine::TooLong(21)
+        );
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 8).await?,
+            ReadLine::Line
+        );
         assert_eq!(buf, b"ok");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 100).await?, ReadLine::Line);
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 100).await?,
+            ReadLine::Line
+        );
         assert_eq!(buf, b"last-no-newline");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 100).await?, ReadLine::Eof);
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 100).await?,
+            ReadLine::Eof
+        );
         Ok(())
     }
 }

@@ -38,8 +38,17 @@ fn make_strict(v: &mut Value) {
 fn is_numeric_format(f: &str) -> bool {
     matches!(
         f,
-        "int8" | "int16" | "int32" | "int64" | "uint" | "uint8" | "uint16" | "uint32" | "uint64"
-            | "float" | "double"
+        "int8"
+            | "int16"
+            | "int32"
+            | "int64"
+            | "uint"
+            | "uint8"
+            | "uint16"
+            | "uint32"
+            | "uint64"
+            | "float"
+            | "double"
     )
 }
 

@@ -48,7 +48,8 @@ fn fake_codex() -> PathBuf {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let path = dir.join("codex");
         std::fs::write(&path, FAKE).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
         path
     })
     .clone()
@@ -90,7 +91,15 @@ async fn unknown_event_is_streamed_not_dropped() -> anyhow::Result<()> {
     }
     assert_eq!(
         types,
-        ["thread.started", "turn.started", "turn.paused", "item.completed", "item.completed", "item.completed", "turn.completed"]
+        [
+            "thread.started",
+            "turn.started",
+            "turn.paused",
+            "item.completed",
+            "item.completed",
+            "item.completed",
+            "turn.completed"
+        ]
     );
     Ok(())
 }
@@ -98,10 +107,18 @@ async fn unknown_event_is_streamed_not_dropped() -> anyhow::Result<()> {
 #[tokio::test]
 async fn line_over_the_limit_becomes_a_diagnostic() -> anyhow::Result<()> {
     let turn = fake("garbage").max_line_bytes(1024 * 1024).run().await?;
-    assert!(turn.diagnostics.iter().any(|d| matches!(
-        d,
-        Diagnostic::TooLong { line_number: 6, limit: 1048576, .. }
-    )), "{:?}", turn.diagnostics);
+    assert!(
+        turn.diagnostics.iter().any(|d| matches!(
+            d,
+            Diagnostic::TooLong {
+                line_number: 6,
+                limit: 1048576,
+                ..
+            }
+        )),
+        "{:?}",
+        turn.diagnostics
+    );
     assert_eq!(turn.items.len(), 2);
     Ok(())
 }
@@ -109,9 +126,16 @@ async fn line_over_the_limit_becomes_a_diagnostic() -> anyhow::Result<()> {
 #[tokio::test]
 async fn crash_carries_stderr_tail_and_last_error() -> anyhow::Result<()> {
     match fake("crash").run().await {
-        Err(Error::Exited { code, stderr_tail, last_error }) => {
+        Err(Error::Exited {
+            code,
+            stderr_tail,
+            last_error,
+        }) => {
             assert_eq!(code, 101);
-            assert_eq!(stderr_tail, "thread 'main' panicked at core/src/lib.rs:1:1: oh no\n");
+            assert_eq!(
+                stderr_tail,
+                "thread 'main' panicked at core/src/lib.rs:1:1: oh no\n"
+            );
             assert_eq!(last_error.as_deref(), Some("disk on fire"));
         }
         other => panic!("{other:?}"),
@@ -121,20 +145,30 @@ async fn crash_carries_stderr_tail_and_last_error() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn stream_without_terminal_event() -> anyhow::Result<()> {
-    assert!(matches!(fake("no-terminal").run().await, Err(Error::NoTerminalEvent { .. })));
+    assert!(matches!(
+        fake("no-terminal").run().await,
+        Err(Error::NoTerminalEvent { .. })
+    ));
     Ok(())
 }
 
 #[tokio::test]
 async fn killed_by_signal() -> anyhow::Result<()> {
-    assert!(matches!(fake("signal").run().await, Err(Error::Signaled { signal: 9, .. })));
+    assert!(matches!(
+        fake("signal").run().await,
+        Err(Error::Signaled { signal: 9, .. })
+    ));
     Ok(())
 }
 
 #[tokio::test]
 async fn sigterm_ignoring_children_are_killed() -> anyhow::Result<()> {
     let marker = "cdrv-stubborn-marker-e3";
-    let mut s = fake("stubborn").env("FAKE_MARKER", marker).idle_timeout(Duration::from_secs(1)).stream().await?;
+    let mut s = fake("stubborn")
+        .env("FAKE_MARKER", marker)
+        .idle_timeout(Duration::from_secs(1))
+        .stream()
+        .await?;
     let pgid = s.process_group();
     let mut last = None;
     while let Some(ev) = s.next_event().await {
@@ -142,13 +176,23 @@ async fn sigterm_ignoring_children_are_killed() -> anyhow::Result<()> {
     }
     assert!(matches!(last, Some(Err(Error::Timeout { .. }))), "{last:?}");
     assert!(eventually(Duration::from_secs(5), || !group_alive(pgid)).await);
-    assert!(eventually(Duration::from_secs(5), || crate::common::processes_with(marker).is_empty()).await);
+    assert!(
+        eventually(Duration::from_secs(5), || crate::common::processes_with(
+            marker
+        )
+        .is_empty())
+        .await
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn missing_binary_is_a_spawn_error_naming_the_path() -> anyhow::Result<()> {
-    let err = Exec::new("x").binary(Binary::at("/nonexistent/codex")).run().await.err();
+    let err = Exec::new("x")
+        .binary(Binary::at("/nonexistent/codex"))
+        .run()
+        .await
+        .err();
     match err {
         Some(Error::Spawn { path, .. }) => assert_eq!(path, PathBuf::from("/nonexistent/codex")),
         other => panic!("{other:?}"),

@@ -26,44 +26,66 @@ fn usage(input: u64, cached: u64, output: u64, reasoning: u64) -> Usage {
 fn warning_item(id: &str) -> ThreadItem {
     ThreadItem::new(
         id,
-        ItemDetails::Error(serde_json::from_value(json!({"message": METADATA_WARNING})).unwrap_or_else(|e| panic!("{e}"))),
+        ItemDetails::Error(
+            serde_json::from_value(json!({"message": METADATA_WARNING}))
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
     )
 }
 
 fn message_item(id: &str, text: &str) -> ThreadItem {
-    let m: AgentMessageItem = serde_json::from_value(json!({ "text": text })).unwrap_or_else(|e| panic!("{e}"));
+    let m: AgentMessageItem =
+        serde_json::from_value(json!({ "text": text })).unwrap_or_else(|e| panic!("{e}"));
     ThreadItem::new(id, ItemDetails::AgentMessage(m))
 }
 
 #[tokio::test]
 async fn message_only_turn() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::text("Hello from mock").usage(100, 10, 20, 5)]).await;
+    let env = Env::new(vec![
+        MockResponse::text("Hello from mock").usage(100, 10, 20, 5),
+    ])
+    .await;
     let turn = env.exec("say hello").run().await?;
     let thread_id = turn.thread_id.clone().unwrap_or_default();
     assert_eq!(thread_id.len(), 36, "a UUID: {thread_id}");
     let mut expected = TurnResult::default();
     expected.thread_id = Some(thread_id);
     expected.final_message = Some("Hello from mock".into());
-    expected.items = vec![warning_item("item_0"), message_item("item_1", "Hello from mock")];
+    expected.items = vec![
+        warning_item("item_0"),
+        message_item("item_1", "Hello from mock"),
+    ];
     expected.usage = Some(usage(100, 10, 20, 5));
     assert_eq!(turn, expected);
 
     let reqs = env.provider.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/v1/responses");
-    assert_eq!(reqs[0].user_texts().last().map(String::as_str), Some("say hello"));
+    assert_eq!(
+        reqs[0].user_texts().last().map(String::as_str),
+        Some("say hello")
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn command_turn_runs_a_real_command() -> anyhow::Result<()> {
     let env = Env::new(vec![
-        MockResponse::new().reasoning("I will write a file.").exec_command("echo made-by-codex > out.txt && echo wrote"),
+        MockResponse::new()
+            .reasoning("I will write a file.")
+            .exec_command("echo made-by-codex > out.txt && echo wrote"),
         MockResponse::text("Done."),
     ])
     .await;
-    let turn = env.exec("write a file").sandbox(SandboxMode::WorkspaceWrite).run().await?;
-    assert_eq!(std::fs::read_to_string(env.ws().join("out.txt"))?, "made-by-codex\n");
+    let turn = env
+        .exec("write a file")
+        .sandbox(SandboxMode::WorkspaceWrite)
+        .run()
+        .await?;
+    assert_eq!(
+        std::fs::read_to_string(env.ws().join("out.txt"))?,
+        "made-by-codex\n"
+    );
     let cmd = turn
         .items
         .iter()
@@ -72,12 +94,22 @@ async fn command_turn_runs_a_real_command() -> anyhow::Result<()> {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no command item: {turn:?}"));
-    assert_eq!(cmd.command, "/bin/bash -lc 'echo made-by-codex > out.txt && echo wrote'");
+    assert_eq!(
+        cmd.command,
+        "/bin/bash -lc 'echo made-by-codex > out.txt && echo wrote'"
+    );
     assert_eq!(cmd.exit_code, Some(0));
     assert_eq!(cmd.status, CommandExecutionStatus::Completed);
-    assert!(cmd.aggregated_output.ends_with("wrote\n"), "{:?}", cmd.aggregated_output);
+    assert!(
+        cmd.aggregated_output.ends_with("wrote\n"),
+        "{:?}",
+        cmd.aggregated_output
+    );
     let kinds: Vec<&str> = turn.items.iter().map(|i| i.details.type_name()).collect();
-    assert_eq!(kinds, ["error", "reasoning", "command_execution", "agent_message"]);
+    assert_eq!(
+        kinds,
+        ["error", "reasoning", "command_execution", "agent_message"]
+    );
     assert_eq!(turn.final_message.as_deref(), Some("Done."));
     // The command's output went back to the model in the follow-up request.
     let reqs = env.provider.requests();
@@ -95,7 +127,11 @@ async fn file_change_item() -> anyhow::Result<()> {
         MockResponse::text("Patched."),
     ])
     .await;
-    let mut stream = env.exec("add a file").sandbox(SandboxMode::WorkspaceWrite).stream().await?;
+    let mut stream = env
+        .exec("add a file")
+        .sandbox(SandboxMode::WorkspaceWrite)
+        .stream()
+        .await?;
     let mut started = Vec::new();
     let mut completed = Vec::new();
     while let Some(ev) = stream.next().await {
@@ -119,7 +155,11 @@ async fn file_change_item() -> anyhow::Result<()> {
     assert_eq!(fc.changes, change);
     assert_eq!(fc.changes[0].kind, PatchChangeKind::Add);
     assert_eq!(fc.status, PatchApplyStatus::Completed);
-    assert!(started.iter().any(|i| i.details.type_name() == "file_change"));
+    assert!(
+        started
+            .iter()
+            .any(|i| i.details.type_name() == "file_change")
+    );
     Ok(())
 }
 
@@ -128,8 +168,13 @@ async fn provider_500_is_a_typed_turn_failure() -> anyhow::Result<()> {
     let env = Env::new(vec![MockResponse::http_error(500, "upstream exploded")]).await;
     let err = env.exec("fail please").run().await.err();
     match err {
-        Some(Error::TurnFailed { message, thread_id, .. }) => {
-            assert_eq!(message, "We’re currently experiencing high demand, which may cause temporary errors.");
+        Some(Error::TurnFailed {
+            message, thread_id, ..
+        }) => {
+            assert_eq!(
+                message,
+                "We’re currently experiencing high demand, which may cause temporary errors."
+            );
             assert!(thread_id.is_some());
         }
         other => panic!("expected TurnFailed, got {other:?}"),
@@ -150,10 +195,22 @@ async fn stream_cut_mid_response_fails_the_turn() -> anyhow::Result<()> {
         }
     }
     let types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
-    assert_eq!(types, ["thread.started", "item.completed", "turn.started", "error", "turn.failed"]);
+    assert_eq!(
+        types,
+        [
+            "thread.started",
+            "item.completed",
+            "turn.started",
+            "error",
+            "turn.failed"
+        ]
+    );
     match last_err {
         Some(Error::TurnFailed { message, .. }) => {
-            assert!(message.contains("stream disconnected before completion"), "{message}");
+            assert!(
+                message.contains("stream disconnected before completion"),
+                "{message}"
+            );
         }
         other => panic!("expected TurnFailed, got {other:?}"),
     }
@@ -162,7 +219,11 @@ async fn stream_cut_mid_response_fails_the_turn() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn resume_continues_the_same_thread() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::text("first answer"), MockResponse::text("second answer")]).await;
+    let env = Env::new(vec![
+        MockResponse::text("first answer"),
+        MockResponse::text("second answer"),
+    ])
+    .await;
     let first = env.exec("first question").run().await?;
     let id = first.thread_id.clone().unwrap_or_default();
     let second = env
@@ -182,13 +243,25 @@ async fn resume_continues_the_same_thread() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn fork_makes_a_new_thread_with_the_history() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::text("original"), MockResponse::text("forked")]).await;
+    let env = Env::new(vec![
+        MockResponse::text("original"),
+        MockResponse::text("forked"),
+    ])
+    .await;
     let first = env.exec("base question").run().await?;
     let id = first.thread_id.clone().unwrap_or_default();
-    let forked = env.configure(codex_driver::Exec::fork(&id, "branch question")).run().await?;
+    let forked = env
+        .configure(codex_driver::Exec::fork(&id, "branch question"))
+        .run()
+        .await?;
     assert_ne!(forked.thread_id.as_deref(), Some(id.as_str()));
     assert_eq!(forked.final_message.as_deref(), Some("forked"));
-    assert!(env.provider.requests()[1].user_texts().iter().any(|t| t == "base question"));
+    assert!(
+        env.provider.requests()[1]
+            .user_texts()
+            .iter()
+            .any(|t| t == "base question")
+    );
     Ok(())
 }
 
@@ -201,7 +274,11 @@ struct Weather {
 
 #[tokio::test]
 async fn structured_output_parses_into_a_rust_type() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::new().json_output(&json!({"city": "Oslo", "celsius": -3, "raining": false}))]).await;
+    let env =
+        Env::new(vec![MockResponse::new().json_output(
+            &json!({"city": "Oslo", "celsius": -3, "raining": false}),
+        )])
+        .await;
     let typed = env.exec("weather in Oslo?").run_typed::<Weather>().await?;
     assert_eq!(
         typed.value,
@@ -241,7 +318,10 @@ async fn tee_writes_the_raw_jsonl() -> anyhow::Result<()> {
     let (events, diags) = codex_driver::events::parse_jsonl(&text);
     assert!(diags.is_empty());
     assert_eq!(events.len(), 5);
-    assert_eq!(events.last().map(ThreadEvent::type_name), Some("turn.completed"));
+    assert_eq!(
+        events.last().map(ThreadEvent::type_name),
+        Some("turn.completed")
+    );
     assert_eq!(turn.final_message.as_deref(), Some("teed"));
     Ok(())
 }
@@ -274,7 +354,10 @@ async fn bad_feature_flag_is_a_config_error() -> anyhow::Result<()> {
 
 /// A turn whose command sleeps "forever" carries a unique marker, so leftovers are findable.
 async fn long_running(marker: &str) -> (Env, codex_driver::ExecStream) {
-    let env = Env::new(vec![MockResponse::new().exec_command(format!("sleep 300; echo {marker}"))]).await;
+    let env = Env::new(vec![
+        MockResponse::new().exec_command(format!("sleep 300; echo {marker}")),
+    ])
+    .await;
     let stream = env
         .exec("sleep")
         .sandbox(SandboxMode::WorkspaceWrite)
@@ -302,7 +385,10 @@ async fn cancel_kills_the_whole_group() -> anyhow::Result<()> {
     let marker = "cdrv-cancel-marker-7c1";
     let (_env, mut stream) = long_running(marker).await;
     wait_for_command_start(&mut stream).await;
-    assert!(!processes_with(marker).is_empty(), "the command should be running");
+    assert!(
+        !processes_with(marker).is_empty(),
+        "the command should be running"
+    );
     let pgid = stream.process_group();
     stream.cancel();
     let mut last = None;
@@ -311,8 +397,15 @@ async fn cancel_kills_the_whole_group() -> anyhow::Result<()> {
     }
     assert!(matches!(last, Some(Err(Error::Cancelled))), "{last:?}");
     // Orphans that were killed may linger as zombies until init reaps them.
-    assert!(eventually(Duration::from_secs(5), || !group_alive(pgid)).await, "group {pgid} survived");
-    assert!(processes_with(marker).is_empty(), "{:?}", processes_with(marker));
+    assert!(
+        eventually(Duration::from_secs(5), || !group_alive(pgid)).await,
+        "group {pgid} survived"
+    );
+    assert!(
+        processes_with(marker).is_empty(),
+        "{:?}",
+        processes_with(marker)
+    );
     Ok(())
 }
 
@@ -323,7 +416,10 @@ async fn dropping_the_stream_kills_the_whole_group() -> anyhow::Result<()> {
     wait_for_command_start(&mut stream).await;
     let pgid = stream.process_group();
     drop(stream);
-    assert!(eventually(Duration::from_secs(10), || !group_alive(pgid)).await, "group {pgid} survived");
+    assert!(
+        eventually(Duration::from_secs(10), || !group_alive(pgid)).await,
+        "group {pgid} survived"
+    );
     assert!(eventually(Duration::from_secs(5), || processes_with(marker).is_empty()).await);
     Ok(())
 }
@@ -331,7 +427,10 @@ async fn dropping_the_stream_kills_the_whole_group() -> anyhow::Result<()> {
 #[tokio::test]
 async fn idle_timeout_kills_the_whole_group() -> anyhow::Result<()> {
     // The provider stalls before answering: Codex prints nothing more.
-    let env = Env::new(vec![MockResponse::text("late").delay_before(Duration::from_secs(60))]).await;
+    let env = Env::new(vec![
+        MockResponse::text("late").delay_before(Duration::from_secs(60)),
+    ])
+    .await;
     let mut stream = env
         .exec("stall")
         .idle_timeout(Duration::from_secs(2))
@@ -357,7 +456,10 @@ async fn idle_timeout_kills_the_whole_group() -> anyhow::Result<()> {
 #[tokio::test]
 async fn overall_timeout_kills_a_running_command() -> anyhow::Result<()> {
     let marker = "cdrv-timeout-marker-4f2";
-    let env = Env::new(vec![MockResponse::new().exec_command(format!("sleep 300; echo {marker}"))]).await;
+    let env = Env::new(vec![
+        MockResponse::new().exec_command(format!("sleep 300; echo {marker}")),
+    ])
+    .await;
     let err = env
         .exec("sleep")
         .sandbox(SandboxMode::WorkspaceWrite)
@@ -367,7 +469,13 @@ async fn overall_timeout_kills_a_running_command() -> anyhow::Result<()> {
         .await
         .err();
     assert!(
-        matches!(err, Some(Error::Timeout { kind: TimeoutKind::Overall, .. })),
+        matches!(
+            err,
+            Some(Error::Timeout {
+                kind: TimeoutKind::Overall,
+                ..
+            })
+        ),
         "{err:?}"
     );
     assert!(eventually(Duration::from_secs(5), || processes_with(marker).is_empty()).await);
@@ -377,7 +485,8 @@ async fn overall_timeout_kills_a_running_command() -> anyhow::Result<()> {
 #[tokio::test]
 async fn version_guard_refuses_before_spawning() -> anyhow::Result<()> {
     let env = Env::new(vec![]).await;
-    let old = codex_driver::Binary::at(crate::common::codex()).with_version(semver::Version::new(0, 130, 0));
+    let old = codex_driver::Binary::at(crate::common::codex())
+        .with_version(semver::Version::new(0, 130, 0));
     let err = env.exec("x").binary(old).worktree(true).run().await.err();
     match err {
         Some(Error::Unsupported { option, found, .. }) => {
@@ -388,7 +497,9 @@ async fn version_guard_refuses_before_spawning() -> anyhow::Result<()> {
     }
     assert!(env.provider.requests().is_empty(), "nothing was run");
     // The real binary's probed version allows it.
-    let v = codex_driver::Binary::at(crate::common::codex()).version().await?;
+    let v = codex_driver::Binary::at(crate::common::codex())
+        .version()
+        .await?;
     assert!(v >= semver::Version::new(0, 169, 0), "{v}");
     Ok(())
 }

@@ -28,14 +28,23 @@ fn every_captured_line_is_a_known_event_and_round_trips() {
         assert!(diags.is_empty(), "{name}: {diags:?}");
         assert_eq!(events.len(), text.lines().count(), "{name}");
         for (ev, line) in events.iter().zip(text.lines()) {
-            assert!(!matches!(ev, ThreadEvent::Unknown(_)), "{name}: unknown event {line}");
+            assert!(
+                !matches!(ev, ThreadEvent::Unknown(_)),
+                "{name}: unknown event {line}"
+            );
             if let Some(item) = ev.item() {
-                assert!(!matches!(item.details, ItemDetails::Unknown(_)), "{name}: unknown item {line}");
+                assert!(
+                    !matches!(item.details, ItemDetails::Unknown(_)),
+                    "{name}: unknown item {line}"
+                );
             }
             // Serializing gives back Codex's own line, byte for byte; 0.50.0 omitted
             // `exit_code` while running, which we write as null.
             let expected = if name.contains("0.50.0") {
-                line.replace(r#""aggregated_output":"","status""#, r#""aggregated_output":"","exit_code":null,"status""#)
+                line.replace(
+                    r#""aggregated_output":"","status""#,
+                    r#""aggregated_output":"","exit_code":null,"status""#,
+                )
             } else {
                 line.to_owned()
             };
@@ -63,11 +72,16 @@ fn mcp_fixture_fields() {
     let Some(ItemDetails::McpToolCall(call)) = events[4].item().map(|i| &i.details) else {
         panic!("{:?}", events[4]);
     };
-    assert_eq!((call.server.as_str(), call.tool.as_str()), ("dummy", "echo"));
+    assert_eq!(
+        (call.server.as_str(), call.tool.as_str()),
+        ("dummy", "echo")
+    );
     assert_eq!(call.arguments, serde_json::json!({"text": "ping"}));
     assert_eq!(
         call.result,
-        Some(serde_json::json!({"content":[{"type":"text","text":"echo: ping"}],"structured_content":Value::Null}))
+        Some(
+            serde_json::json!({"content":[{"type":"text","text":"echo: ping"}],"structured_content":Value::Null})
+        )
     );
 }
 
@@ -76,12 +90,23 @@ fn mixed_stream_of_unknown_garbage_and_huge_lines() {
     let big = "x".repeat(10 * 1024 * 1024);
     let text = format!(
         "{}\nnot json\n{{\"type\":\"turn.paused\"}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"i\",\"type\":\"hologram\"}}}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"b\",\"type\":\"agent_message\",\"text\":\"{big}\"}}}}\n",
-        include_str!("fixtures/exec-json-message.jsonl").lines().next().unwrap_or_default()
+        include_str!("fixtures/exec-json-message.jsonl")
+            .lines()
+            .next()
+            .unwrap_or_default()
     );
     let (events, diags) = parse_jsonl(&text);
     assert_eq!(diags.len(), 1);
     let types: Vec<&str> = events.iter().map(ThreadEvent::type_name).collect();
-    assert_eq!(types, ["thread.started", "turn.paused", "item.completed", "item.completed"]);
+    assert_eq!(
+        types,
+        [
+            "thread.started",
+            "turn.paused",
+            "item.completed",
+            "item.completed"
+        ]
+    );
     match events[3].item().map(|i| &i.details) {
         Some(ItemDetails::AgentMessage(m)) => assert_eq!(m.text.len(), big.len()),
         other => panic!("{other:?}"),

@@ -23,8 +23,12 @@ pub struct Env {
 
 impl Env {
     pub async fn new(script: Vec<MockResponse>) -> Self {
-        let provider = MockProvider::start(script).await.unwrap_or_else(|e| panic!("{e}"));
-        let home = provider.temp_home_in(&tmp_base()).unwrap_or_else(|e| panic!("{e}"));
+        let provider = MockProvider::start(script)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let home = provider
+            .temp_home_in(&tmp_base())
+            .unwrap_or_else(|e| panic!("{e}"));
         let ws = tempfile::Builder::new()
             .prefix("ws-")
             .tempdir_in(tmp_base())
