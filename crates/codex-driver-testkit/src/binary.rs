@@ -37,6 +37,11 @@ pub fn codex_binary() -> Option<PathBuf> {
     })
 }
 
+/// The native binary of pinned `version` installed by `scripts/install-codex`, if present.
+pub fn pinned_binary(version: &str) -> Option<PathBuf> {
+    native_binary_in(&find_up(".codex-versions")?.join(version))
+}
+
 /// The native binary inside an npm install of `@openai/codex` (any layout).
 fn native_binary_in(install: &Path) -> Option<PathBuf> {
     let scope = install.join("node_modules").join("@openai");

@@ -25,6 +25,6 @@ mod binary;
 mod provider;
 mod response;
 
-pub use binary::{codex_binary, pinned_versions};
+pub use binary::{codex_binary, pinned_binary, pinned_versions};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use response::{MockResponse, add_file_patch};

@@ -84,6 +84,18 @@ pub enum Error {
         stderr_tail: String,
     },
 
+    /// Codex's argument parser rejected a flag (typically: the binary predates it). Only seen
+    /// when version checks are off or the binary misreports its version.
+    #[error("Codex rejected the argument `{argument}`: {message}")]
+    UnknownArgument {
+        /// The argument Codex named.
+        argument: String,
+        /// Codex's message.
+        message: String,
+        /// The end of stderr.
+        stderr_tail: String,
+    },
+
     /// The turn ran and failed (`turn.failed`).
     #[error("turn failed: {message}")]
     TurnFailed {
@@ -173,6 +185,7 @@ impl Error {
     pub fn stderr_tail(&self) -> Option<&str> {
         match self {
             Self::Config { stderr_tail, .. }
+            | Self::UnknownArgument { stderr_tail, .. }
             | Self::TurnFailed { stderr_tail, .. }
             | Self::Exited { stderr_tail, .. }
             | Self::Signaled { stderr_tail, .. }

@@ -1294,6 +1294,13 @@ fn classify(status: std::process::ExitStatus, seen: &Seen, stderr_tail: String) 
             last_error: seen.last_error.clone(),
         });
     }
+    if let Some((argument, message)) = unknown_argument(&stderr_tail) {
+        return Err(Error::UnknownArgument {
+            argument,
+            message,
+            stderr_tail,
+        });
+    }
     if let Some(message) = config_error(&stderr_tail) {
         return Err(Error::Config {
             message,
@@ -1307,13 +1314,22 @@ fn classify(status: std::process::ExitStatus, seen: &Seen, stderr_tail: String) 
     })
 }
 
+/// clap's `error: unexpected argument '--x' found`: the argument and the line.
+fn unknown_argument(stderr: &str) -> Option<(String, String)> {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: unexpected argument '"))?;
+    let rest = line.strip_prefix("error: unexpected argument '")?;
+    let arg = rest.split('\'').next()?.to_owned();
+    Some((arg, line.trim().to_owned()))
+}
+
 /// The stderr line that says Codex refused its configuration or arguments, if any.
 fn config_error(stderr: &str) -> Option<String> {
     const MARKERS: &[&str] = &[
         "Error loading configuration",
         "unknown configuration field",
         "Unknown feature flag",
-        "error: unexpected argument",
         "error: invalid value",
         "error: the argument",
         "is no longer supported",
@@ -1530,6 +1546,11 @@ mod tests {
         assert!(matches!(
             classify(killed, &Seen::default(), String::new()),
             Err(Error::Signaled { signal: 9, .. })
+        ));
+        let clap = "error: unexpected argument '--worktree' found\n\n  tip: …\n".to_string();
+        assert!(matches!(
+            classify(std::process::ExitStatus::from_raw(2 << 8), &Seen::default(), clap),
+            Err(Error::UnknownArgument { argument, .. }) if argument == "--worktree"
         ));
         let tail = "Error: Unknown feature flag: bogus\n".to_string();
         assert!(matches!(

@@ -503,3 +503,97 @@ async fn version_guard_refuses_before_spawning() -> anyhow::Result<()> {
     assert!(v >= semver::Version::new(0, 169, 0), "{v}");
     Ok(())
 }
+
+/// An older real Codex (0.130.0, installed by scripts/install-codex from CODEX_VERSIONS).
+fn codex_0_130() -> std::path::PathBuf {
+    codex_driver_testkit::pinned_binary("0.130.0")
+        .unwrap_or_else(|| panic!("run scripts/install-codex 0.130.0"))
+}
+
+#[tokio::test]
+async fn older_real_codex_is_refused_a_newer_flag_before_spawning() -> anyhow::Result<()> {
+    let env = Env::new(vec![]).await;
+    let err = env
+        .exec("x")
+        .binary(codex_driver::Binary::at(codex_0_130()))
+        .worktree(true)
+        .run()
+        .await
+        .err();
+    match err {
+        Some(Error::Unsupported {
+            option,
+            found,
+            required,
+            ..
+        }) => {
+            assert_eq!(option, "--worktree");
+            assert_eq!(found, semver::Version::new(0, 130, 0));
+            assert_eq!(required, "newer than 0.130.0 (present in 0.169.0)");
+        }
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_the_guard_the_older_codex_rejects_the_flag() -> anyhow::Result<()> {
+    let env = Env::new(vec![]).await;
+    let err = env
+        .exec("x")
+        .binary(codex_driver::Binary::at(codex_0_130()))
+        .worktree(true)
+        .check_versions(false)
+        .run()
+        .await
+        .err();
+    match err {
+        Some(Error::UnknownArgument {
+            argument, message, ..
+        }) => {
+            assert_eq!(argument, "--worktree");
+            assert_eq!(message, "error: unexpected argument '--worktree' found");
+        }
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn older_real_codex_runs_a_turn() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::text("hello from 0.130")]).await;
+    let turn = env
+        .exec("hi")
+        .binary(codex_driver::Binary::at(codex_0_130()))
+        .run()
+        .await?;
+    assert_eq!(turn.final_message.as_deref(), Some("hello from 0.130"));
+    // 0.130.0 reports no cache-write tokens.
+    assert_eq!(turn.usage.and_then(|u| u.cache_write_input_tokens), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn web_search_item_from_the_provider() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::new()
+            .web_search("rust serde")
+            .message("searched"),
+    ])
+    .await;
+    let turn = env.exec("search").run().await?;
+    let ws = turn
+        .items
+        .iter()
+        .find_map(|i| match &i.details {
+            ItemDetails::WebSearch(w) => Some(w.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{turn:?}"));
+    assert_eq!(ws.query, "rust serde");
+    assert_eq!(
+        ws.action,
+        Some(json!({"type": "search", "query": "rust serde"}))
+    );
+    Ok(())
+}
