@@ -12,11 +12,51 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
-/// The oldest and newest Codex releases this library is tested against.
-pub const SUPPORTED_CODEX: &str = ">=0.169.0, <=0.169.0";
+/// The Codex releases this library supports (a semver requirement).
+pub const SUPPORTED_CODEX: &str = ">=0.130.0, <=0.169.0";
+
+/// The releases the test suite runs against, newest first.
+pub const TESTED_CODEX: &[&str] = &["0.169.0", "0.130.0"];
 
 /// Environment variable naming the binary to use.
 pub const CODEX_BINARY_ENV: &str = "CODEX_BINARY";
+
+/// How a version relates to what this library was tested with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Support {
+    /// One of [`TESTED_CODEX`].
+    Tested,
+    /// Inside [`SUPPORTED_CODEX`] but not itself tested.
+    Supported,
+    /// Newer than every tested release: probably fine; new options and events are tolerated.
+    NewerThanTested,
+    /// Older than [`SUPPORTED_CODEX`].
+    TooOld,
+}
+
+/// Where `version` stands against [`SUPPORTED_CODEX`] and [`TESTED_CODEX`].
+pub fn support(version: &Version) -> Support {
+    let plain = Version::new(version.major, version.minor, version.patch);
+    if TESTED_CODEX
+        .iter()
+        .any(|t| Version::parse(t).is_ok_and(|t| t == *version))
+    {
+        return Support::Tested;
+    }
+    let newest = TESTED_CODEX
+        .iter()
+        .filter_map(|t| Version::parse(t).ok())
+        .max();
+    if newest.is_some_and(|n| plain > n) {
+        return Support::NewerThanTested;
+    }
+    match semver::VersionReq::parse(SUPPORTED_CODEX) {
+        Ok(req) if req.matches(&plain) => Support::Supported,
+        _ => Support::TooOld,
+    }
+}
 
 /// A Codex executable, with its version once probed.
 #[derive(Debug, Clone)]
@@ -27,13 +67,18 @@ pub struct Binary {
 }
 
 /// Why a binary was chosen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BinarySource {
     /// Given by the caller.
     Explicit,
     /// From the `CODEX_BINARY` environment variable.
     Env,
+    /// From the application's bundle.
+    Bundle,
+    /// From the library's managed installs.
+    Managed,
     /// Found on `PATH`.
     Path,
 }
@@ -49,45 +94,13 @@ impl Binary {
     }
 
     /// Resolves a binary: `explicit`, then `$CODEX_BINARY`, then `codex` on `PATH` when
-    /// `search_path` is true. An npm launcher is replaced by its native binary when present.
+    /// `search_path` is true. See [`Resolver`] for bundles and managed installs.
     pub fn resolve(explicit: Option<&Path>, search_path: bool) -> Result<Self> {
-        let mut looked = Vec::new();
+        let mut r = Resolver::new().search_path(search_path);
         if let Some(p) = explicit {
-            return Self::checked(p, BinarySource::Explicit, &mut looked);
+            r = r.explicit(p);
         }
-        if let Some(p) = std::env::var_os(CODEX_BINARY_ENV).filter(|p| !p.is_empty()) {
-            return Self::checked(Path::new(&p), BinarySource::Env, &mut looked);
-        }
-        looked.push(format!("${CODEX_BINARY_ENV} (unset)"));
-        if search_path {
-            if let Some(paths) = std::env::var_os("PATH") {
-                for dir in std::env::split_paths(&paths) {
-                    let cand = dir.join("codex");
-                    if is_executable(&cand) {
-                        return Self::checked(&cand, BinarySource::Path, &mut looked);
-                    }
-                    looked.push(cand.display().to_string());
-                }
-            }
-        } else {
-            looked.push("PATH (search disabled)".into());
-        }
-        Err(Error::BinaryNotFound { looked_in: looked })
-    }
-
-    fn checked(p: &Path, source: BinarySource, looked: &mut Vec<String>) -> Result<Self> {
-        if !is_executable(p) {
-            looked.push(format!("{} (not an executable file)", p.display()));
-            return Err(Error::BinaryNotFound {
-                looked_in: std::mem::take(looked),
-            });
-        }
-        let path = native_behind_launcher(p).unwrap_or_else(|| p.to_path_buf());
-        Ok(Self {
-            path,
-            version: None,
-            source,
-        })
+        r.resolve().map(|res| res.binary)
     }
 
     /// The executable's path.
@@ -112,7 +125,8 @@ impl Binary {
     }
 
     /// The version: declared, cached for this path/size/mtime in this process, or probed by
-    /// running `codex --version`.
+    /// running `codex --version`. Warns (tracing) once per binary when it is newer than every
+    /// tested release.
     pub async fn version(&self) -> Result<Version> {
         if let Some(v) = &self.version {
             return Ok(v.clone());
@@ -142,10 +156,292 @@ impl Binary {
                 out.status
             ),
         })?;
+        if support(&v) == Support::NewerThanTested {
+            tracing::warn!(
+                binary = %self.path.display(),
+                "Codex {v} is newer than the newest release codex-driver was tested with ({})",
+                TESTED_CODEX.first().copied().unwrap_or_default()
+            );
+        }
         if let (Some(key), Ok(mut c)) = (key, cache().lock()) {
             c.insert(key, v.clone());
         }
         Ok(v)
+    }
+}
+
+/// One place the [`Resolver`] looked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Candidate {
+    /// Which step (`explicit`, `env`, `bundle`, `managed`, `path`).
+    pub step: BinarySource,
+    /// The path checked (or a description when there was none).
+    pub place: String,
+    /// What was found there.
+    pub outcome: String,
+}
+
+/// The chosen binary and how it was found.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Resolution {
+    /// The binary (the native one when an npm launcher was found).
+    pub binary: Binary,
+    /// Every place looked at, in order, ending with the one chosen.
+    pub looked: Vec<Candidate>,
+}
+
+impl Resolution {
+    /// A one-line explanation of the choice.
+    pub fn reason(&self) -> String {
+        match self.looked.last() {
+            Some(c) => format!("{:?} step: {} ({})", c.step, c.place, c.outcome).to_lowercase(),
+            None => String::new(),
+        }
+    }
+}
+
+/// Finds a Codex binary, in one documented order:
+///
+/// 1. an explicit path;
+/// 2. `$CODEX_BINARY`;
+/// 3. the application's bundle: `<bundle root>/<target triple>/<version>/codex` (or
+///    `.../bin/codex`, the npm vendor layout);
+/// 4. the library's managed installs ([`ManagedInstalls`]): the requested or newest version;
+/// 5. `codex` on `PATH`, when allowed (off by default in the library).
+///
+/// An explicit or `$CODEX_BINARY` path that is not an executable is an error, not a reason to
+/// fall through. An npm Node launcher (`node_modules/.bin/codex`, `bin/codex.js`) is replaced by
+/// the native binary installed beside it (0.169 `@openai/codex-<platform>/vendor/<triple>/bin/codex`,
+/// 0.130 `vendor/<triple>/codex/codex`, 0.50 `@openai/codex/vendor/<triple>/codex/codex`).
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    explicit: Option<PathBuf>,
+    skip_env: bool,
+    bundle: Option<(PathBuf, String)>,
+    managed: Option<(ManagedInstalls, Option<String>)>,
+    search_path: bool,
+}
+
+impl Resolver {
+    /// Explicit path, `$CODEX_BINARY`; no bundle, no managed installs, no PATH.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Step 1: this path.
+    pub fn explicit(mut self, path: impl Into<PathBuf>) -> Self {
+        self.explicit = Some(path.into());
+        self
+    }
+
+    /// Step 2 on or off (default on).
+    pub fn use_env(mut self, yes: bool) -> Self {
+        self.skip_env = !yes;
+        self
+    }
+
+    /// Step 3: the app bundle at `root`, version `version`.
+    pub fn bundle(mut self, root: impl Into<PathBuf>, version: impl Into<String>) -> Self {
+        self.bundle = Some((root.into(), version.into()));
+        self
+    }
+
+    /// Step 4: managed installs, a specific version or the newest.
+    pub fn managed(mut self, installs: ManagedInstalls, version: Option<String>) -> Self {
+        self.managed = Some((installs, version));
+        self
+    }
+
+    /// Step 5 on or off.
+    pub fn search_path(mut self, yes: bool) -> Self {
+        self.search_path = yes;
+        self
+    }
+
+    /// Runs the steps.
+    pub fn resolve(&self) -> Result<Resolution> {
+        let mut looked = Vec::new();
+        let found = |step: BinarySource, p: &Path, looked: &mut Vec<Candidate>| {
+            let native = native_behind_launcher(p);
+            let outcome = match &native {
+                Some(n) => format!("npm launcher; using the native binary {}", n.display()),
+                None => "executable".to_owned(),
+            };
+            looked.push(Candidate {
+                step: step.clone(),
+                place: p.display().to_string(),
+                outcome,
+            });
+            Resolution {
+                binary: Binary {
+                    path: native.unwrap_or_else(|| p.to_path_buf()),
+                    version: None,
+                    source: step,
+                },
+                looked: std::mem::take(looked),
+            }
+        };
+        let strict = |step: BinarySource, p: &Path, looked: &mut Vec<Candidate>| {
+            if is_executable(p) {
+                Ok(found(step, p, looked))
+            } else {
+                looked.push(Candidate {
+                    step,
+                    place: p.display().to_string(),
+                    outcome: "not an executable file".into(),
+                });
+                Err(not_found(looked))
+            }
+        };
+        if let Some(p) = &self.explicit {
+            return strict(BinarySource::Explicit, p, &mut looked);
+        }
+        if !self.skip_env {
+            match std::env::var_os(CODEX_BINARY_ENV).filter(|p| !p.is_empty()) {
+                Some(p) => return strict(BinarySource::Env, Path::new(&p), &mut looked),
+                None => looked.push(Candidate {
+                    step: BinarySource::Env,
+                    place: format!("${CODEX_BINARY_ENV}"),
+                    outcome: "unset".into(),
+                }),
+            }
+        }
+        if let Some((root, version)) = &self.bundle {
+            let dir = target_triple().map(|t| root.join(t).join(version));
+            let cands = dir
+                .map(|d| vec![d.join("codex"), d.join("bin").join("codex")])
+                .unwrap_or_default();
+            if let Some(p) = cands.iter().find(|c| is_executable(c)) {
+                return Ok(found(BinarySource::Bundle, p, &mut looked));
+            }
+            looked.push(Candidate {
+                step: BinarySource::Bundle,
+                place: cands
+                    .first()
+                    .map(|c| c.display().to_string())
+                    .unwrap_or_else(|| format!("{} (unsupported platform)", root.display())),
+                outcome: "missing".into(),
+            });
+        }
+        if let Some((installs, version)) = &self.managed {
+            let v = match version {
+                Some(v) => Some(v.clone()),
+                None => installs
+                    .installed()
+                    .into_iter()
+                    .max()
+                    .map(|v| v.to_string()),
+            };
+            let path = v.as_deref().and_then(|v| installs.binary(v));
+            if let Some(p) = path.as_ref().filter(|p| is_executable(p)) {
+                return Ok(found(BinarySource::Managed, p, &mut looked));
+            }
+            looked.push(Candidate {
+                step: BinarySource::Managed,
+                place: path
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| installs.root().display().to_string()),
+                outcome: match v {
+                    Some(v) => format!("version {v} not installed"),
+                    None => "no version installed".into(),
+                },
+            });
+        }
+        if self.search_path {
+            if let Some(paths) = std::env::var_os("PATH") {
+                for dir in std::env::split_paths(&paths) {
+                    let cand = dir.join("codex");
+                    if is_executable(&cand) {
+                        return Ok(found(BinarySource::Path, &cand, &mut looked));
+                    }
+                    looked.push(Candidate {
+                        step: BinarySource::Path,
+                        place: cand.display().to_string(),
+                        outcome: "missing".into(),
+                    });
+                }
+            }
+        } else {
+            looked.push(Candidate {
+                step: BinarySource::Path,
+                place: "$PATH".into(),
+                outcome: "search disabled".into(),
+            });
+        }
+        Err(not_found(&mut looked))
+    }
+}
+
+fn not_found(looked: &mut Vec<Candidate>) -> Error {
+    Error::BinaryNotFound {
+        looked_in: looked
+            .drain(..)
+            .map(|c| format!("{} ({})", c.place, c.outcome))
+            .collect(),
+    }
+}
+
+/// The library's app-scoped install directory: `<root>/<target triple>/<version>/` holds the
+/// unpacked `vendor/<triple>/` tree of the npm platform package (`bin/codex`, its resources and
+/// `codex-package.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedInstalls {
+    root: PathBuf,
+}
+
+impl ManagedInstalls {
+    /// Installs under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `$XDG_DATA_HOME/<app>/codex-versions` or `~/.<app>/codex-versions`.
+    pub fn for_app(app: &str) -> Result<Self> {
+        Ok(Self::new(crate::home::app_dir(app)?.join("codex-versions")))
+    }
+
+    /// The root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// This platform's directory (`None` on an unsupported platform).
+    pub fn platform_dir(&self) -> Option<PathBuf> {
+        target_triple().map(|t| self.root.join(t))
+    }
+
+    /// Where version `v` is (or would be) installed.
+    pub fn version_dir(&self, v: &str) -> Option<PathBuf> {
+        self.platform_dir().map(|d| d.join(v))
+    }
+
+    /// The binary of version `v`, when installed.
+    pub fn binary(&self, v: &str) -> Option<PathBuf> {
+        let d = self.version_dir(v)?;
+        [
+            d.join("bin").join("codex"),
+            d.join("codex").join("codex"),
+            d.join("codex"),
+        ]
+        .into_iter()
+        .find(|p| is_executable(p))
+    }
+
+    /// Installed versions, unordered.
+    pub fn installed(&self) -> Vec<Version> {
+        let Some(dir) = self.platform_dir() else {
+            return Vec::new();
+        };
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| Version::parse(n).ok()))
+                    .filter(|v| self.binary(&v.to_string()).is_some())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -170,7 +466,7 @@ pub fn parse_version(output: &str) -> Option<Version> {
         .next()
 }
 
-fn is_executable(p: &Path) -> bool {
+pub(crate) fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -216,7 +512,8 @@ fn native_behind_launcher(p: &Path) -> Option<PathBuf> {
     .find(|c| is_executable(c))
 }
 
-fn target_triple() -> Option<&'static str> {
+/// The target triple Codex's npm packages use for this platform (`x86_64-unknown-linux-musl`, ...).
+pub fn target_triple() -> Option<&'static str> {
     match (std::env::consts::OS, std::env::consts::ARCH) {
         ("linux", "x86_64") => Some("x86_64-unknown-linux-musl"),
         ("linux", "aarch64") => Some("aarch64-unknown-linux-musl"),
@@ -226,7 +523,8 @@ fn target_triple() -> Option<&'static str> {
     }
 }
 
-fn npm_platform() -> Option<&'static str> {
+/// The npm platform suffix for this platform (`linux-x64`, ...).
+pub fn npm_platform() -> Option<&'static str> {
     match (std::env::consts::OS, std::env::consts::ARCH) {
         ("linux", "x86_64") => Some("linux-x64"),
         ("linux", "aarch64") => Some("linux-arm64"),

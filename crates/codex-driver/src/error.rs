@@ -169,6 +169,55 @@ pub enum Error {
     #[error("the turn completed without a final agent message")]
     NoFinalMessage,
 
+    /// A `CODEX_HOME` that can't be used as asked.
+    #[error("CODEX_HOME {}: {problem}", path.display())]
+    Home {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        problem: crate::home::HomeProblem,
+    },
+
+    /// An auth file could not be read, parsed or written. Never carries secret values.
+    #[error("auth file {}: {detail}", path.display())]
+    Auth {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A managed install failed; nothing was left in the install directory.
+    #[error("installing Codex {version}: {stage} failed: {detail}")]
+    Install {
+        /// The version requested.
+        version: String,
+        /// Which step failed.
+        stage: InstallStage,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A downloaded package did not match its published integrity hash.
+    #[error("integrity check failed for {url}: expected {expected}, got {actual}")]
+    Integrity {
+        /// The tarball URL.
+        url: String,
+        /// The published `dist.integrity`.
+        expected: String,
+        /// What the bytes hash to.
+        actual: String,
+    },
+
+    /// Probing a binary's capabilities failed.
+    #[error("probing {}: {detail}", path.display())]
+    Probe {
+        /// The binary.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// Local I/O (temp files, output files, tee files).
     #[error("{context}: {source}")]
     Io {
@@ -178,6 +227,34 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Steps of a managed install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InstallStage {
+    /// Reading the npm configuration or the registry metadata.
+    Registry,
+    /// Downloading the tarball.
+    Download,
+    /// Unpacking it.
+    Unpack,
+    /// Taking the install lock.
+    Lock,
+    /// The package did not have the expected layout.
+    Layout,
+}
+
+impl std::fmt::Display for InstallStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Registry => "registry lookup",
+            Self::Download => "download",
+            Self::Unpack => "unpacking",
+            Self::Lock => "locking",
+            Self::Layout => "layout check",
+        })
+    }
 }
 
 impl Error {

@@ -1,0 +1,343 @@
+//! Sharing one login between many isolated homes: seeding and syncing `auth.json`.
+//!
+//! ChatGPT logins rotate their refresh token on every refresh; two homes holding copies of one
+//! login break each other (`refresh_token_reused`) unless every refresh is propagated. [`sync`]
+//! does that under a lock on the source home: whichever copy was refreshed last (`last_refresh`)
+//! wins, in either direction. Call it before and after each run of an isolated home.
+//!
+//! ```no_run
+//! use codex_driver::auth;
+//! use codex_driver::home::CodexHome;
+//!
+//! # fn demo() -> codex_driver::Result<()> {
+//! let source = CodexHome::user_default()?;
+//! let isolated = CodexHome::for_app("myhub")?.materialize()?;
+//! auth::seed(&source, &isolated)?;            // copy the login in (0600, atomic)
+//! // ... run Codex with CODEX_HOME = isolated ...
+//! let outcome = auth::sync(&isolated, &source)?; // copy a refreshed login back
+//! println!("{outcome:?}");
+//! # Ok(()) }
+//! ```
+//!
+//! Token values are never logged, printed or put in errors: [`AuthSummary`] is what you may show.
+
+use crate::error::{Error, Result};
+use crate::fsutil::{FileLock, write_atomic};
+use crate::home::CodexHome;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A non-secret summary of an `auth.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct AuthSummary {
+    /// `auth_mode` (`apikey`, `chatgpt`, ...), if recorded.
+    pub mode: Option<String>,
+    /// An API key is stored.
+    pub has_api_key: bool,
+    /// ChatGPT tokens are stored.
+    pub has_tokens: bool,
+    /// `last_refresh` (RFC 3339), if any.
+    pub last_refresh: Option<String>,
+}
+
+/// Reads a non-secret summary of `home`'s `auth.json` (`None` when there is none).
+pub fn summary(home: &CodexHome) -> Result<Option<AuthSummary>> {
+    let path = home.auth_json();
+    let Some(v) = read_json(&path)? else {
+        return Ok(None);
+    };
+    Ok(Some(AuthSummary {
+        mode: v
+            .get("auth_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        has_api_key: v
+            .get("OPENAI_API_KEY")
+            .is_some_and(|k| k.as_str().is_some_and(|s| !s.is_empty())),
+        has_tokens: v.get("tokens").is_some_and(|t| !t.is_null()),
+        last_refresh: last_refresh(&v),
+    }))
+}
+
+/// What [`seed`] copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Seeded {
+    /// Files written into the target home.
+    pub copied: Vec<PathBuf>,
+}
+
+/// Copies `auth.json` and `.credentials.json` (MCP OAuth) from `source` into `target`
+/// atomically with mode 0600. Files missing from `source` are skipped; the target's other
+/// files are untouched.
+pub fn seed(source: &CodexHome, target: &CodexHome) -> Result<Seeded> {
+    let _lock = lock(source)?;
+    let mut out = Seeded::default();
+    for (from, to) in [
+        (source.auth_json(), target.auth_json()),
+        (source.credentials_json(), target.credentials_json()),
+    ] {
+        if let Some(bytes) = read_bytes(&from)? {
+            if from == to {
+                continue;
+            }
+            write_atomic(&to, &bytes, 0o600).map_err(|e| auth_err(&to, format!("writing: {e}")))?;
+            out.copied.push(to);
+        }
+    }
+    Ok(out)
+}
+
+/// What [`sync`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncOutcome {
+    /// Both homes hold the same login (or neither has one).
+    InSync,
+    /// The isolated copy was refreshed by Codex; it was copied back to the source.
+    CopiedBack,
+    /// The source was refreshed (e.g. by another isolated home); the isolated copy was updated.
+    Refreshed,
+    /// Only the source has a login; it was copied in.
+    Seeded,
+}
+
+/// Reconciles `isolated`'s login with `source`'s under a lock on the source: the copy with the
+/// newer `last_refresh` wins. `.credentials.json` follows the same direction (or, when only it
+/// changed, the newer file by modification time).
+pub fn sync(isolated: &CodexHome, source: &CodexHome) -> Result<SyncOutcome> {
+    let _lock = lock(source)?;
+    let (iso_path, src_path) = (isolated.auth_json(), source.auth_json());
+    let iso = read_bytes(&iso_path)?;
+    let src = read_bytes(&src_path)?;
+    let outcome = match (&iso, &src) {
+        (None, None) => SyncOutcome::InSync,
+        (None, Some(s)) => {
+            write_secret(&iso_path, s)?;
+            SyncOutcome::Seeded
+        }
+        (Some(i), None) => {
+            write_secret(&src_path, i)?;
+            SyncOutcome::CopiedBack
+        }
+        (Some(i), Some(s)) if i == s => SyncOutcome::InSync,
+        (Some(i), Some(s)) => {
+            let ri = last_refresh(&parse(&iso_path, i)?);
+            let rs = last_refresh(&parse(&src_path, s)?);
+            if newer(ri.as_deref(), rs.as_deref()) {
+                write_secret(&src_path, i)?;
+                SyncOutcome::CopiedBack
+            } else {
+                // The source is newer or equally new with other content: the source is the
+                // shared truth.
+                write_secret(&iso_path, s)?;
+                SyncOutcome::Refreshed
+            }
+        }
+    };
+    sync_credentials(isolated, source, outcome)?;
+    Ok(outcome)
+}
+
+fn sync_credentials(isolated: &CodexHome, source: &CodexHome, outcome: SyncOutcome) -> Result<()> {
+    let (i, s) = (isolated.credentials_json(), source.credentials_json());
+    let (ib, sb) = (read_bytes(&i)?, read_bytes(&s)?);
+    match (ib, sb) {
+        (Some(ib), Some(sb)) if ib == sb => Ok(()),
+        (Some(ib), None) => write_secret(&s, &ib),
+        (None, Some(sb)) => write_secret(&i, &sb),
+        (Some(ib), Some(sb)) => {
+            let copy_back = match outcome {
+                SyncOutcome::CopiedBack => true,
+                SyncOutcome::Refreshed | SyncOutcome::Seeded => false,
+                SyncOutcome::InSync => mtime(&i) > mtime(&s),
+            };
+            if copy_back {
+                write_secret(&s, &ib)
+            } else {
+                write_secret(&i, &sb)
+            }
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+fn mtime(p: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+fn lock(source: &CodexHome) -> Result<FileLock> {
+    let path = source.path().join(".codex-driver-auth.lock");
+    FileLock::acquire(&path).map_err(|e| auth_err(&path, format!("locking: {e}")))
+}
+
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, bytes, 0o600).map_err(|e| auth_err(path, format!("writing: {e}")))
+}
+
+fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(auth_err(path, format!("reading: {e}"))),
+    }
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    read_bytes(path)?.map(|b| parse(path, &b)).transpose()
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<Value> {
+    // The serde error names a position, never the content.
+    serde_json::from_slice(bytes).map_err(|e| {
+        auth_err(
+            path,
+            format!("not valid JSON (line {}, column {})", e.line(), e.column()),
+        )
+    })
+}
+
+fn auth_err(path: &Path, detail: String) -> Error {
+    Error::Auth {
+        path: path.to_path_buf(),
+        detail,
+    }
+}
+
+fn last_refresh(v: &Value) -> Option<String> {
+    v.get("last_refresh")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Whether RFC 3339 UTC timestamp `a` is later than `b` (a missing one is the oldest).
+fn newer(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a.and_then(timestamp_key), b.and_then(timestamp_key)) {
+        (Some(a), Some(b)) => a > b,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// `2025-10-01T12:34:56.123Z` -> ("2025-10-01T12:34:56", nanoseconds), for UTC stamps as Codex
+/// writes them (`Z` or `+00:00`).
+fn timestamp_key(s: &str) -> Option<(String, u64)> {
+    let s = s.trim();
+    let base = s.get(..19)?;
+    let rest = &s[19..];
+    let frac = rest
+        .strip_prefix('.')
+        .map(|r| {
+            r.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let nanos = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+    Some((base.to_owned(), nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn home(dir: &Path) -> CodexHome {
+        std::fs::create_dir_all(dir).unwrap();
+        CodexHome::new(dir)
+    }
+
+    fn login(refresh: &str, token: &str) -> String {
+        serde_json::json!({
+            "auth_mode": "chatgpt",
+            "OPENAI_API_KEY": null,
+            "tokens": {"id_token": "id", "access_token": token, "refresh_token": format!("r-{token}")},
+            "last_refresh": refresh,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn timestamps() {
+        assert!(newer(
+            Some("2025-10-01T12:00:00.5Z"),
+            Some("2025-10-01T12:00:00.123456789Z")
+        ));
+        assert!(!newer(
+            Some("2025-10-01T12:00:00Z"),
+            Some("2025-10-01T12:00:00.000000001Z")
+        ));
+        assert!(newer(Some("2025-10-01T12:00:00Z"), None));
+        assert!(!newer(None, None));
+    }
+
+    #[test]
+    fn seed_copies_with_0600() {
+        let t = tempfile::tempdir().unwrap();
+        let (src, dst) = (home(&t.path().join("src")), home(&t.path().join("dst")));
+        std::fs::write(src.auth_json(), login("2025-01-01T00:00:00Z", "a")).unwrap();
+        std::fs::write(src.credentials_json(), "{}").unwrap();
+        let s = seed(&src, &dst).unwrap();
+        assert_eq!(s.copied, vec![dst.auth_json(), dst.credentials_json()]);
+        for p in s.copied {
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(
+            std::fs::read(dst.auth_json()).unwrap(),
+            std::fs::read(src.auth_json()).unwrap()
+        );
+    }
+
+    #[test]
+    fn refreshed_copy_goes_back_and_stale_copy_is_updated() {
+        let t = tempfile::tempdir().unwrap();
+        let (src, a, b) = (
+            home(&t.path().join("src")),
+            home(&t.path().join("a")),
+            home(&t.path().join("b")),
+        );
+        std::fs::write(src.auth_json(), login("2025-01-01T00:00:00Z", "t0")).unwrap();
+        seed(&src, &a).unwrap();
+        seed(&src, &b).unwrap();
+        assert_eq!(sync(&a, &src).unwrap(), SyncOutcome::InSync);
+        // Codex refreshed a's login.
+        std::fs::write(a.auth_json(), login("2025-01-02T00:00:00Z", "t1")).unwrap();
+        assert_eq!(sync(&a, &src).unwrap(), SyncOutcome::CopiedBack);
+        assert_eq!(
+            std::fs::read_to_string(src.auth_json()).unwrap(),
+            login("2025-01-02T00:00:00Z", "t1")
+        );
+        // b still holds the rotated-away token: it gets the new one.
+        assert_eq!(sync(&b, &src).unwrap(), SyncOutcome::Refreshed);
+        assert_eq!(
+            std::fs::read_to_string(b.auth_json()).unwrap(),
+            login("2025-01-02T00:00:00Z", "t1")
+        );
+    }
+
+    #[test]
+    fn summary_has_no_secrets_and_bad_json_names_no_content() {
+        let t = tempfile::tempdir().unwrap();
+        let h = home(t.path());
+        std::fs::write(h.auth_json(), login("2025-01-01T00:00:00Z", "sekrit-token")).unwrap();
+        let s = summary(&h).unwrap().unwrap();
+        assert_eq!(
+            s,
+            AuthSummary {
+                mode: Some("chatgpt".into()),
+                has_api_key: false,
+                has_tokens: true,
+                last_refresh: Some("2025-01-01T00:00:00Z".into())
+            }
+        );
+        assert!(!format!("{s:?}").contains("sekrit"));
+        std::fs::write(h.auth_json(), "{\"OPENAI_API_KEY\": \"sk-sekrit").unwrap();
+        let err = summary(&h).unwrap_err().to_string();
+        assert!(!err.contains("sekrit"), "{err}");
+        assert!(err.contains("not valid JSON"), "{err}");
+    }
+}

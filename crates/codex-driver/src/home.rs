@@ -1,0 +1,313 @@
+//! `CODEX_HOME` as a type: where it is, what is in it, and creating it safely.
+//!
+//! ```no_run
+//! use codex_driver::home::CodexHome;
+//!
+//! # fn demo() -> codex_driver::Result<()> {
+//! // ~/.myhub/codex (or $XDG_DATA_HOME/myhub/codex), created 0700, never the user's ~/.codex.
+//! let home = CodexHome::for_app("myhub")?.materialize()?;
+//! println!("sessions go to {}", home.sessions_dir().display());
+//! # Ok(()) }
+//! ```
+
+use crate::error::{Error, Result};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// A Codex home directory (the value of `CODEX_HOME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodexHome {
+    root: PathBuf,
+    isolated: bool,
+}
+
+/// What is wrong with a home directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HomeProblem {
+    /// The path exists and is not a directory.
+    NotADirectory,
+    /// The directory cannot be read or written by us.
+    NotAccessible(String),
+    /// It is the user's own `~/.codex` (or `$CODEX_HOME`) but isolation was asked for.
+    IsUsersHome,
+    /// No home directory could be determined (no `$HOME`).
+    NoUserHome,
+    /// Creating or fixing it failed.
+    Io(String),
+}
+
+impl std::fmt::Display for HomeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotADirectory => f.write_str("it exists and is not a directory"),
+            Self::NotAccessible(e) => write!(f, "it is not accessible: {e}"),
+            Self::IsUsersHome => {
+                f.write_str("it is the user's own Codex home, but an isolated home was asked for")
+            }
+            Self::NoUserHome => f.write_str("$HOME is not set"),
+            Self::Io(e) => f.write_str(e),
+        }
+    }
+}
+
+impl CodexHome {
+    /// A home at `root` (nothing is checked or created until [`materialize`](Self::materialize)).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            isolated: false,
+        }
+    }
+
+    /// A home at `root` that must not be the user's own Codex home (checked by
+    /// [`materialize`](Self::materialize) and [`check`](Self::check)).
+    pub fn isolated(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            isolated: true,
+        }
+    }
+
+    /// The user's own home: `$CODEX_HOME`, else `~/.codex`.
+    pub fn user_default() -> Result<Self> {
+        if let Some(h) = std::env::var_os("CODEX_HOME").filter(|h| !h.is_empty()) {
+            return Ok(Self::new(h));
+        }
+        let home = user_home().ok_or_else(|| Error::Home {
+            path: PathBuf::from("~/.codex"),
+            problem: HomeProblem::NoUserHome,
+        })?;
+        Ok(Self::new(home.join(".codex")))
+    }
+
+    /// An isolated, app-scoped home: `$XDG_DATA_HOME/<app>/codex` when `XDG_DATA_HOME` is set,
+    /// else `~/.<app>/codex`. Outside the temp dir, so Codex can install its helper aliases.
+    pub fn for_app(app: &str) -> Result<Self> {
+        Ok(Self::isolated(app_dir(app)?.join("codex")))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether this home was asked to be isolated from the user's own.
+    pub fn is_isolated(&self) -> bool {
+        self.isolated
+    }
+
+    /// Checks the directory without changing anything: it exists, is a directory we can use,
+    /// and (when isolated) is not the user's own home.
+    pub fn check(&self) -> Result<()> {
+        if self.isolated && self.is_users_home() {
+            return Err(self.err(HomeProblem::IsUsersHome));
+        }
+        let meta = std::fs::metadata(&self.root)
+            .map_err(|e| self.err(HomeProblem::NotAccessible(e.to_string())))?;
+        if !meta.is_dir() {
+            return Err(self.err(HomeProblem::NotADirectory));
+        }
+        std::fs::read_dir(&self.root)
+            .map_err(|e| self.err(HomeProblem::NotAccessible(e.to_string())))?;
+        Ok(())
+    }
+
+    /// Creates the home (mode 0700) and the directories Codex expects, or checks an existing
+    /// one. Existing contents are never modified.
+    pub fn materialize(self) -> Result<Self> {
+        if self.isolated && self.is_users_home() {
+            return Err(self.err(HomeProblem::IsUsersHome));
+        }
+        match std::fs::symlink_metadata(&self.root) {
+            Ok(m) if !m.is_dir() && !std::fs::metadata(&self.root).is_ok_and(|m| m.is_dir()) => {
+                return Err(self.err(HomeProblem::NotADirectory));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&self.root)
+                    .map_err(|e| self.err(HomeProblem::Io(format!("creating it: {e}"))))?;
+            }
+            Err(e) => return Err(self.err(HomeProblem::NotAccessible(e.to_string()))),
+        }
+        self.check()?;
+        for dir in [
+            self.sessions_dir(),
+            self.archived_sessions_dir(),
+            self.log_dir(),
+        ] {
+            if !dir.exists() {
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .map_err(|e| {
+                        self.err(HomeProblem::Io(format!("creating {}: {e}", dir.display())))
+                    })?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// True when this is the user's own Codex home (`$CODEX_HOME` or `~/.codex`).
+    pub fn is_users_home(&self) -> bool {
+        let Ok(user) = Self::user_default() else {
+            return false;
+        };
+        same_path(&self.root, &user.root)
+    }
+
+    /// True when the home is under the system temp dir (Codex then warns on every command that
+    /// it cannot create its helper aliases).
+    pub fn is_under_temp_dir(&self) -> bool {
+        let tmp = std::env::temp_dir();
+        let tmp = std::fs::canonicalize(&tmp).unwrap_or(tmp);
+        let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        root.starts_with(&tmp) || root.starts_with("/tmp")
+    }
+
+    /// Permissions of the home directory (`None` if it can't be read).
+    pub fn mode(&self) -> Option<u32> {
+        std::fs::metadata(&self.root)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+    }
+
+    fn err(&self, problem: HomeProblem) -> Error {
+        Error::Home {
+            path: self.root.clone(),
+            problem,
+        }
+    }
+
+    /// `config.toml`.
+    pub fn config_toml(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    /// `<name>.config.toml`: a profile layered by `--profile <name>` (0.169+).
+    pub fn profile_toml(&self, name: &str) -> PathBuf {
+        self.root.join(format!("{name}.config.toml"))
+    }
+    /// `auth.json` (login credentials, 0600).
+    pub fn auth_json(&self) -> PathBuf {
+        self.root.join("auth.json")
+    }
+    /// `.credentials.json` (MCP OAuth credentials, file store).
+    pub fn credentials_json(&self) -> PathBuf {
+        self.root.join(".credentials.json")
+    }
+    /// `history.jsonl` (prompts submitted in the TUI).
+    pub fn history_jsonl(&self) -> PathBuf {
+        self.root.join("history.jsonl")
+    }
+    /// `sessions/` (rollouts, `YYYY/MM/DD/rollout-…-<thread id>.jsonl`).
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.root.join("sessions")
+    }
+    /// `archived_sessions/`.
+    pub fn archived_sessions_dir(&self) -> PathBuf {
+        self.root.join("archived_sessions")
+    }
+    /// `log/`.
+    pub fn log_dir(&self) -> PathBuf {
+        self.root.join("log")
+    }
+    /// `installation_id`.
+    pub fn installation_id(&self) -> PathBuf {
+        self.root.join("installation_id")
+    }
+    /// The SQLite state database (`state_5.sqlite`: the threads table).
+    pub fn state_sqlite(&self) -> PathBuf {
+        self.root.join("state_5.sqlite")
+    }
+    /// Every SQLite file Codex 0.169 keeps here (state, thread history, logs, goals, memories,
+    /// queue), unless `CODEX_SQLITE_HOME`/`sqlite_home` moves them.
+    pub fn sqlite_files(&self) -> Vec<PathBuf> {
+        [
+            "state_5.sqlite",
+            "thread_history_1.sqlite",
+            "logs_2.sqlite",
+            "goals_1.sqlite",
+            "memories_1.sqlite",
+            "queue_1.sqlite",
+        ]
+        .iter()
+        .map(|f| self.root.join(f))
+        .collect()
+    }
+}
+
+/// `$HOME`.
+pub(crate) fn user_home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The app-scoped directory: `$XDG_DATA_HOME/<app>` or `~/.<app>`.
+pub fn app_dir(app: &str) -> Result<PathBuf> {
+    if app.is_empty() || app.contains('/') || app.starts_with('.') {
+        return Err(Error::InvalidOptions(format!("invalid app name `{app}`")));
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join(app));
+    }
+    let home = user_home().ok_or_else(|| Error::Home {
+        path: PathBuf::from(format!("~/.{app}")),
+        problem: HomeProblem::NoUserHome,
+    })?;
+    Ok(home.join(format!(".{app}")))
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let h = CodexHome::new("/h");
+        assert_eq!(h.config_toml(), PathBuf::from("/h/config.toml"));
+        assert_eq!(h.auth_json(), PathBuf::from("/h/auth.json"));
+        assert_eq!(h.credentials_json(), PathBuf::from("/h/.credentials.json"));
+        assert_eq!(h.profile_toml("ci"), PathBuf::from("/h/ci.config.toml"));
+        assert_eq!(h.sqlite_files().len(), 6);
+    }
+
+    #[test]
+    fn materialize_creates_0700_and_refuses_files() -> std::io::Result<()> {
+        let t = tempfile::tempdir()?;
+        let h = CodexHome::isolated(t.path().join("a/b"))
+            .materialize()
+            .map_err(std::io::Error::other)?;
+        assert_eq!(h.mode(), Some(0o700));
+        assert!(h.sessions_dir().is_dir());
+        std::fs::write(t.path().join("file"), "x")?;
+        let err = CodexHome::new(t.path().join("file")).materialize().err();
+        assert!(
+            matches!(
+                err,
+                Some(Error::Home {
+                    problem: HomeProblem::NotADirectory,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn app_names_are_validated() {
+        assert!(app_dir("../x").is_err());
+        assert!(app_dir("").is_err());
+    }
+}

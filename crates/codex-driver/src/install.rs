@@ -1,0 +1,447 @@
+//! Managed installs: fetch a Codex release's platform package from the npm registry, verify its
+//! published integrity hash, and unpack it atomically into [`ManagedInstalls`].
+//!
+//! The registry comes from the user's npm configuration ([`npm_registry`]), never a hard-coded
+//! host. Concurrent installers serialize on a lock file; a failed, tampered or truncated
+//! download leaves nothing behind.
+//!
+//! ```no_run
+//! # async fn demo() -> codex_driver::Result<()> {
+//! use codex_driver::binary::ManagedInstalls;
+//! use codex_driver::install::Installer;
+//!
+//! let installs = ManagedInstalls::for_app("myhub")?;
+//! let installed = Installer::new(installs).install("latest", &mut |_progress| {}).await?;
+//! println!("codex {} at {}", installed.version, installed.binary.display());
+//! # Ok(()) }
+//! ```
+
+use crate::binary::{ManagedInstalls, npm_platform, target_triple};
+use crate::error::{Error, InstallStage, Result};
+use crate::fsutil::FileLock;
+use base64::Engine;
+use semver::Version;
+use sha2::{Digest, Sha512};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// The npm package Codex ships in.
+pub const NPM_PACKAGE: &str = "@openai/codex";
+
+/// The public npm registry, used when no configuration names another.
+pub const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
+
+/// Progress of an install, for a progress bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Progress {
+    /// Asking the registry which version and tarball.
+    Resolving,
+    /// Bytes downloaded so far, of `total` when known.
+    Downloading {
+        /// Bytes so far.
+        done: u64,
+        /// Content length, if sent.
+        total: Option<u64>,
+    },
+    /// Unpacking.
+    Unpacking,
+}
+
+/// A finished install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Installed {
+    /// The version installed.
+    pub version: Version,
+    /// The native binary.
+    pub binary: PathBuf,
+    /// True when it was already installed (nothing downloaded).
+    pub already_installed: bool,
+}
+
+/// Installs Codex releases into a [`ManagedInstalls`] directory.
+#[derive(Debug, Clone)]
+pub struct Installer {
+    installs: ManagedInstalls,
+    registry: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Installer {
+    /// An installer using the npm registry from the user's configuration.
+    pub fn new(installs: ManagedInstalls) -> Self {
+        Self {
+            installs,
+            registry: None,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Uses this registry URL instead of the npm configuration.
+    pub fn registry(mut self, url: impl Into<String>) -> Self {
+        self.registry = Some(url.into());
+        self
+    }
+
+    /// Installs `requested` (`latest`, another dist-tag, or an exact version such as `0.169.0`).
+    pub async fn install(
+        &self,
+        requested: &str,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Installed> {
+        let fail = |stage: InstallStage, detail: String| Error::Install {
+            version: requested.to_owned(),
+            stage,
+            detail,
+        };
+        let (Some(triple), Some(platform)) = (target_triple(), npm_platform()) else {
+            return Err(fail(
+                InstallStage::Registry,
+                "Codex publishes no package for this platform".into(),
+            ));
+        };
+        // An exact version already installed needs no network at all.
+        if let Ok(v) = Version::parse(requested)
+            && let Some(bin) = self.installs.binary(requested)
+        {
+            return Ok(Installed {
+                version: v,
+                binary: bin,
+                already_installed: true,
+            });
+        }
+        progress(Progress::Resolving);
+        let registry = match &self.registry {
+            Some(r) => r.clone(),
+            None => npm_registry().await,
+        };
+        let registry = format!("{}/", registry.trim_end_matches('/'));
+        let pkg = NPM_PACKAGE.replace('/', "%2f");
+        let version = match Version::parse(requested) {
+            Ok(v) => v,
+            Err(_) => {
+                let manifest = self
+                    .get_json(&format!("{registry}{pkg}/{requested}"))
+                    .await
+                    .map_err(|d| fail(InstallStage::Registry, d))?;
+                let v = manifest
+                    .get("version")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                Version::parse(v).map_err(|e| {
+                    fail(
+                        InstallStage::Registry,
+                        format!("registry answered version {v:?}: {e}"),
+                    )
+                })?
+            }
+        };
+        if let Some(bin) = self.installs.binary(&version.to_string()) {
+            return Ok(Installed {
+                version,
+                binary: bin,
+                already_installed: true,
+            });
+        }
+        let manifest_url = format!("{registry}{pkg}/{version}-{platform}");
+        let manifest = self
+            .get_json(&manifest_url)
+            .await
+            .map_err(|d| fail(InstallStage::Registry, d))?;
+        let dist = manifest.get("dist");
+        let tarball = dist.and_then(|d| d.get("tarball")).and_then(|t| t.as_str());
+        let integrity = dist
+            .and_then(|d| d.get("integrity"))
+            .and_then(|t| t.as_str());
+        let (Some(tarball), Some(integrity)) = (tarball, integrity) else {
+            return Err(fail(
+                InstallStage::Registry,
+                format!("{manifest_url} has no dist.tarball/dist.integrity"),
+            ));
+        };
+
+        let platform_dir = self
+            .installs
+            .version_dir(&version.to_string())
+            .and_then(|d| d.parent().map(Path::to_path_buf))
+            .ok_or_else(|| fail(InstallStage::Layout, "unsupported platform".into()))?;
+        std::fs::create_dir_all(&platform_dir).map_err(|e| {
+            fail(
+                InstallStage::Lock,
+                format!("creating {}: {e}", platform_dir.display()),
+            )
+        })?;
+        let lock_path = platform_dir.join(".install.lock");
+        let _lock = tokio::task::spawn_blocking(move || FileLock::acquire(&lock_path))
+            .await
+            .map_err(|e| fail(InstallStage::Lock, e.to_string()))?
+            .map_err(|e| fail(InstallStage::Lock, e.to_string()))?;
+        // Another installer may have finished while we waited.
+        if let Some(bin) = self.installs.binary(&version.to_string()) {
+            return Ok(Installed {
+                version,
+                binary: bin,
+                already_installed: true,
+            });
+        }
+
+        let download = tempfile::Builder::new()
+            .prefix(".download-")
+            .tempfile_in(&platform_dir)
+            .map_err(|e| fail(InstallStage::Download, e.to_string()))?;
+        self.download(tarball, integrity, download.as_file(), progress)
+            .await
+            .map_err(|e| match e {
+                DownloadError::Integrity(actual) => Error::Integrity {
+                    url: tarball.to_owned(),
+                    expected: integrity.to_owned(),
+                    actual,
+                },
+                DownloadError::Other(d) => fail(InstallStage::Download, d),
+            })?;
+
+        progress(Progress::Unpacking);
+        let staging = tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&platform_dir)
+            .map_err(|e| fail(InstallStage::Unpack, e.to_string()))?;
+        let (archive, dest, triple) = (
+            download.path().to_path_buf(),
+            staging.path().to_path_buf(),
+            triple.to_owned(),
+        );
+        tokio::task::spawn_blocking(move || unpack(&archive, &dest, &triple))
+            .await
+            .map_err(|e| fail(InstallStage::Unpack, e.to_string()))?
+            .map_err(|d| fail(InstallStage::Unpack, d))?;
+        let bin_rel = ["bin/codex", "codex/codex"]
+            .into_iter()
+            .find(|r| crate::binary::is_executable(&staging.path().join(r)))
+            .ok_or_else(|| {
+                fail(
+                    InstallStage::Layout,
+                    format!(
+                        "no executable bin/codex for {}",
+                        target_triple().unwrap_or_default()
+                    ),
+                )
+            })?;
+        let final_dir = platform_dir.join(version.to_string());
+        let staged = staging.keep();
+        std::fs::rename(&staged, &final_dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&staged);
+            fail(
+                InstallStage::Unpack,
+                format!("moving into {}: {e}", final_dir.display()),
+            )
+        })?;
+        Ok(Installed {
+            version,
+            binary: final_dir.join(bin_rel),
+            already_installed: false,
+        })
+    }
+
+    async fn get_json(&self, url: &str) -> std::result::Result<serde_json::Value, String> {
+        let resp = self
+            .client
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("GET {url}: HTTP {status}"));
+        }
+        resp.json().await.map_err(|e| format!("GET {url}: {e}"))
+    }
+
+    async fn download(
+        &self,
+        url: &str,
+        integrity: &str,
+        mut file: &std::fs::File,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> std::result::Result<(), DownloadError> {
+        let expected = Integrity::parse(integrity)
+            .ok_or_else(|| DownloadError::Other(format!("unsupported integrity {integrity:?}")))?;
+        let mut resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| DownloadError::Other(format!("GET {url}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(DownloadError::Other(format!(
+                "GET {url}: HTTP {}",
+                resp.status()
+            )));
+        }
+        let total = resp.content_length();
+        let mut hasher = Sha512::new();
+        let mut done = 0u64;
+        progress(Progress::Downloading { done, total });
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| DownloadError::Other(format!("GET {url}: {e}")))?
+        {
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .map_err(|e| DownloadError::Other(e.to_string()))?;
+            done += chunk.len() as u64;
+            progress(Progress::Downloading { done, total });
+        }
+        if let Some(t) = total
+            && t != done
+        {
+            return Err(DownloadError::Other(format!(
+                "GET {url}: truncated ({done} of {t} bytes)"
+            )));
+        }
+        file.flush()
+            .map_err(|e| DownloadError::Other(e.to_string()))?;
+        let actual = base64::engine::general_purpose::STANDARD.encode(hasher.finalize());
+        if actual != expected.sha512 {
+            return Err(DownloadError::Integrity(format!("sha512-{actual}")));
+        }
+        Ok(())
+    }
+}
+
+enum DownloadError {
+    Integrity(String),
+    Other(String),
+}
+
+/// A Subresource Integrity string; only `sha512` (what npm publishes) is accepted.
+struct Integrity {
+    sha512: String,
+}
+
+impl Integrity {
+    fn parse(s: &str) -> Option<Self> {
+        s.split_whitespace()
+            .find_map(|h| h.strip_prefix("sha512-"))
+            .map(|b| Self {
+                sha512: b.to_owned(),
+            })
+    }
+}
+
+/// Extracts `package/vendor/<triple>/**` of an npm tarball into `dest`, refusing entries that
+/// would escape it; links are skipped.
+fn unpack(archive: &Path, dest: &Path, triple: &str) -> std::result::Result<(), String> {
+    let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let prefix = Path::new("package").join("vendor").join(triple);
+    let mut count = 0usize;
+    for entry in tar.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+        let Ok(rel) = path.strip_prefix(&prefix) else {
+            continue;
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(format!("unsafe path in archive: {}", path.display()));
+        }
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            continue;
+        }
+        let out = dest.join(rel);
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        entry
+            .unpack(&out)
+            .map_err(|e| format!("{}: {e}", rel.display()))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(format!(
+            "the archive has nothing under {}",
+            prefix.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The npm registry URL from the user's configuration: `$NPM_CONFIG_REGISTRY` (any case),
+/// then `registry=` in the nearest project `.npmrc` (current directory upwards), then
+/// `~/.npmrc`, then `npm config get registry`, then [`DEFAULT_REGISTRY`].
+pub async fn npm_registry() -> String {
+    for key in ["NPM_CONFIG_REGISTRY", "npm_config_registry"] {
+        if let Some(v) = std::env::var(key).ok().filter(|v| !v.trim().is_empty()) {
+            return v.trim().to_owned();
+        }
+    }
+    let mut rcs: Vec<PathBuf> = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        rcs.extend(cwd.ancestors().map(|d| d.join(".npmrc")));
+    }
+    if let Some(h) = crate::home::user_home() {
+        rcs.push(h.join(".npmrc"));
+    }
+    for rc in rcs {
+        if let Ok(text) = std::fs::read_to_string(&rc)
+            && let Some(r) = registry_from_npmrc(&text)
+        {
+            return r;
+        }
+    }
+    let npm = tokio::process::Command::new("npm")
+        .args(["config", "get", "registry"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    if let Ok(Ok(out)) = tokio::time::timeout(std::time::Duration::from_secs(10), npm).await {
+        let r = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if out.status.success() && r.starts_with("http") {
+            return r;
+        }
+    }
+    DEFAULT_REGISTRY.to_owned()
+}
+
+/// The `registry=` value of an `.npmrc` text.
+pub fn registry_from_npmrc(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == "registry")
+        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npmrc() {
+        assert_eq!(
+            registry_from_npmrc(
+                "# c\n@scope:registry=https://x/\nregistry = https://mirror.example/npm/\n"
+            ),
+            Some("https://mirror.example/npm/".into())
+        );
+        assert_eq!(registry_from_npmrc("//host/:_authToken=abc\n"), None);
+    }
+
+    #[test]
+    fn integrity() {
+        assert_eq!(
+            Integrity::parse("sha1-x sha512-abc=").map(|i| i.sha512),
+            Some("abc=".into())
+        );
+        assert!(Integrity::parse("sha1-x").is_none());
+    }
+}
