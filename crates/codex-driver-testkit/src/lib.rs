@@ -23,8 +23,10 @@
 
 mod binary;
 mod provider;
+mod registry;
 mod response;
 
 pub use binary::{codex_binary, pinned_binary, pinned_versions};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
+pub use registry::{MockRegistry, TarballFault, npm_tarball};
 pub use response::{MockResponse, add_file_patch};

@@ -26,10 +26,12 @@
 
 use crate::binary::Binary;
 use crate::config::ConfigOverrides;
+use crate::env::SpawnEnv;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::events::{
     Diagnostic, ItemDetails, Line, ThreadEvent, ThreadItem, Usage, parse_numbered_line,
 };
+use crate::probe::Capabilities;
 use crate::process::{ReadLine, StderrTail, read_line_bounded, signal_group, terminate_group};
 use futures_core::Stream;
 use semver::Version;
@@ -214,6 +216,24 @@ impl Requirement {
     }
 }
 
+/// How an option's presence in a binary is proven.
+#[derive(Debug, Clone, Copy)]
+enum Proof {
+    /// `exec --help` lists this long flag.
+    ExecFlag(&'static str),
+    /// `exec --help` lists this sub-command.
+    ExecCommand(&'static str),
+    /// Only the version rule applies (e.g. flags of `exec resume`, not probed).
+    Version,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    option: &'static str,
+    proof: Proof,
+    req: Requirement,
+}
+
 /// A turn through `codex exec --json`. See the [module docs](self).
 #[derive(Debug, Clone)]
 #[must_use = "an Exec does nothing until run() or stream() is awaited"]
@@ -221,8 +241,8 @@ pub struct Exec {
     prompt: String,
     session: Session,
     binary: Option<Binary>,
-    codex_home: Option<PathBuf>,
-    envs: Vec<(OsString, Option<OsString>)>,
+    env: SpawnEnv,
+    capabilities: Option<Arc<Capabilities>>,
     current_dir: Option<PathBuf>,
     config: ConfigOverrides,
     enable: Vec<String>,
@@ -300,8 +320,8 @@ impl Exec {
             prompt: prompt.into(),
             session: Session::New,
             binary: None,
-            codex_home: None,
-            envs: Vec::new(),
+            env: SpawnEnv::new(),
+            capabilities: None,
             current_dir: None,
             config: ConfigOverrides::new(),
             enable: Vec::new(),
@@ -373,19 +393,57 @@ impl Exec {
 
     /// `CODEX_HOME` for this run only (the parent's environment is never changed).
     pub fn codex_home(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.codex_home = Some(dir.into());
+        self.env.codex_home(dir);
         self
     }
 
     /// Sets an environment variable for this run only.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.envs.push((key.into(), Some(value.into())));
+        self.env.set(key, value);
         self
     }
 
     /// Removes an inherited environment variable for this run only.
     pub fn env_remove(mut self, key: impl Into<OsString>) -> Self {
-        self.envs.push((key.into(), None));
+        self.env.remove(key);
+        self
+    }
+
+    /// Runs Codex in a clean environment holding only the parent's variables named in `allow`
+    /// (see [`env::DEFAULT_ALLOW`](crate::env::DEFAULT_ALLOW)), plus what this builder sets.
+    pub fn env_clear<I, S>(mut self, allow: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.env.clear(allow);
+        self
+    }
+
+    /// `RUST_LOG` for Codex (`None` removes an inherited one).
+    pub fn rust_log(mut self, value: Option<&str>) -> Self {
+        self.env.rust_log(value);
+        self
+    }
+
+    /// Keep an inherited `RUST_BACKTRACE` (removed by default: it adds stack traces to Codex's
+    /// error messages).
+    pub fn keep_backtrace(mut self, yes: bool) -> Self {
+        self.env.keep_backtrace(yes);
+        self
+    }
+
+    /// The whole spawn environment at once (replaces `codex_home`/`env*` settings).
+    pub fn spawn_env(mut self, env: SpawnEnv) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Guard options with probed capabilities (see [`Prober`](crate::probe::Prober)) instead of
+    /// version numbers: an option is refused before spawning unless the binary's own
+    /// `exec --help` lists it; `--json` degrades to `--experimental-json` when only that exists.
+    pub fn capabilities(mut self, caps: Capabilities) -> Self {
+        self.capabilities = Some(Arc::new(caps));
         self
     }
 
@@ -581,54 +639,96 @@ impl Exec {
         &self.prompt
     }
 
-    /// Flags set on this run that need more than the oldest Codex, with what they need.
-    fn gated_flags(&self) -> Vec<(&'static str, Requirement)> {
+    /// Options set on this run that not every Codex has, with how to prove them.
+    fn gated_flags(&self) -> Vec<Gate> {
         use Requirement as R;
         let mut out = Vec::new();
-        let mut gate = |on: bool, flag: &'static str, r: R| {
+        let mut gate = |on: bool, option: &'static str, proof: Proof, req: R| {
             if on {
-                out.push((flag, r));
+                out.push(Gate { option, proof, req });
             }
         };
-        gate(!self.add_dirs.is_empty(), "--add-dir", R::AFTER_0_50);
-        gate(self.ephemeral, "--ephemeral", R::AFTER_0_50);
+        let flag = Proof::ExecFlag;
+        gate(
+            !self.add_dirs.is_empty(),
+            "--add-dir",
+            flag("--add-dir"),
+            R::AFTER_0_50,
+        );
+        gate(
+            self.ephemeral,
+            "--ephemeral",
+            flag("--ephemeral"),
+            R::AFTER_0_50,
+        );
         gate(
             self.ignore_user_config,
             "--ignore-user-config",
+            flag("--ignore-user-config"),
             R::AFTER_0_50,
         );
-        gate(self.ignore_rules, "--ignore-rules", R::AFTER_0_50);
+        gate(
+            self.ignore_rules,
+            "--ignore-rules",
+            flag("--ignore-rules"),
+            R::AFTER_0_50,
+        );
         gate(
             self.local_provider.is_some(),
             "--local-provider",
+            flag("--local-provider"),
             R::AFTER_0_50,
         );
-        gate(self.approve_for_me, "--approve-for-me", R::AFTER_0_130);
+        gate(
+            self.approve_for_me,
+            "--approve-for-me",
+            flag("--approve-for-me"),
+            R::AFTER_0_130,
+        );
         gate(
             self.cyber_access_program.is_some(),
             "--cyber-access-program",
+            flag("--cyber-access-program"),
             R::AFTER_0_130,
         );
         gate(
             self.bypass_hook_trust,
             "--dangerously-bypass-hook-trust",
+            flag("--dangerously-bypass-hook-trust"),
             R::AFTER_0_130,
         );
-        gate(self.strict_config, "--strict-config", R::AFTER_0_130);
+        gate(
+            self.strict_config,
+            "--strict-config",
+            flag("--strict-config"),
+            R::AFTER_0_130,
+        );
         gate(
             self.thread_source.is_some(),
             "--thread-source",
+            flag("--thread-source"),
             R::AFTER_0_130,
         );
-        gate(self.trust, "--trust", R::AFTER_0_130);
-        gate(self.worktree, "--worktree", R::AFTER_0_130);
+        gate(self.trust, "--trust", flag("--trust"), R::AFTER_0_130);
+        gate(
+            self.worktree,
+            "--worktree",
+            flag("--worktree"),
+            R::AFTER_0_130,
+        );
         match &self.session {
-            Session::Fork { .. } => gate(true, "exec fork", R::AFTER_0_130),
+            Session::Fork { .. } => gate(
+                true,
+                "exec fork",
+                Proof::ExecCommand("fork"),
+                R::AFTER_0_130,
+            ),
             Session::Resume { all, .. } => {
-                gate(*all, "exec resume --all", R::AFTER_0_50);
+                gate(*all, "exec resume --all", Proof::Version, R::AFTER_0_50);
                 gate(
                     self.output_schema.is_some(),
                     "exec resume --output-schema",
+                    Proof::Version,
                     R::AFTER_0_130,
                 );
             }
@@ -639,13 +739,42 @@ impl Exec {
 
     /// Checks every gated option against `version`; the first one missing is an error.
     pub fn check_against(&self, version: &Version, binary: &Path) -> Result<()> {
-        for (flag, req) in self.gated_flags() {
-            if !req.allows(version) {
+        for g in self.gated_flags() {
+            if !g.req.allows(version) {
                 return Err(Error::Unsupported {
-                    option: flag.to_owned(),
-                    required: req.describe(),
+                    option: g.option.to_owned(),
+                    required: g.req.describe(),
                     found: version.clone(),
                     binary: binary.to_path_buf(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every gated option against probed capabilities: flags and sub-commands must be
+    /// listed by the binary's `exec --help`; the rest fall back to the version rule.
+    pub fn check_capabilities(&self, caps: &Capabilities) -> Result<()> {
+        for g in self.gated_flags() {
+            let ok = match g.proof {
+                Proof::ExecFlag(f) => caps.exec_flags.contains(f),
+                Proof::ExecCommand(c) => caps.exec_commands.contains(c),
+                Proof::Version => g.req.allows(&caps.version),
+            };
+            if !ok {
+                let binary = self
+                    .binary
+                    .as_ref()
+                    .map(|b| b.path().to_path_buf())
+                    .unwrap_or_default();
+                return Err(Error::Unsupported {
+                    option: g.option.to_owned(),
+                    required: format!(
+                        "{}; not listed by this binary's `exec --help`",
+                        g.req.describe()
+                    ),
+                    found: caps.version.clone(),
+                    binary,
                 });
             }
         }
@@ -658,7 +787,14 @@ impl Exec {
         if self.prompt.is_empty() {
             return Err(Error::InvalidOptions("the prompt is empty".into()));
         }
-        let mut a: Vec<OsString> = vec!["exec".into(), "--json".into()];
+        // `--experimental-json` is the older spelling, still accepted as a hidden alias.
+        let json = match &self.capabilities {
+            Some(c) if !c.exec_flags.contains("--json") && !c.exec_flags.is_empty() => {
+                "--experimental-json"
+            }
+            _ => "--json",
+        };
+        let mut a: Vec<OsString> = vec!["exec".into(), json.into()];
         let mut push = |flag: &str, value: &dyn AsRef<std::ffi::OsStr>| {
             a.push(flag.into());
             a.push(value.as_ref().to_owned());
@@ -784,15 +920,7 @@ impl Exec {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        if let Some(home) = &self.codex_home {
-            cmd.env("CODEX_HOME", home);
-        }
-        for (k, v) in &self.envs {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
+        self.env.apply(&mut cmd);
         if let Some(dir) = &self.current_dir {
             cmd.current_dir(dir);
         }
@@ -803,10 +931,15 @@ impl Exec {
     pub async fn stream(self) -> Result<ExecStream> {
         let binary = self.resolve_binary()?;
         if self.runtime.check_versions && !self.gated_flags().is_empty() {
-            let v = binary.version().await?;
-            self.check_against(&v, binary.path())?;
+            match &self.capabilities {
+                Some(caps) => self.check_capabilities(caps)?,
+                None => {
+                    let v = binary.version().await?;
+                    self.check_against(&v, binary.path())?;
+                }
+            }
         }
-        if let Some(home) = &self.codex_home
+        if let Some(home) = self.env.home()
             && !home.is_dir()
         {
             return Err(Error::InvalidOptions(format!(

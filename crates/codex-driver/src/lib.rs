@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod binary;
 pub mod config;
+pub mod env;
 pub mod error;
 pub mod events;
 pub mod exec;

@@ -5,4 +5,7 @@
 mod common;
 mod exec_faults;
 mod exec_real;
+mod install;
 mod parse_fixtures;
+mod probe;
+mod resolve;

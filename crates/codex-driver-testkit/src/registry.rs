@@ -1,0 +1,247 @@
+//! A mock npm registry on 127.0.0.1 serving Codex platform packages, with faults.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::oneshot;
+
+/// A fault to inject into a tarball download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TarballFault {
+    /// Serve different bytes than the published integrity hash describes.
+    Tampered,
+    /// Announce the full length, send half, then drop the connection.
+    Truncated,
+}
+
+#[derive(Clone)]
+struct Package {
+    manifest_version: String,
+    tarball: Bytes,
+    integrity: String,
+    fault: Option<TarballFault>,
+}
+
+#[derive(Default)]
+struct Inner {
+    // Keyed by the URL path segment after the package name, e.g. `0.169.0-linux-x64`.
+    packages: BTreeMap<String, Package>,
+    tags: BTreeMap<String, String>,
+    requests: Vec<String>,
+    base: String,
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Inner>>);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Serves `GET /@openai%2fcodex/<version or tag>` manifests and their tarballs.
+pub struct MockRegistry {
+    addr: SocketAddr,
+    shared: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for MockRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockRegistry")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl MockRegistry {
+    /// Starts an empty registry.
+    pub async fn start() -> std::io::Result<Self> {
+        let shared = Shared::default();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        shared.lock().base = format!("http://{addr}");
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// The registry URL (`http://127.0.0.1:PORT/`).
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Publishes `@openai/codex@<version>-<platform>` whose `vendor/<triple>/bin/codex` is a
+    /// shell script printing `codex-cli <version>`, and points dist-tag `latest` at `version`.
+    pub fn publish_fake_codex(
+        &self,
+        version: &str,
+        platform: &str,
+        triple: &str,
+        fault: Option<TarballFault>,
+    ) -> std::io::Result<()> {
+        let script = format!("#!/bin/sh\necho 'codex-cli {version}'\n");
+        let tarball = npm_tarball(&[
+            (
+                "package/package.json",
+                format!("{{\"name\":\"@openai/codex\",\"version\":\"{version}-{platform}\"}}").into_bytes(),
+                0o644,
+            ),
+            (&format!("package/vendor/{triple}/bin/codex"), script.into_bytes(), 0o755),
+            (
+                &format!("package/vendor/{triple}/codex-package.json"),
+                format!("{{\"layoutVersion\":1,\"version\":\"{version}\",\"target\":\"{triple}\",\"entrypoint\":\"bin/codex\"}}").into_bytes(),
+                0o644,
+            ),
+        ])?;
+        self.publish(&format!("{version}-{platform}"), tarball, fault);
+        self.shared
+            .lock()
+            .tags
+            .insert("latest".into(), version.to_owned());
+        Ok(())
+    }
+
+    /// Publishes raw tarball bytes as version `manifest_version` (e.g. `0.169.0-linux-x64`).
+    pub fn publish(&self, manifest_version: &str, tarball: Vec<u8>, fault: Option<TarballFault>) {
+        use base64::Engine;
+        use sha2::Digest;
+        let integrity = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
+        );
+        self.shared.lock().packages.insert(
+            manifest_version.to_owned(),
+            Package {
+                manifest_version: manifest_version.to_owned(),
+                tarball: Bytes::from(tarball),
+                integrity,
+                fault,
+            },
+        );
+    }
+
+    /// Paths requested so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.lock().requests.clone()
+    }
+}
+
+impl Drop for MockRegistry {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A gzipped tar of `(path, contents, mode)` entries.
+pub fn npm_tarball(entries: &[(&str, Vec<u8>, u32)]) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, data, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_cksum();
+        builder.append_data(&mut h, path, data.as_slice())?;
+    }
+    let mut gz = builder.into_inner()?;
+    gz.flush()?;
+    gz.finish()
+}
+
+async fn handle(State(shared): State<Shared>, uri: Uri) -> Response {
+    let path = uri.path().to_owned();
+    shared.lock().requests.push(path.clone());
+    let lower = path.to_ascii_lowercase();
+    if let Some(name) = lower.strip_prefix("/tarballs/") {
+        let pkg = shared
+            .lock()
+            .packages
+            .get(name.trim_end_matches(".tgz"))
+            .cloned();
+        let Some(pkg) = pkg else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        return match pkg.fault {
+            None => (
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                pkg.tarball,
+            )
+                .into_response(),
+            Some(TarballFault::Tampered) => {
+                let mut bytes = pkg.tarball.to_vec();
+                if let Some(b) = bytes.last_mut() {
+                    *b ^= 0xff;
+                }
+                ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+            }
+            Some(TarballFault::Truncated) => {
+                let half = pkg.tarball.slice(..pkg.tarball.len() / 2);
+                let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                    Ok(half),
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "truncated",
+                    )),
+                ];
+                Response::builder()
+                    .header(header::CONTENT_LENGTH, pkg.tarball.len())
+                    .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            }
+        };
+    }
+    let Some(rest) = lower.strip_prefix("/@openai%2fcodex/") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let inner = shared.lock();
+    let version = inner
+        .tags
+        .get(rest)
+        .cloned()
+        .unwrap_or_else(|| rest.to_owned());
+    if let Some(pkg) = inner.packages.get(&version) {
+        return axum::Json(json!({
+            "name": "@openai/codex",
+            "version": pkg.manifest_version,
+            "dist": {
+                "tarball": format!("{}/tarballs/{}.tgz", inner.base, pkg.manifest_version),
+                "integrity": pkg.integrity,
+            }
+        }))
+        .into_response();
+    }
+    // A dist-tag or plain version whose platform packages exist: answer the bare manifest.
+    if inner
+        .packages
+        .keys()
+        .any(|k| k.starts_with(&format!("{version}-")))
+    {
+        return axum::Json(json!({"name": "@openai/codex", "version": version})).into_response();
+    }
+    StatusCode::NOT_FOUND.into_response()
+}

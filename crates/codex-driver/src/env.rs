@@ -1,0 +1,203 @@
+//! The environment a Codex process gets: `CODEX_HOME`, extra variables, an optional clean
+//! environment with an allow-list, and control of `RUST_LOG`/`RUST_BACKTRACE`. Applied to each
+//! spawned command; the parent's environment is never changed.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+/// Variables kept by [`SpawnEnv::clear`] unless another allow-list is given: what a shell, git,
+/// TLS and the sandbox need.
+pub const DEFAULT_ALLOW: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "TMPDIR",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "XDG_RUNTIME_DIR",
+    "DBUS_SESSION_BUS_ADDRESS",
+];
+
+/// How to build a Codex process's environment.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnEnv {
+    codex_home: Option<PathBuf>,
+    vars: Vec<(OsString, Option<OsString>)>,
+    clear: Option<Vec<OsString>>,
+    rust_log: Option<Option<OsString>>,
+    keep_backtrace: bool,
+}
+
+impl SpawnEnv {
+    /// Inherit the parent's environment, minus `RUST_BACKTRACE` (Codex prints stack traces into
+    /// its error messages when it is set).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `CODEX_HOME` for the process.
+    pub fn codex_home(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.codex_home = Some(dir.into());
+        self
+    }
+
+    /// The configured `CODEX_HOME`.
+    pub fn home(&self) -> Option<&PathBuf> {
+        self.codex_home.as_ref()
+    }
+
+    /// Sets a variable.
+    pub fn set(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Self {
+        self.vars.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Removes an inherited variable.
+    pub fn remove(&mut self, key: impl Into<OsString>) -> &mut Self {
+        self.vars.push((key.into(), None));
+        self
+    }
+
+    /// Starts from an empty environment, keeping only the parent's variables named in `allow`
+    /// (see [`DEFAULT_ALLOW`]). Variables set with [`set`](Self::set) are still added.
+    pub fn clear<I, S>(&mut self, allow: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.clear = Some(allow.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `RUST_LOG` for Codex: `Some(v)` sets it, `None` removes it. Unset: inherited.
+    pub fn rust_log(&mut self, value: Option<&str>) -> &mut Self {
+        self.rust_log = Some(value.map(OsString::from));
+        self
+    }
+
+    /// Keep an inherited `RUST_BACKTRACE` (removed by default).
+    pub fn keep_backtrace(&mut self, yes: bool) -> &mut Self {
+        self.keep_backtrace = yes;
+        self
+    }
+
+    /// The environment the process gets, given the parent's.
+    pub fn resolve<I, K, V>(&self, parent: I) -> BTreeMap<OsString, OsString>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        let mut env: BTreeMap<OsString, OsString> = parent
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        if let Some(allow) = &self.clear {
+            env.retain(|k, _| allow.iter().any(|a| a == k));
+        }
+        if !self.keep_backtrace {
+            env.remove(OsStr::new("RUST_BACKTRACE"));
+        }
+        match &self.rust_log {
+            Some(Some(v)) => {
+                env.insert("RUST_LOG".into(), v.clone());
+            }
+            Some(None) => {
+                env.remove(OsStr::new("RUST_LOG"));
+            }
+            None => {}
+        }
+        if let Some(h) = &self.codex_home {
+            env.insert("CODEX_HOME".into(), h.clone().into_os_string());
+        }
+        for (k, v) in &self.vars {
+            match v {
+                Some(v) => env.insert(k.clone(), v.clone()),
+                None => env.remove(k),
+            };
+        }
+        env
+    }
+
+    /// Applies this environment to a command.
+    pub fn apply(&self, cmd: &mut tokio::process::Command) {
+        let env = self.resolve(std::env::vars_os());
+        cmd.env_clear().envs(env);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parent() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("PATH", "/bin"),
+            ("SECRET_TOKEN", "x"),
+            ("RUST_BACKTRACE", "1"),
+            ("RUST_LOG", "debug"),
+            ("HOME", "/root"),
+        ]
+    }
+
+    fn keys(m: &BTreeMap<OsString, OsString>) -> Vec<String> {
+        m.iter()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect()
+    }
+
+    #[test]
+    fn default_inherits_minus_backtrace() {
+        let mut e = SpawnEnv::new();
+        e.codex_home("/h");
+        assert_eq!(
+            keys(&e.resolve(parent())),
+            [
+                "CODEX_HOME=/h",
+                "HOME=/root",
+                "PATH=/bin",
+                "RUST_LOG=debug",
+                "SECRET_TOKEN=x"
+            ]
+        );
+    }
+
+    #[test]
+    fn clear_with_allow_list_and_overrides() {
+        let mut e = SpawnEnv::new();
+        e.clear(DEFAULT_ALLOW.iter().copied())
+            .rust_log(Some("warn"))
+            .set("EXTRA", "1")
+            .remove("HOME")
+            .codex_home("/h");
+        assert_eq!(
+            keys(&e.resolve(parent())),
+            ["CODEX_HOME=/h", "EXTRA=1", "PATH=/bin", "RUST_LOG=warn"]
+        );
+        let mut e = SpawnEnv::new();
+        e.rust_log(None).keep_backtrace(true);
+        assert_eq!(
+            keys(&e.resolve(parent())),
+            [
+                "HOME=/root",
+                "PATH=/bin",
+                "RUST_BACKTRACE=1",
+                "SECRET_TOKEN=x"
+            ]
+        );
+    }
+}

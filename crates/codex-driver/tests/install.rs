@@ -1,0 +1,207 @@
+//! Managed installs against a mock npm registry on 127.0.0.1.
+
+use crate::common::tmp_base;
+use codex_driver::binary::{ManagedInstalls, Resolver, npm_platform, target_triple};
+use codex_driver::error::InstallStage;
+use codex_driver::install::{Installer, Progress};
+use codex_driver::{Binary, Error};
+use codex_driver_testkit::{MockRegistry, TarballFault};
+use std::path::Path;
+
+fn installs() -> (tempfile::TempDir, ManagedInstalls) {
+    let dir = tempfile::Builder::new()
+        .prefix("installs-")
+        .tempdir_in(tmp_base())
+        .unwrap();
+    let installs = ManagedInstalls::new(dir.path());
+    (dir, installs)
+}
+
+async fn registry(version: &str, fault: Option<TarballFault>) -> MockRegistry {
+    let r = MockRegistry::start().await.unwrap();
+    r.publish_fake_codex(
+        version,
+        npm_platform().unwrap(),
+        target_triple().unwrap(),
+        fault,
+    )
+    .unwrap();
+    r
+}
+
+/// Everything under `dir` except lock files, relative.
+fn contents(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            if rel.ends_with(".install.lock") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(rel);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn installs_latest_verifies_and_resolves() -> anyhow::Result<()> {
+    let reg = registry("9.8.7", None).await;
+    let (_d, installs) = installs();
+    let mut events = Vec::new();
+    let inst = Installer::new(installs.clone())
+        .registry(reg.url())
+        .install("latest", &mut |p| events.push(p))
+        .await?;
+    assert_eq!(inst.version, semver::Version::new(9, 8, 7));
+    assert!(!inst.already_installed);
+    let triple = target_triple().unwrap();
+    assert_eq!(
+        inst.binary,
+        installs.root().join(triple).join("9.8.7/bin/codex")
+    );
+    assert_eq!(
+        Binary::at(&inst.binary).version().await?,
+        semver::Version::new(9, 8, 7)
+    );
+    assert_eq!(events.first(), Some(&Progress::Resolving));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Progress::Downloading { total: Some(_), .. }))
+    );
+    assert_eq!(
+        contents(installs.root()),
+        [
+            triple.to_string(),
+            format!("{triple}/9.8.7"),
+            format!("{triple}/9.8.7/bin"),
+            format!("{triple}/9.8.7/bin/codex"),
+            format!("{triple}/9.8.7/codex-package.json"),
+        ]
+    );
+    // The resolver's managed step finds it.
+    let res = Resolver::new()
+        .use_env(false)
+        .managed(installs.clone(), None)
+        .resolve()?;
+    assert_eq!(res.binary.path(), inst.binary);
+    // A second install is a no-op without network.
+    let before = reg.requests().len();
+    let again = Installer::new(installs)
+        .registry(reg.url())
+        .install("9.8.7", &mut |_| {})
+        .await?;
+    assert!(again.already_installed);
+    assert_eq!(reg.requests().len(), before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tampered_tarball_is_rejected_and_nothing_is_left() -> anyhow::Result<()> {
+    let reg = registry("1.2.3", Some(TarballFault::Tampered)).await;
+    let (_d, installs) = installs();
+    let err = Installer::new(installs.clone())
+        .registry(reg.url())
+        .install("1.2.3", &mut |_| {})
+        .await
+        .err();
+    match err {
+        Some(Error::Integrity {
+            expected,
+            actual,
+            url,
+        }) => {
+            assert!(expected.starts_with("sha512-"));
+            assert!(actual.starts_with("sha512-"));
+            assert_ne!(expected, actual);
+            assert!(url.ends_with(".tgz"), "{url}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        contents(installs.root()),
+        [target_triple().unwrap().to_string()]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn truncated_download_fails_and_nothing_is_left() -> anyhow::Result<()> {
+    let reg = registry("1.2.4", Some(TarballFault::Truncated)).await;
+    let (_d, installs) = installs();
+    let err = Installer::new(installs.clone())
+        .registry(reg.url())
+        .install("1.2.4", &mut |_| {})
+        .await
+        .err();
+    assert!(
+        matches!(
+            err,
+            Some(Error::Install {
+                stage: InstallStage::Download,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        contents(installs.root()),
+        [target_triple().unwrap().to_string()]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_version_is_a_registry_error() -> anyhow::Result<()> {
+    let reg = registry("1.0.0", None).await;
+    let (_d, installs) = installs();
+    let err = Installer::new(installs)
+        .registry(reg.url())
+        .install("5.5.5", &mut |_| {})
+        .await
+        .err();
+    match err {
+        Some(Error::Install {
+            stage: InstallStage::Registry,
+            detail,
+            ..
+        }) => assert!(detail.contains("HTTP 404"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_installers_do_not_corrupt_each_other() -> anyhow::Result<()> {
+    let reg = registry("2.0.0", None).await;
+    let (_d, installs) = installs();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (i, url) = (installs.clone(), reg.url());
+        tasks.push(tokio::spawn(async move {
+            Installer::new(i)
+                .registry(url)
+                .install("2.0.0", &mut |_| {})
+                .await
+        }));
+    }
+    let mut fresh = 0;
+    for t in tasks {
+        let inst = t.await??;
+        fresh += usize::from(!inst.already_installed);
+        assert_eq!(
+            Binary::at(&inst.binary).version().await?,
+            semver::Version::new(2, 0, 0)
+        );
+    }
+    assert_eq!(fresh, 1, "exactly one installer unpacked");
+    assert_eq!(installs.installed(), vec![semver::Version::new(2, 0, 0)]);
+    Ok(())
+}
