@@ -1,5 +1,7 @@
 //! `codex-driver`: the command-line front end of the codex-driver library.
 
+mod doctor;
+mod install;
 mod offline;
 mod progress;
 
@@ -27,6 +29,88 @@ struct Cli {
 enum Command {
     /// Run one turn through Codex with live progress; prints the final message.
     Run(RunArgs),
+    /// Report which Codex binary would be used and why, its version, the home and auth.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        binary: BinaryArgs,
+        /// The CODEX_HOME to inspect (default: $CODEX_HOME, then ~/.codex).
+        #[arg(long, value_name = "DIR")]
+        codex_home: Option<PathBuf>,
+    },
+    /// Manage isolated Codex homes.
+    #[command(subcommand)]
+    Home(HomeCommand),
+    /// Install a Codex release from the npm registry into the managed install directory.
+    Install {
+        /// A version (`0.169.0`) or dist-tag (`latest`).
+        #[arg(default_value = "latest")]
+        version: String,
+        /// App name scoping the install dir (`~/.<app>/codex-versions`).
+        #[arg(long, default_value = APP)]
+        app: String,
+        /// Install under this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// npm registry URL (default: from the npm configuration).
+        #[arg(long)]
+        registry: Option<String>,
+    },
+    /// List the binary's feature flags (probed, cached per binary).
+    Features {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Probe again instead of using the cache.
+        #[arg(long)]
+        refresh: bool,
+        #[command(flatten)]
+        binary: BinaryArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum HomeCommand {
+    /// Create an isolated, app-scoped CODEX_HOME (0700) and optionally seed its login.
+    Init {
+        /// App name: the home is `~/.<app>/codex` (or `$XDG_DATA_HOME/<app>/codex`).
+        #[arg(long)]
+        app: Option<String>,
+        /// Create the home here instead.
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// Copy auth.json and .credentials.json from this home (e.g. ~/.codex).
+        #[arg(long, value_name = "DIR")]
+        seed_auth_from: Option<PathBuf>,
+    },
+}
+
+/// The CLI's own app name (scopes its managed installs).
+const APP: &str = "codex-driver";
+
+#[derive(Args)]
+struct BinaryArgs {
+    /// The Codex binary (default: $CODEX_BINARY, managed installs, then `codex` on PATH).
+    #[arg(long, value_name = "PATH")]
+    codex_binary: Option<PathBuf>,
+    /// Don't search PATH.
+    #[arg(long)]
+    no_path: bool,
+}
+
+impl BinaryArgs {
+    fn resolver(&self) -> codex_driver::Resolver {
+        let mut r = codex_driver::Resolver::new().search_path(!self.no_path);
+        if let Some(p) = &self.codex_binary {
+            r = r.explicit(p);
+        }
+        if let Ok(m) = codex_driver::binary::ManagedInstalls::for_app(APP) {
+            r = r.managed(m, None);
+        }
+        r
+    }
 }
 
 #[derive(Args)]
@@ -71,6 +155,27 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Doctor {
+            json,
+            binary,
+            codex_home,
+        } => doctor(json, &binary, codex_home).await,
+        Command::Home(HomeCommand::Init {
+            app,
+            path,
+            seed_auth_from,
+        }) => home_init(app, path, seed_auth_from),
+        Command::Install {
+            version,
+            app,
+            dir,
+            registry,
+        } => install_cmd(&version, &app, dir, registry).await,
+        Command::Features {
+            json,
+            refresh,
+            binary,
+        } => features(json, refresh, &binary).await,
     };
     match result {
         Ok(code) => code,
@@ -84,6 +189,77 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn doctor(json: bool, binary: &BinaryArgs, codex_home: Option<PathBuf>) -> Result<ExitCode> {
+    let home = match codex_home {
+        Some(h) => codex_driver::CodexHome::new(h),
+        None => codex_driver::CodexHome::user_default()?,
+    };
+    let ok = doctor::run(binary.resolver().resolve(), home, json).await?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn home_init(
+    app: Option<String>,
+    path: Option<PathBuf>,
+    seed: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let home = match (path, app) {
+        (Some(p), _) => codex_driver::CodexHome::isolated(p),
+        (None, Some(app)) => codex_driver::CodexHome::for_app(&app)?,
+        (None, None) => anyhow::bail!("give --app NAME or --path DIR"),
+    };
+    let home = home.materialize()?;
+    if let Some(src) = seed {
+        let src = codex_driver::CodexHome::new(src);
+        let seeded = codex_driver::auth::seed(&src, &home)?;
+        if seeded.copied.is_empty() {
+            eprintln!(
+                "no auth.json or .credentials.json in {}; nothing seeded",
+                src.path().display()
+            );
+        }
+        for f in seeded.copied {
+            eprintln!("seeded {}", f.display());
+        }
+    }
+    println!("{}", home.path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn install_cmd(
+    version: &str,
+    app: &str,
+    dir: Option<PathBuf>,
+    registry: Option<String>,
+) -> Result<ExitCode> {
+    let installs = match dir {
+        Some(d) => codex_driver::binary::ManagedInstalls::new(d),
+        None => codex_driver::binary::ManagedInstalls::for_app(app)?,
+    };
+    install::run(installs, version, registry).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn features(json: bool, refresh: bool, binary: &BinaryArgs) -> Result<ExitCode> {
+    let res = binary.resolver().resolve()?;
+    let caps = codex_driver::probe::Prober::new()
+        .refresh(refresh)
+        .probe(&res.binary)
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&caps.features)?);
+    } else {
+        for f in &caps.features {
+            println!("{:<44} {:<18} {}", f.name, f.stage.as_str(), f.enabled);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn default_codex_home() -> Option<PathBuf> {
@@ -204,10 +380,10 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(p) = progress.as_mut() {
         p.finish();
     }
-    if !args.json {
-        if let Some(msg) = final_message {
-            println!("{msg}");
-        }
+    if !args.json
+        && let Some(msg) = final_message
+    {
+        println!("{msg}");
     }
     drop(demo);
     Ok(ExitCode::SUCCESS)

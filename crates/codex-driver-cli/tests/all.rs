@@ -117,3 +117,164 @@ fn failure_exits_non_zero_with_the_classified_error() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn doctor_json_reports_binary_home_and_auth() -> anyhow::Result<()> {
+    let home = tmp();
+    std::fs::write(
+        home.path().join("auth.json"),
+        r#"{"auth_mode":"apikey","OPENAI_API_KEY":"sk-secret-value"}"#,
+    )?;
+    let out = cli()
+        .args(["doctor", "--json", "--codex-home"])
+        .arg(home.path())
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("sk-secret"),
+        "a secret leaked"
+    );
+    let v = json_of(&out);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["binary"]["found"], true);
+    assert_eq!(v["binary"]["source"], "env");
+    assert_eq!(v["binary"]["path"], codex().display().to_string());
+    assert_eq!(v["binary"]["version"], "0.169.0");
+    assert_eq!(v["binary"]["support"], "tested");
+    assert_eq!(v["home"]["path"], home.path().display().to_string());
+    assert_eq!(v["home"]["exists"], true);
+    assert_eq!(v["home"]["under_temp_dir"], false);
+    assert_eq!(
+        v["home"]["files"][1],
+        serde_json::json!({"name": "auth.json", "present": true, "mode": "644"})
+    );
+    assert_eq!(
+        v["auth"],
+        serde_json::json!({"mode": "apikey", "has_api_key": true, "has_tokens": false, "last_refresh": null})
+    );
+    Ok(())
+}
+
+#[test]
+fn doctor_without_a_binary_fails_and_lists_where_it_looked() -> anyhow::Result<()> {
+    let home = tmp();
+    let out = cli()
+        .env_remove("CODEX_BINARY")
+        .env("HOME", home.path())
+        .env("PATH", "/nonexistent-bin")
+        .args(["doctor", "--json", "--codex-home"])
+        .arg(home.path())
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_of(&out);
+    assert_eq!(v["binary"]["found"], false);
+    assert_eq!(
+        v["binary"]["error"],
+        format!(
+            "no Codex binary found; looked in: $CODEX_BINARY (unset), {}/.codex-driver/codex-versions (no version installed), /nonexistent-bin/codex (missing)",
+            home.path().display()
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn home_init_creates_0700_and_seeds_auth_0600() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let user = tmp();
+    let source = user.path().join("real-codex");
+    std::fs::create_dir_all(&source)?;
+    std::fs::write(source.join("auth.json"), r#"{"OPENAI_API_KEY":"sk-x"}"#)?;
+    let out = cli()
+        .env("HOME", user.path())
+        .env_remove("XDG_DATA_HOME")
+        .args(["home", "init", "--app", "myhub", "--seed-auth-from"])
+        .arg(&source)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let home = user.path().join(".myhub/codex");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        home.display().to_string()
+    );
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    assert_eq!(mode(&home), 0o700);
+    assert_eq!(mode(&home.join("auth.json")), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(home.join("auth.json"))?,
+        r#"{"OPENAI_API_KEY":"sk-x"}"#
+    );
+    Ok(())
+}
+
+#[test]
+fn install_from_a_mock_registry() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let reg = rt.block_on(codex_driver_testkit::MockRegistry::start())?;
+    reg.publish_fake_codex(
+        "7.7.7",
+        codex_driver::binary::npm_platform().unwrap_or_default(),
+        codex_driver::binary::target_triple().unwrap_or_default(),
+        None,
+    )?;
+    let dir = tmp();
+    let out = cli()
+        .args(["install", "latest", "--registry", &reg.url(), "--dir"])
+        .arg(dir.path())
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = String::from_utf8(out.stdout)?.trim().to_owned();
+    assert!(bin.ends_with("/7.7.7/bin/codex"), "{bin}");
+    let v = Command::new(&bin).arg("--version").output()?;
+    assert_eq!(String::from_utf8_lossy(&v.stdout), "codex-cli 7.7.7\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("installed codex 7.7.7"));
+    Ok(())
+}
+
+#[test]
+fn features_lists_the_binarys_flags() -> anyhow::Result<()> {
+    let out = cli()
+        .env("XDG_CACHE_HOME", tmp().path())
+        .args(["features", "--json"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let list = v.as_array().cloned().unwrap_or_default();
+    assert!(list.len() > 100);
+    assert!(
+        list.iter()
+            .any(|f| f["name"] == "apps" && f["stage"] == "stable")
+    );
+    Ok(())
+}

@@ -193,12 +193,24 @@ impl MockProvider {
     }
 
     /// A fresh temporary `CODEX_HOME` for this provider, deleted when dropped. It is created
-    /// under `$CODEX_DRIVER_TEST_TMP` when set, else the system temp dir.
+    /// under `$CODEX_DRIVER_TEST_TMP` when set, else `$XDG_CACHE_HOME/codex-driver-testkit`
+    /// (or `~/.cache/...`): outside the system temp dir, where Codex would warn on every run
+    /// that it can't create its helper aliases. Falls back to the temp dir when that fails.
     pub fn temp_home(&self) -> std::io::Result<TempHome> {
-        let base = std::env::var_os("CODEX_DRIVER_TEST_TMP")
+        let preferred = std::env::var_os("CODEX_DRIVER_TEST_TMP")
+            .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        self.temp_home_in(&base)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                    .map(|c| c.join("codex-driver-testkit"))
+            });
+        match preferred.map(|b| self.temp_home_in(&b)) {
+            Some(Ok(h)) => Ok(h),
+            _ => self.temp_home_in(&std::env::temp_dir()),
+        }
     }
 
     /// A fresh `CODEX_HOME` for this provider under `base`, deleted when dropped.

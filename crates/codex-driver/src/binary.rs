@@ -83,6 +83,19 @@ pub enum BinarySource {
     Path,
 }
 
+impl BinarySource {
+    /// The step's name (`explicit`, `env`, `bundle`, `managed`, `path`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Explicit => "explicit",
+            Self::Env => "env",
+            Self::Bundle => "bundle",
+            Self::Managed => "managed",
+            Self::Path => "path",
+        }
+    }
+}
+
 impl Binary {
     /// Uses `path` as is (no checks until it is run).
     pub fn at(path: impl Into<PathBuf>) -> Self {
@@ -196,7 +209,7 @@ impl Resolution {
     /// A one-line explanation of the choice.
     pub fn reason(&self) -> String {
         match self.looked.last() {
-            Some(c) => format!("{:?} step: {} ({})", c.step, c.place, c.outcome).to_lowercase(),
+            Some(c) => format!("{} step: {} ({})", c.step.as_str(), c.place, c.outcome),
             None => String::new(),
         }
     }

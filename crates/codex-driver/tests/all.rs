@@ -5,6 +5,7 @@
 mod common;
 mod exec_faults;
 mod exec_real;
+mod home_auth;
 mod install;
 mod parse_fixtures;
 mod probe;

@@ -1,0 +1,179 @@
+//! CODEX_HOME creation and permissions, auth seeding with the real Codex, copy-back under
+//! concurrent writers.
+
+use crate::common::tmp_base;
+use codex_driver::Error;
+use codex_driver::auth::{self, SyncOutcome};
+use codex_driver::home::{CodexHome, HomeProblem};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("home-")
+        .tempdir_in(tmp_base())
+        .unwrap()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn materialize_is_0700_and_keeps_existing_content() {
+    let d = dir();
+    let h = CodexHome::isolated(d.path().join("app/codex"))
+        .materialize()
+        .unwrap();
+    assert_eq!(mode(h.path()), 0o700);
+    for sub in [h.sessions_dir(), h.archived_sessions_dir(), h.log_dir()] {
+        assert_eq!(mode(&sub), 0o700, "{}", sub.display());
+    }
+    std::fs::write(h.config_toml(), "# mine\nmodel = \"x\"\n").unwrap();
+    let again = CodexHome::isolated(h.path()).materialize().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(again.config_toml()).unwrap(),
+        "# mine\nmodel = \"x\"\n"
+    );
+}
+
+#[test]
+fn a_file_or_an_unreadable_dir_is_refused() {
+    let d = dir();
+    let f = d.path().join("file");
+    std::fs::write(&f, "x").unwrap();
+    assert!(matches!(
+        CodexHome::new(&f).materialize(),
+        Err(Error::Home {
+            problem: HomeProblem::NotADirectory,
+            ..
+        })
+    ));
+    let missing = CodexHome::new(d.path().join("missing"));
+    assert!(matches!(
+        missing.check(),
+        Err(Error::Home {
+            problem: HomeProblem::NotAccessible(_),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn isolation_refuses_the_users_own_home() {
+    let Ok(user) = CodexHome::user_default() else {
+        return;
+    };
+    let err = CodexHome::isolated(user.path()).materialize().err();
+    assert!(
+        matches!(
+            err,
+            Some(Error::Home {
+                problem: HomeProblem::IsUsersHome,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn seeded_api_key_login_is_seen_by_the_real_codex() -> anyhow::Result<()> {
+    let d = dir();
+    let source = CodexHome::new(d.path().join("source")).materialize()?;
+    // Log the source in the way a user would: `codex login --with-api-key` (key on stdin).
+    let mut login = tokio::process::Command::new(crate::common::codex())
+        .args(["login", "--with-api-key"])
+        .env("CODEX_HOME", source.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = login.stdin.take().unwrap();
+        stdin.write_all(b"sk-proj-testkey123456789").await?;
+    }
+    assert!(login.wait().await?.success());
+    let isolated = CodexHome::isolated(d.path().join("isolated")).materialize()?;
+    let seeded = auth::seed(&source, &isolated)?;
+    assert_eq!(seeded.copied, vec![isolated.auth_json()]);
+    assert_eq!(mode(&isolated.auth_json()), 0o600);
+    let status = tokio::process::Command::new(crate::common::codex())
+        .args(["login", "status"])
+        .env("CODEX_HOME", isolated.path())
+        .output()
+        .await?;
+    assert!(status.status.success());
+    assert!(
+        String::from_utf8_lossy(&status.stderr).contains("API key configured - sk-proj-***56789")
+    );
+    let summary = auth::summary(&isolated)?.unwrap();
+    assert!(summary.has_api_key && !summary.has_tokens);
+    assert!(!format!("{summary:?}").contains("testkey"));
+    Ok(())
+}
+
+fn login(refresh: &str, token: &str) -> String {
+    serde_json::json!({
+        "auth_mode": "chatgpt",
+        "tokens": {"id_token": "i", "access_token": token, "refresh_token": format!("r-{token}")},
+        "last_refresh": refresh,
+    })
+    .to_string()
+}
+
+#[test]
+fn copy_back_under_concurrent_writers() {
+    let d = dir();
+    let source = CodexHome::new(d.path().join("source"))
+        .materialize()
+        .unwrap();
+    std::fs::write(source.auth_json(), login("2025-01-01T00:00:00Z", "t00")).unwrap();
+    let n = 12;
+    let homes: Vec<CodexHome> = (0..n)
+        .map(|i| {
+            let h = CodexHome::isolated(d.path().join(format!("iso{i}")))
+                .materialize()
+                .unwrap();
+            auth::seed(&source, &h).unwrap();
+            h
+        })
+        .collect();
+    // Each isolated home "refreshes" (a distinct time, shuffled order) and syncs at once, from
+    // its own thread, while readers check that the source is always whole, valid JSON.
+    let order = [7, 2, 11, 0, 5, 9, 1, 10, 3, 8, 6, 4];
+    let source = &source;
+    std::thread::scope(|s| {
+        for (i, h) in homes.iter().enumerate() {
+            let stamp = format!("2025-02-01T00:00:{:02}.{}Z", order[i], i);
+            s.spawn(move || {
+                std::fs::write(h.auth_json(), login(&stamp, &format!("t{i:02}"))).unwrap();
+                auth::sync(h, source).unwrap();
+            });
+        }
+        s.spawn(move || {
+            for _ in 0..200 {
+                let text = std::fs::read_to_string(source.auth_json()).unwrap();
+                serde_json::from_str::<serde_json::Value>(&text).unwrap();
+            }
+        });
+    });
+    // The newest refresh (order 11, home 2) won.
+    let newest = login("2025-02-01T00:00:11.2Z", "t02");
+    assert_eq!(std::fs::read_to_string(source.auth_json()).unwrap(), newest);
+    assert_eq!(mode(&source.auth_json()), 0o600);
+    // Every home now holds, or picks up, the newest login (homes that synced after the
+    // winner already got it during the race); none ever copies an older one back.
+    for (i, h) in homes.iter().enumerate() {
+        let outcome = auth::sync(h, source).unwrap();
+        assert!(
+            matches!(outcome, SyncOutcome::InSync | SyncOutcome::Refreshed),
+            "home {i}: {outcome:?}"
+        );
+        if i == 2 {
+            assert_eq!(outcome, SyncOutcome::InSync);
+        }
+        assert_eq!(std::fs::read_to_string(h.auth_json()).unwrap(), newest);
+    }
+}
