@@ -259,6 +259,57 @@ fn install_from_a_mock_registry() -> anyhow::Result<()> {
 }
 
 #[test]
+fn install_takes_the_registry_from_the_npm_configuration() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let reg = rt.block_on(codex_driver_testkit::MockRegistry::start())?;
+    reg.publish_fake_codex(
+        "7.7.8",
+        codex_driver::binary::npm_platform().unwrap_or_default(),
+        codex_driver::binary::target_triple().unwrap_or_default(),
+        None,
+    )?;
+    // From $NPM_CONFIG_REGISTRY ...
+    let dir = tmp();
+    let out = cli()
+        .env("NPM_CONFIG_REGISTRY", reg.url())
+        .args(["install", "7.7.8", "--dir"])
+        .arg(dir.path())
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ... and from a project .npmrc in the working directory.
+    let project = tmp();
+    std::fs::write(
+        project.path().join(".npmrc"),
+        format!("registry={}\n", reg.url()),
+    )?;
+    let dir = tmp();
+    let out = cli()
+        .current_dir(project.path())
+        .env_remove("NPM_CONFIG_REGISTRY")
+        .env_remove("npm_config_registry")
+        .args(["install", "7.7.8", "--dir"])
+        .arg(dir.path())
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        reg.requests()
+            .iter()
+            .filter(|r| r.ends_with(".tgz"))
+            .count(),
+        2
+    );
+    Ok(())
+}
+
+#[test]
 fn features_lists_the_binarys_flags() -> anyhow::Result<()> {
     let out = cli()
         .env("XDG_CACHE_HOME", tmp().path())

@@ -569,6 +569,16 @@ mod tests {
     }
 
     #[test]
+    fn support_levels() {
+        assert_eq!(support(&Version::new(0, 169, 0)), Support::Tested);
+        assert_eq!(support(&Version::new(0, 150, 2)), Support::Supported);
+        assert_eq!(support(&Version::new(0, 170, 0)), Support::NewerThanTested);
+        assert_eq!(support(&Version::new(0, 50, 0)), Support::TooOld);
+        let pre = Version::parse("0.170.0-alpha.1").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(support(&pre), Support::NewerThanTested);
+    }
+
+    #[test]
     fn explicit_missing_binary_names_the_path() {
         let err = Binary::resolve(Some(Path::new("/nonexistent/codex")), false)
             .err()

@@ -1656,6 +1656,24 @@ mod tests {
         assert!(Exec::new("p").gated_flags().is_empty());
     }
 
+    #[test]
+    fn json_flag_degrades_when_the_probe_lacks_it() {
+        let mut caps: Capabilities = serde_json::from_value(serde_json::json!({
+            "version": "0.40.0", "features": [], "commands": [], "exec_flags": ["--experimental-json", "--model"],
+            "exec_commands": [], "probed_at": 0
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            argv(&Exec::new("p").capabilities(caps.clone())),
+            ["exec", "--experimental-json", "-"]
+        );
+        caps.exec_flags.insert("--json".into());
+        assert_eq!(
+            argv(&Exec::new("p").capabilities(caps)),
+            ["exec", "--json", "-"]
+        );
+    }
+
     fn seen(f: impl FnOnce(&mut Seen)) -> Seen {
         let mut s = Seen::default();
         f(&mut s);

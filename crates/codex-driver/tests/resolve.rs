@@ -137,21 +137,27 @@ fn nothing_found_lists_every_place_looked() {
 }
 
 #[test]
-fn path_step_with_the_real_npm_launcher_prefers_the_native_binary() {
-    // The real 0.169.0 npm install: node_modules/.bin/codex -> @openai/codex/bin/codex.js.
-    let Some(native) = codex_driver_testkit::pinned_binary("0.169.0") else {
-        panic!("run scripts/install-codex");
-    };
-    let bin_dir = native
-        .ancestors()
-        .find(|p| p.ends_with("node_modules"))
-        .unwrap()
-        .join(".bin");
-    let launcher = bin_dir.join("codex");
-    assert!(launcher.exists(), "{}", launcher.display());
-    let res = Resolver::new().explicit(&launcher).resolve().unwrap();
-    assert_eq!(res.binary.path(), native);
-    assert!(res.reason().contains("npm launcher"), "{}", res.reason());
+fn the_real_npm_launchers_lead_to_the_native_binaries() {
+    // Real installs of every pinned version: node_modules/.bin/codex -> @openai/codex/bin/codex.js.
+    for version in ["0.169.0", "0.130.0"] {
+        let Some(native) = codex_driver_testkit::pinned_binary(version) else {
+            panic!("run scripts/install-codex {version}");
+        };
+        let launcher = native
+            .ancestors()
+            .find(|p| p.ends_with("node_modules"))
+            .unwrap()
+            .join(".bin/codex");
+        assert!(launcher.exists(), "{}", launcher.display());
+        let res = Resolver::new().explicit(&launcher).resolve().unwrap();
+        assert_eq!(res.binary.path(), native, "{version}");
+        assert!(
+            res.reason().starts_with("explicit step: "),
+            "{}",
+            res.reason()
+        );
+        assert!(res.reason().contains("npm launcher"), "{}", res.reason());
+    }
 }
 
 /// Synthetic older npm layouts: 0.130 (`vendor/<triple>/codex/codex` in the platform package)
