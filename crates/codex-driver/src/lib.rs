@@ -1,6 +1,7 @@
 #![doc = include_str!("../../../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod app_server;
 pub mod auth;
 pub mod binary;
 pub mod config;
