@@ -81,6 +81,7 @@ impl RecordedRequest {
 #[derive(Default)]
 struct Inner {
     script: VecDeque<MockResponse>,
+    routes: Vec<(String, MockResponse)>,
     fallback: Option<MockResponse>,
     requests: Vec<RecordedRequest>,
     seq: u64,
@@ -137,6 +138,13 @@ impl MockProvider {
     /// Adds responses to the end of the script.
     pub fn push(&self, response: MockResponse) -> &Self {
         self.shared.lock().script.push_back(response);
+        self
+    }
+
+    /// Answers the next request whose latest user message contains `needle` with `response`
+    /// (once), before the general script. For concurrent turns whose order is not fixed.
+    pub fn route(&self, needle: impl Into<String>, response: MockResponse) -> &Self {
+        self.shared.lock().routes.push((needle.into(), response));
         self
     }
 
@@ -276,10 +284,29 @@ async fn handle(
     }
     let (resp, seq) = {
         let mut inner = shared.lock();
+        let last_user = rec.user_texts().pop().unwrap_or_default();
+        // A follow-up request (carrying tool output) belongs to the turn already routed.
+        let follow_up = rec
+            .input()
+            .last()
+            .and_then(|i| i.get("type"))
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with("_output"));
         inner.requests.push(rec);
         inner.seq += 1;
         let seq = inner.seq;
-        let next = inner.script.pop_front().or_else(|| inner.fallback.clone());
+        let routed = if follow_up {
+            None
+        } else {
+            inner
+                .routes
+                .iter()
+                .position(|(n, _)| last_user.contains(n.as_str()))
+        };
+        let next = match routed {
+            Some(i) => Some(inner.routes.remove(i).1),
+            None => inner.script.pop_front().or_else(|| inner.fallback.clone()),
+        };
         (next, seq)
     };
     let Some(resp) = resp else {

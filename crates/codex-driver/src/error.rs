@@ -218,6 +218,48 @@ pub enum Error {
         detail: String,
     },
 
+    /// The app-server answered a request with a JSON-RPC error.
+    #[error("app-server `{method}` failed ({code}): {message}")]
+    Rpc {
+        /// The request's method.
+        method: String,
+        /// JSON-RPC error code.
+        code: i64,
+        /// Message.
+        message: String,
+        /// Optional data.
+        data: Option<Box<serde_json::Value>>,
+    },
+
+    /// An app-server request got no answer in time.
+    #[error("app-server `{method}` got no response within {after:?}")]
+    RequestTimeout {
+        /// The request's method.
+        method: String,
+        /// The timeout.
+        after: Duration,
+    },
+
+    /// The app-server connection closed (exit, crash, shutdown) before the answer came.
+    #[error("app-server closed during `{method}`: {reason}")]
+    AppServerClosed {
+        /// What was waiting.
+        method: String,
+        /// Why it closed.
+        reason: String,
+        /// The end of its stderr.
+        stderr_tail: String,
+    },
+
+    /// The app-server sent something that does not match the protocol.
+    #[error("unexpected app-server response to `{method}`: {detail}")]
+    Protocol {
+        /// The request's method.
+        method: String,
+        /// What was wrong.
+        detail: String,
+    },
+
     /// Local I/O (temp files, output files, tee files).
     #[error("{context}: {source}")]
     Io {
@@ -267,7 +309,8 @@ impl Error {
             | Self::Exited { stderr_tail, .. }
             | Self::Signaled { stderr_tail, .. }
             | Self::NoTerminalEvent { stderr_tail, .. }
-            | Self::Timeout { stderr_tail, .. } => Some(stderr_tail),
+            | Self::Timeout { stderr_tail, .. }
+            | Self::AppServerClosed { stderr_tail, .. } => Some(stderr_tail),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 //! `scripts/install-codex`) against the offline provider of `codex-driver-testkit`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod app_server;
 mod common;
 mod exec_faults;
 mod exec_real;

@@ -1,0 +1,384 @@
+//! JSON-RPC 2.0 (lite, newline-delimited) over any byte stream: request ids, a pending map,
+//! per-request timeouts, notification routing by thread, server requests to a handler.
+
+use super::approvals::{ApprovalHandler, ApprovalRequest, Approvals};
+use super::protocol::{ServerNotification, ServerRequest};
+use crate::error::{Error, Result};
+use crate::events::DIAGNOSTIC_KEEP;
+use crate::process::{ReadLine, StderrTail, read_line_bounded};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+/// A JSON-RPC error object from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    /// Error code.
+    pub code: i64,
+    /// Message.
+    pub message: String,
+    /// Optional data.
+    pub data: Option<Value>,
+}
+
+/// Why the connection closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// What happened (`exit status: 1`, `killed by signal 9`, `shut down`, ...).
+    pub reason: String,
+    /// The end of the server's stderr, when it is a child process.
+    pub stderr_tail: String,
+}
+
+/// A notification with the thread it belongs to, if any.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// `params.threadId` (or `params.thread.id`).
+    pub thread_id: Option<String>,
+    /// `params.turnId` (or `params.turn.id`).
+    pub turn_id: Option<String>,
+    /// The decoded notification.
+    pub notification: ServerNotification,
+}
+
+type Pending = HashMap<i64, oneshot::Sender<std::result::Result<Value, RpcError>>>;
+
+struct Subscriber {
+    thread: Option<String>,
+    tx: mpsc::Sender<Routed>,
+}
+
+/// Shared state of one connection.
+pub(crate) struct Inner {
+    out: Mutex<Option<mpsc::Sender<String>>>,
+    pending: Mutex<Pending>,
+    next_id: AtomicI64,
+    subscribers: Mutex<Vec<Subscriber>>,
+    closed_tx: watch::Sender<Option<Closed>>,
+    pub(crate) closed: watch::Receiver<Option<Closed>>,
+    pub(crate) approvals: Approvals,
+    pub(crate) request_timeout: Duration,
+    buffer: usize,
+    /// Server requests being handled: cancelled when the server resolves them itself.
+    in_flight: Mutex<HashMap<String, CancellationToken>>,
+    pub(crate) stderr: Option<StderrTail>,
+}
+
+/// A cheap, cloneable handle on a connection.
+#[derive(Clone)]
+pub(crate) struct Rpc(pub(crate) Arc<Inner>);
+
+impl Rpc {
+    /// Starts the writer and reader tasks over `reader`/`writer`.
+    pub(crate) fn start<R, W>(
+        reader: R,
+        writer: W,
+        approvals: Approvals,
+        request_timeout: Duration,
+        buffer: usize,
+        stderr: Option<StderrTail>,
+    ) -> Self
+    where
+        R: AsyncBufRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (out_tx, out_rx) = mpsc::channel::<String>(256);
+        let (closed_tx, closed) = watch::channel(None);
+        let inner = Arc::new(Inner {
+            out: Mutex::new(Some(out_tx)),
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicI64::new(1),
+            subscribers: Mutex::new(Vec::new()),
+            closed_tx,
+            closed,
+            approvals,
+            request_timeout,
+            buffer: buffer.max(1),
+            in_flight: Mutex::new(HashMap::new()),
+            stderr,
+        });
+        tokio::spawn(write_loop(writer, out_rx));
+        let rpc = Rpc(inner);
+        tokio::spawn(rpc.clone().read_loop(reader));
+        rpc
+    }
+
+    /// Sends a request and waits for its result (or the timeout, or the connection's end).
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value> {
+        if let Some(c) = self.0.closed.borrow().clone() {
+            return Err(closed_error(method, c));
+        }
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.0.pending).insert(id, tx);
+        let line = json!({"id": id, "method": method, "params": params}).to_string();
+        if self.send_line(line).await.is_err() {
+            lock(&self.0.pending).remove(&id);
+            return Err(self.closed_now(method));
+        }
+        let timeout = timeout.unwrap_or(self.0.request_timeout);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(Error::Rpc {
+                method: method.to_owned(),
+                code: e.code,
+                message: e.message,
+                data: e.data.map(Box::new),
+            }),
+            Ok(Err(_)) => Err(self.closed_now(method)),
+            Err(_) => {
+                lock(&self.0.pending).remove(&id);
+                Err(Error::RequestTimeout {
+                    method: method.to_owned(),
+                    after: timeout,
+                })
+            }
+        }
+    }
+
+    /// Sends a notification.
+    pub(crate) async fn notify(&self, method: &str, params: Option<Value>) -> Result<()> {
+        let mut msg = json!({ "method": method });
+        if let Some(p) = params {
+            msg["params"] = p;
+        }
+        self.send_line(msg.to_string())
+            .await
+            .map_err(|_| self.closed_now(method))
+    }
+
+    async fn send_line(&self, line: String) -> std::result::Result<(), ()> {
+        let tx = lock(&self.0.out).clone().ok_or(())?;
+        tx.send(line).await.map_err(|_| ())
+    }
+
+    /// Stops sending: the writer closes the server's stdin once queued lines are written.
+    pub(crate) fn close_output(&self) {
+        lock(&self.0.out).take();
+    }
+
+    fn closed_now(&self, method: &str) -> Error {
+        let c = self.0.closed.borrow().clone().unwrap_or_else(|| Closed {
+            reason: "connection closed".into(),
+            stderr_tail: String::new(),
+        });
+        closed_error(method, c)
+    }
+
+    /// Receives notifications for `thread` (or every notification when `None`).
+    pub(crate) fn subscribe(&self, thread: Option<String>) -> mpsc::Receiver<Routed> {
+        let (tx, rx) = mpsc::channel(self.0.buffer);
+        if self.0.closed.borrow().is_none() {
+            lock(&self.0.subscribers).push(Subscriber { thread, tx });
+        }
+        rx
+    }
+
+    fn close(&self, c: Closed) {
+        if self.0.closed.borrow().is_some() {
+            return;
+        }
+        tracing::debug!(reason = %c.reason, "app-server connection closed");
+        let _ = self.0.closed_tx.send(Some(c.clone()));
+        // Fail every pending request, end every subscription, stop every approval in flight.
+        for (_, tx) in lock(&self.0.pending).drain() {
+            drop(tx);
+        }
+        lock(&self.0.subscribers).clear();
+        for (_, t) in lock(&self.0.in_flight).drain() {
+            t.cancel();
+        }
+    }
+
+    async fn read_loop<R: AsyncBufRead + Unpin>(self, mut reader: R) {
+        let mut buf = Vec::with_capacity(16 * 1024);
+        loop {
+            match read_line_bounded(&mut reader, &mut buf, 256 * 1024 * 1024).await {
+                Ok(ReadLine::Line) => {}
+                Ok(ReadLine::TooLong(n)) => {
+                    tracing::warn!("app-server: skipped a {n}-byte line");
+                    continue;
+                }
+                Ok(ReadLine::Eof) | Err(_) => break,
+            }
+            let msg: Value = match serde_json::from_slice(&buf) {
+                Ok(v) => v,
+                Err(e) => {
+                    let text = String::from_utf8_lossy(&buf);
+                    tracing::warn!(
+                        "app-server: non-JSON line ({e}): {}",
+                        &text[..text.len().min(DIAGNOSTIC_KEEP)]
+                    );
+                    continue;
+                }
+            };
+            self.dispatch(msg).await;
+        }
+        // The stream ended; the owner (process supervisor) may refine the reason first.
+        let reason = self.wait_for_exit_reason().await;
+        self.close(reason);
+    }
+
+    async fn wait_for_exit_reason(&self) -> Closed {
+        let mut rx = self.0.closed.clone();
+        // Give the process watcher a moment to report an exit status.
+        let _ =
+            tokio::time::timeout(Duration::from_millis(500), rx.wait_for(Option::is_some)).await;
+        let current = self.0.closed.borrow().clone();
+        current.unwrap_or_else(|| Closed {
+            reason: "the server closed its output".into(),
+            stderr_tail: self
+                .0
+                .stderr
+                .as_ref()
+                .map(StderrTail::text)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Marks the connection closed with this reason (from the process watcher).
+    pub(crate) fn mark_closed(&self, c: Closed) {
+        self.close(c);
+    }
+
+    async fn dispatch(&self, msg: Value) {
+        let method = msg.get("method").and_then(Value::as_str).map(str::to_owned);
+        let id = msg.get("id").cloned();
+        match (method, id) {
+            (None, Some(id)) => {
+                let Some(id) = id.as_i64() else { return };
+                let Some(tx) = lock(&self.0.pending).remove(&id) else {
+                    return;
+                };
+                let result = match msg.get("error") {
+                    Some(e) => Err(RpcError {
+                        code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
+                        message: e
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        data: e.get("data").cloned(),
+                    }),
+                    None => Ok(msg.get("result").cloned().unwrap_or(Value::Null)),
+                };
+                let _ = tx.send(result);
+            }
+            (Some(method), Some(id)) => {
+                let params = msg.get("params").cloned().unwrap_or(Value::Null);
+                self.handle_server_request(id, method, params);
+            }
+            (Some(method), None) => {
+                let params = msg.get("params").cloned().unwrap_or(Value::Null);
+                if method == "serverRequest/resolved"
+                    && let Some(rid) = params.get("requestId")
+                    && let Some(t) = lock(&self.0.in_flight).remove(&rid.to_string())
+                {
+                    t.cancel();
+                }
+                let thread_id =
+                    str_at(&params, &["threadId"]).or_else(|| str_at(&params, &["thread", "id"]));
+                let turn_id =
+                    str_at(&params, &["turnId"]).or_else(|| str_at(&params, &["turn", "id"]));
+                let routed = Routed {
+                    thread_id,
+                    turn_id,
+                    notification: ServerNotification::decode(&method, params),
+                };
+                self.route(routed).await;
+            }
+            (None, None) => tracing::warn!("app-server: message without id or method"),
+        }
+    }
+
+    async fn route(&self, r: Routed) {
+        let targets: Vec<mpsc::Sender<Routed>> = {
+            let mut subs = lock(&self.0.subscribers);
+            subs.retain(|s| !s.tx.is_closed());
+            subs.iter()
+                .filter(|s| s.thread.is_none() || s.thread == r.thread_id)
+                .map(|s| s.tx.clone())
+                .collect()
+        };
+        for tx in targets {
+            // Bounded: a full subscriber slows the reader (and so the server) down rather than
+            // growing memory. A dropped subscriber is skipped.
+            let _ = tx.send(r.clone()).await;
+        }
+    }
+
+    fn handle_server_request(&self, id: Value, method: String, params: Value) {
+        let rpc = self.clone();
+        let token = CancellationToken::new();
+        lock(&self.0.in_flight).insert(id.to_string(), token.clone());
+        tokio::spawn(async move {
+            let thread_id =
+                str_at(&params, &["threadId"]).or_else(|| str_at(&params, &["conversationId"]));
+            let request = ServerRequest::decode(&method, params);
+            let reply = match ApprovalRequest::from_server_request(request, thread_id) {
+                Ok(req) => {
+                    let answer = rpc.0.approvals.decide(req, token.clone()).await;
+                    match answer {
+                        Some(result) => json!({"id": id, "result": result}),
+                        // Resolved by the server (or the connection closed): no reply is due.
+                        None => return,
+                    }
+                }
+                Err(method) => json!({
+                    "id": id,
+                    "error": {"code": -32601, "message": format!("codex-driver: no handler for server request `{method}`")},
+                }),
+            };
+            lock(&rpc.0.in_flight).remove(&id.to_string());
+            let _ = rpc.send_line(reply.to_string()).await;
+        });
+    }
+
+    /// The approval handler in use.
+    pub(crate) fn set_handler(&self, h: Arc<dyn ApprovalHandler>) {
+        self.0.approvals.set_handler(h);
+    }
+}
+
+fn closed_error(method: &str, c: Closed) -> Error {
+    Error::AppServerClosed {
+        method: method.to_owned(),
+        reason: c.reason,
+        stderr_tail: c.stderr_tail,
+    }
+}
+
+fn str_at(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str().map(str::to_owned)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::Receiver<String>) {
+    while let Some(line) = rx.recv().await {
+        if w.write_all(line.as_bytes()).await.is_err()
+            || w.write_all(b"\n").await.is_err()
+            || w.flush().await.is_err()
+        {
+            break;
+        }
+    }
+    // Dropping the writer closes the server's stdin: its signal to exit.
+    let _ = w.shutdown().await;
+}

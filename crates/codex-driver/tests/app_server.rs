@@ -1,0 +1,520 @@
+//! The app-server client against the real Codex and the offline provider.
+
+use crate::common::{Env, codex, eventually};
+use codex_driver::app_server::approvals::{Decision, approval_fn, approval_queue};
+use codex_driver::app_server::protocol::{
+    AskForApproval, SandboxMode, ServerNotification, ThreadItem, ThreadStartParams, TurnStatus,
+};
+use codex_driver::app_server::{AppServer, Codex};
+use codex_driver::process::group_alive;
+use codex_driver::{Binary, Error};
+use codex_driver_testkit::{MockResponse, add_file_patch};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+fn server(env: &Env) -> AppServer {
+    AppServer::new()
+        .binary(Binary::at(codex()))
+        .codex_home(env.home.path())
+        .current_dir(env.ws())
+        .request_timeout(Duration::from_secs(60))
+        .kill_grace(Duration::from_millis(500))
+}
+
+fn params(env: &Env, approval: &str, sandbox: SandboxMode) -> ThreadStartParams {
+    ThreadStartParams {
+        cwd: Some(env.ws().display().to_string()),
+        approval_policy: Some(serde_json::from_value(json!(approval)).unwrap()),
+        sandbox: Some(sandbox),
+        ..Default::default()
+    }
+}
+
+async fn stop(codex: Codex) {
+    let pid = codex.pid().unwrap();
+    codex.shutdown().await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || !group_alive(pid)).await,
+        "app-server {pid} survived"
+    );
+}
+
+#[tokio::test]
+async fn turn_streams_text_deltas_and_a_final_message() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::new().message_chunks(["Hel", "lo ", "world"]),
+    ])
+    .await;
+    let codex = server(&env).spawn().await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let mut turn = thread.turn("greet me").await?;
+    let mut deltas = Vec::new();
+    let mut last = None;
+    while let Some(ev) = turn.next_event().await {
+        let ev = ev?;
+        if let ServerNotification::ItemAgentMessageDelta(d) = &ev {
+            deltas.push(d.delta.clone());
+        }
+        last = Some(ev.method().to_owned());
+    }
+    assert_eq!(deltas, ["Hel", "lo ", "world"]);
+    assert_eq!(last.as_deref(), Some("turn/completed"));
+    let out = thread.run("again").await;
+    // The script is used up: the provider's 500 fails this second turn, typed.
+    assert!(matches!(out, Err(Error::TurnFailed { .. })), "{out:?}");
+    stop(codex).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn run_collects_the_outcome() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::new().message_chunks(["4", "2"])]).await;
+    let codex = server(&env).spawn().await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let out = thread.run("the answer?").await?;
+    assert_eq!(out.status, Some(TurnStatus::Completed));
+    assert_eq!(out.final_message.as_deref(), Some("42"));
+    assert_eq!(out.streamed_text, "42");
+    assert_eq!(out.thread_id, thread.id());
+    let kinds: Vec<&str> = out
+        .items
+        .iter()
+        .map(|i| match i {
+            ThreadItem::UserMessage(_) => "userMessage",
+            ThreadItem::AgentMessage(_) => "agentMessage",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["userMessage", "agentMessage"]);
+    assert!(out.usage.is_some());
+    stop(codex).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_threads_run_concurrently_on_one_server() -> anyhow::Result<()> {
+    let env = Env::new(vec![]).await;
+    env.provider.route(
+        "alpha",
+        MockResponse::new()
+            .message_chunks(["answer ", "alpha"])
+            .delay_between(Duration::from_millis(150)),
+    );
+    env.provider.route(
+        "beta",
+        MockResponse::new()
+            .message_chunks(["answer ", "beta"])
+            .delay_between(Duration::from_millis(150)),
+    );
+    let codex = server(&env).spawn().await?;
+    let mut a = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let mut b = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    assert_ne!(a.id(), b.id());
+    let (ra, rb) = tokio::join!(a.run("question alpha"), b.run("question beta"));
+    let (ra, rb) = (ra?, rb?);
+    assert_eq!(ra.final_message.as_deref(), Some("answer alpha"));
+    assert_eq!(rb.final_message.as_deref(), Some("answer beta"));
+    assert_eq!(
+        ra.streamed_text, "answer alpha",
+        "no delta of the other thread leaked in"
+    );
+    assert_eq!(rb.streamed_text, "answer beta");
+    stop(codex).await;
+    Ok(())
+}
+
+/// A command that needs approval: `require_escalated` under the `untrusted` policy.
+fn escalated_touch(file: &str) -> Vec<MockResponse> {
+    vec![
+        MockResponse::new().exec_command_with(json!({
+            "cmd": format!("touch {file}"),
+            "sandbox_permissions": "require_escalated",
+            "justification": "need to write",
+        })),
+        MockResponse::text("done"),
+    ]
+}
+
+async fn approval_run(
+    handler: Option<Arc<dyn codex_driver::app_server::approvals::ApprovalHandler>>,
+    timeout: Duration,
+) -> anyhow::Result<(Env, codex_driver::app_server::TurnOutcome)> {
+    let env = Env::new(escalated_touch("approved.txt")).await;
+    let mut s = server(&env).approval_timeout(timeout);
+    if let Some(h) = handler {
+        s = s.approval_handler(h);
+    }
+    let codex = s.spawn().await?;
+    let mut thread = codex
+        .start_thread(params(&env, "untrusted", SandboxMode::ReadOnly))
+        .await?;
+    let out = thread.run("please touch a file").await?;
+    stop(codex).await;
+    Ok((env, out))
+}
+
+fn command_status(out: &codex_driver::app_server::TurnOutcome) -> String {
+    out.items
+        .iter()
+        .find_map(|i| match i {
+            ThreadItem::CommandExecution(c) => {
+                Some(serde_json::to_value(&c.status).unwrap().to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn accepted_command_runs() -> anyhow::Result<()> {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let seen = asked.clone();
+    let handler = approval_fn(move |a| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            match &a.request {
+                codex_driver::app_server::approvals::ApprovalRequest::CommandExecution(p) => {
+                    assert_eq!(p.reason.as_deref(), Some("need to write"));
+                    assert!(a.thread_id.is_some());
+                    Decision::Accept
+                }
+                _ => Decision::Decline,
+            }
+        }
+    });
+    let (env, out) = approval_run(Some(handler), Duration::from_secs(30)).await?;
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    assert!(env.ws().join("approved.txt").exists());
+    assert_eq!(command_status(&out), "\"completed\"");
+    Ok(())
+}
+
+#[tokio::test]
+async fn declined_command_does_not_run() -> anyhow::Result<()> {
+    let (env, out) = approval_run(
+        Some(approval_fn(|_| async { Decision::Decline })),
+        Duration::from_secs(30),
+    )
+    .await?;
+    assert!(!env.ws().join("approved.txt").exists());
+    assert_eq!(command_status(&out), "\"declined\"");
+    assert_eq!(out.final_message.as_deref(), Some("done"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_default_handler_denies() -> anyhow::Result<()> {
+    let (env, out) = approval_run(None, Duration::from_secs(30)).await?;
+    assert!(!env.ws().join("approved.txt").exists());
+    assert_eq!(command_status(&out), "\"declined\"");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_handler_that_times_out_declines() -> anyhow::Result<()> {
+    let slow = approval_fn(|_| async {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        Decision::Accept
+    });
+    let (env, out) = approval_run(Some(slow), Duration::from_millis(500)).await?;
+    assert!(!env.ws().join("approved.txt").exists());
+    assert_eq!(command_status(&out), "\"declined\"");
+    Ok(())
+}
+
+#[tokio::test]
+async fn pending_approvals_answered_from_another_task() -> anyhow::Result<()> {
+    let (handler, mut queue) = approval_queue(8);
+    let answerer = tokio::spawn(async move {
+        let pending = queue.recv().await.unwrap();
+        assert_eq!(
+            pending.approval.request.method(),
+            "item/commandExecution/requestApproval"
+        );
+        pending.respond(Decision::Accept).unwrap();
+    });
+    let (env, _) = approval_run(Some(handler), Duration::from_secs(30)).await?;
+    answerer.await?;
+    assert!(env.ws().join("approved.txt").exists());
+    Ok(())
+}
+
+#[tokio::test]
+async fn file_change_approval() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::new().apply_patch(add_file_patch("patched.txt", "hi")),
+        MockResponse::text("patched"),
+    ])
+    .await;
+    let methods = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let m = methods.clone();
+    let codex = server(&env)
+        .approval_handler(approval_fn(move |a| {
+            m.lock().unwrap().push(a.request.method().to_owned());
+            async { Decision::Accept }
+        }))
+        .spawn()
+        .await?;
+    let mut thread = codex
+        .start_thread(params(&env, "untrusted", SandboxMode::ReadOnly))
+        .await?;
+    let out = thread.run("patch it").await?;
+    stop(codex).await;
+    assert!(
+        methods
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m == "item/fileChange/requestApproval"),
+        "{methods:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.ws().join("patched.txt"))?,
+        "hi\n"
+    );
+    assert_eq!(out.final_message.as_deref(), Some("patched"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn interrupt_mid_turn() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::text("too late").delay_before(Duration::from_secs(30)),
+    ])
+    .await;
+    let codex = server(&env).spawn().await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let mut turn = thread.turn("slow one").await?;
+    let control = turn.control();
+    let mut status = None;
+    while let Some(ev) = turn.next_event().await {
+        match ev? {
+            ServerNotification::TurnStarted(_) => control.interrupt().await?,
+            ServerNotification::TurnCompleted(c) => status = Some(c.turn.status),
+            _ => {}
+        }
+    }
+    assert_eq!(status, Some(TurnStatus::Interrupted));
+    stop(codex).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn steer_adds_input_to_a_running_turn() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::new().exec_command("sleep 2"),
+        MockResponse::text("steered"),
+    ])
+    .await;
+    let codex = server(&env).spawn().await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::WorkspaceWrite))
+        .await?;
+    let mut turn = thread.turn("start working").await?;
+    let control = turn.control();
+    while let Some(ev) = turn.next_event().await {
+        if let ServerNotification::ItemStarted(s) = ev?
+            && matches!(s.item, ThreadItem::CommandExecution(_))
+        {
+            control.steer("also mention the weather").await?;
+        }
+    }
+    let reqs = env.provider.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs[1]
+            .user_texts()
+            .iter()
+            .any(|t| t.contains("also mention the weather")),
+        "{:?}",
+        reqs[1].user_texts()
+    );
+    stop(codex).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn fork_copies_the_history_into_a_new_thread() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::text("base"),
+        MockResponse::text("forked"),
+    ])
+    .await;
+    let codex = server(&env).spawn().await?;
+    let mut base = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    base.run("base question").await?;
+    let mut fork = codex.fork_thread(base.id()).await?;
+    assert_ne!(fork.id(), base.id());
+    let out = fork.run("fork question").await?;
+    assert_eq!(out.final_message.as_deref(), Some("forked"));
+    let texts = env.provider.requests()[1].user_texts();
+    assert!(
+        texts.iter().any(|t| t == "base question") && texts.iter().any(|t| t == "fork question"),
+        "{texts:?}"
+    );
+    stop(codex).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn resume_from_a_fresh_app_server_process() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::text("first"),
+        MockResponse::text("second"),
+    ])
+    .await;
+    let first = server(&env).spawn().await?;
+    let mut thread = first
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let id = thread.id().to_owned();
+    thread.run("remember the number 7").await?;
+    drop(thread);
+    stop(first).await;
+
+    let second = server(&env).spawn().await?;
+    let mut resumed = second.resume_thread(&id).await?;
+    assert_eq!(resumed.id(), id);
+    let out = resumed.run("what was the number?").await?;
+    assert_eq!(out.final_message.as_deref(), Some("second"));
+    let texts = env.provider.requests()[1].user_texts();
+    assert!(
+        texts.iter().any(|t| t == "remember the number 7"),
+        "{texts:?}"
+    );
+    let turn = second.wait_for_turn_completion(&id, &out.turn_id).await?;
+    assert_eq!(turn.status, TurnStatus::Completed);
+    stop(second).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn killed_mid_turn_gives_typed_errors_and_leaves_nothing() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::text("never").delay_before(Duration::from_secs(60)),
+    ])
+    .await;
+    let codex = server(&env).spawn().await?;
+    let pid = codex.pid().unwrap();
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let mut turn = thread.turn("long").await?;
+    let mut last = None;
+    while let Some(ev) = turn.next_event().await {
+        if let Ok(ServerNotification::TurnStarted(_)) = &ev {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )?;
+        }
+        last = Some(ev);
+    }
+    match last {
+        Some(Err(Error::AppServerClosed { reason, .. })) => {
+            assert_eq!(reason, "the app-server was killed by signal 9")
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = codex.request_raw("thread/list", json!({})).await.err();
+    assert!(
+        matches!(err, Some(Error::AppServerClosed { .. })),
+        "{err:?}"
+    );
+    assert!(eventually(Duration::from_secs(5), || !group_alive(pid)).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_crash_fails_pending_requests() -> anyhow::Result<()> {
+    // A fake server that completes the handshake, then never answers, then dies.
+    let dir = tempfile::Builder::new()
+        .prefix("fake-as-")
+        .tempdir_in(crate::common::tmp_base())?;
+    let fake = dir.path().join("codex");
+    std::fs::write(
+        &fake,
+        "#!/usr/bin/env bash\nread -r _\necho '{\"id\":1,\"result\":{}}'\nread -r _\nread -r _\necho 'fatal: out of cheese' >&2\nexit 3\n",
+    )?;
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let codex = AppServer::new().binary(Binary::at(&fake)).spawn().await?;
+    let err = codex.request_raw("thread/list", json!({})).await.err();
+    match err {
+        Some(Error::AppServerClosed {
+            method,
+            reason,
+            stderr_tail,
+        }) => {
+            assert_eq!(method, "thread/list");
+            assert_eq!(reason, "the app-server exited with status 3");
+            assert_eq!(stderr_tail, "fatal: out of cheese\n");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        codex.wait_closed().await.reason,
+        "the app-server exited with status 3"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn dropping_the_client_stops_the_server() -> anyhow::Result<()> {
+    let env = Env::new(vec![]).await;
+    let codex = server(&env).spawn().await?;
+    let pid = codex.pid().unwrap();
+    assert!(group_alive(pid));
+    drop(codex);
+    assert!(eventually(Duration::from_secs(5), || !group_alive(pid)).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn account_and_config_calls() -> anyhow::Result<()> {
+    let env = Env::new(vec![]).await;
+    let codex = server(&env).spawn().await?;
+    let account = codex.account().await?;
+    assert!(account.account.is_none(), "not logged in: {account:?}");
+    codex.login_api_key("sk-test-0123456789").await?;
+    // The key went over the pipe into the home's auth.json (0600), never into argv.
+    let home = codex_driver::CodexHome::new(env.home.path());
+    let summary = codex_driver::auth::summary(&home)?.unwrap();
+    assert!(summary.has_api_key, "{summary:?}");
+    codex.logout().await?;
+    assert_eq!(codex_driver::auth::summary(&home)?, None);
+    let cfg = codex.config_read().await?;
+    assert_eq!(
+        serde_json::to_value(&cfg.config)?["model_provider"],
+        json!("mock"),
+        "{:?}",
+        cfg.config
+    );
+    codex
+        .config_value_write("model_reasoning_effort", json!("high"))
+        .await?;
+    let toml = std::fs::read_to_string(env.home.path().join("config.toml"))?;
+    assert!(toml.contains("model_reasoning_effort = \"high\""), "{toml}");
+    assert!(codex.mcp_server_status().await?.get("data").is_some());
+    assert!(codex.models().await?.get("data").is_some());
+    stop(codex).await;
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn _approval_policy_is_typed(p: AskForApproval) -> AskForApproval {
+    p
+}
