@@ -405,7 +405,11 @@ def main():
         s += "    /// The method name.\n    pub fn method(&self) -> &str {\n        match self {\n"
         for vn, m, p in vnames:
             s += f"            Self::{vn}(_) => {json.dumps(m)},\n"
-        s += "            Self::Unknown { method, .. } => method,\n        }\n    }\n}\n\n"
+        s += "            Self::Unknown { method, .. } => method,\n        }\n    }\n\n"
+        s += "    /// The params as JSON (what was received, for `Unknown`).\n    pub fn params(&self) -> Value {\n        match self {\n"
+        for vn, m, p in vnames:
+            s += f"            Self::{vn}(v) => serde_json::to_value(v).unwrap_or(Value::Null),\n"
+        s += "            Self::Unknown { params, .. } => params.clone(),\n        }\n    }\n}\n\n"
         return s
 
     w.append(dispatch("ServerNotification", notes, "A server-to-client notification, decoded by method.", "params"))

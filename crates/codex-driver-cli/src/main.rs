@@ -1,5 +1,6 @@
 //! `codex-driver`: the command-line front end of the codex-driver library.
 
+mod app_run;
 mod doctor;
 mod install;
 mod offline;
@@ -148,6 +149,18 @@ struct RunArgs {
     /// Kill the run after this many seconds in all.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
+    /// Run the turn through `codex app-server` (streams text deltas; approvals possible).
+    #[arg(long)]
+    app_server: bool,
+    /// With --app-server: approve every approval request.
+    #[arg(long, conflicts_with = "deny", requires = "app_server")]
+    approve: bool,
+    /// With --app-server: decline every approval request (the default without a terminal).
+    #[arg(long, requires = "app_server")]
+    deny: bool,
+    /// With --app-server: when Codex must ask (untrusted, on-request, never).
+    #[arg(long, requires = "app_server", value_parser = ["untrusted", "on-request", "never"])]
+    approval_policy: Option<String>,
 }
 
 #[tokio::main]
@@ -262,6 +275,50 @@ async fn features(json: bool, refresh: bool, binary: &BinaryArgs) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+async fn run_app_server(args: RunArgs, binary: Binary, offline: bool) -> Result<ExitCode> {
+    let mut server = codex_driver::app_server::AppServer::new().binary(binary);
+    let mut sandbox = args.sandbox.clone();
+    let mut cwd = args.cd.as_ref().map(|c| c.display().to_string());
+    let demo = if offline {
+        let demo = offline::Demo::start(args.codex_home.as_deref(), args.cd.as_deref()).await?;
+        eprintln!(
+            "codex-driver: offline workspace {}",
+            demo.workspace().display()
+        );
+        server = server.codex_home(demo.home()).current_dir(demo.workspace());
+        sandbox.get_or_insert_with(|| "workspace-write".into());
+        cwd = Some(demo.workspace().display().to_string());
+        Some(demo)
+    } else {
+        if let Some(h) = &args.codex_home {
+            server = server.codex_home(h);
+        }
+        None
+    };
+    let policy = if args.approve {
+        app_run::Policy::Approve
+    } else if args.deny {
+        app_run::Policy::Deny
+    } else {
+        app_run::Policy::Ask
+    };
+    app_run::run(
+        server,
+        app_run::Options {
+            prompt: args.prompt.clone(),
+            json: args.json,
+            sandbox,
+            model: args.model.clone(),
+            approval_policy: args.approval_policy.clone(),
+            cwd,
+            policy,
+        },
+    )
+    .await?;
+    drop(demo);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn default_codex_home() -> Option<PathBuf> {
     std::env::var_os("CODEX_HOME")
         .filter(|h| !h.is_empty())
@@ -290,6 +347,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
 
+    if args.app_server {
+        return run_app_server(args, binary, offline).await;
+    }
     let mut exec = Exec::new(&args.prompt)
         .binary(binary)
         .env_remove("RUST_BACKTRACE");

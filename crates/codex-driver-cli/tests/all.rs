@@ -329,3 +329,40 @@ fn features_lists_the_binarys_flags() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn app_server_mode_streams_the_offline_demo() -> anyhow::Result<()> {
+    let ws = tmp();
+    let out = cli()
+        .args(["run", "--app-server", "--offline", "--deny", "--cd"])
+        .arg(ws.path())
+        .arg("demo")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Offline demo complete: I ran a shell command (shell-output.txt) and created CODEX_DRIVER_DEMO.md.\n"
+    );
+    assert!(ws.path().join("CODEX_DRIVER_DEMO.md").is_file());
+    assert!(stderr.contains("• turn Completed"), "{stderr}");
+    let out = cli()
+        .args(["run", "--app-server", "--offline", "--json", "--cd"])
+        .arg(ws.path())
+        .arg("demo")
+        .output()?;
+    assert!(out.status.success());
+    let methods: Vec<String> = String::from_utf8(out.stdout)?
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .map(|v| v["method"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect::<Result<_, _>>()?;
+    assert!(
+        methods.iter().any(|m| m == "item/agentMessage/delta"),
+        "{methods:?}"
+    );
+    assert_eq!(methods.last().map(String::as_str), Some("turn/completed"));
+    Ok(())
+}

@@ -2,7 +2,8 @@
 //!
 //! 1. Per-turn wall time of a library turn (`Exec::run`) vs. bare `codex exec --json` on the same
 //!    offline turn, interleaved, median of `BENCH_TURNS` (default 30) each; prints the ratio.
-//! 2. Event-parse throughput in MB/s on a large JSONL file built from captured Codex output:
+//! 2. Turns per second through one persistent app-server vs. one `codex exec` spawn per turn.
+//! 3. Event-parse throughput in MB/s on a large JSONL file built from captured Codex output:
 //!    the line parser alone, and the whole streaming path (a fake `codex` that `cat`s the file).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -114,6 +115,71 @@ async fn turn_overhead(base: &Path) {
     println!();
 }
 
+/// Turns per second: one persistent app-server (sequential turns on one thread) vs. one
+/// `codex exec` process per turn.
+async fn app_server_throughput(base: &Path) {
+    use codex_driver::app_server::AppServer;
+    use codex_driver::app_server::protocol::ThreadStartParams;
+    let codex_path = codex_binary().expect("run scripts/install-codex first");
+    let turns: usize = std::env::var("BENCH_TURNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let provider = MockProvider::start(vec![]).await.unwrap();
+    provider.set_fallback(Some(MockResponse::text("benchmark answer")));
+    let home = provider.temp_home_in(base).unwrap();
+    let ws = tempfile::Builder::new()
+        .prefix("bench-ws-")
+        .tempdir_in(base)
+        .unwrap();
+
+    let codex = AppServer::new()
+        .binary(Binary::at(&codex_path))
+        .codex_home(home.path())
+        .current_dir(ws.path())
+        .spawn()
+        .await
+        .unwrap();
+    let mut thread = codex
+        .start_thread(ThreadStartParams {
+            cwd: Some(ws.path().display().to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    thread.run("warm up").await.unwrap();
+    let start = Instant::now();
+    for _ in 0..turns {
+        let out = thread.run("benchmark turn").await.unwrap();
+        assert_eq!(out.final_message.as_deref(), Some("benchmark answer"));
+    }
+    let app = start.elapsed();
+    codex.shutdown().await.unwrap();
+
+    library_turn(&codex_path, home.path(), ws.path()).await;
+    let start = Instant::now();
+    for _ in 0..turns {
+        library_turn(&codex_path, home.path(), ws.path()).await;
+    }
+    let exec = start.elapsed();
+    let tps = |d: Duration| turns as f64 / d.as_secs_f64();
+    println!("## Turns per second, offline message turn, {turns} sequential turns");
+    println!("| path | turns/s | per turn |");
+    println!("|---|---|---|");
+    println!(
+        "| one persistent app-server (`Thread::run`) | {:.1} | {:.1} ms |",
+        tps(app),
+        ms(app) / turns as f64
+    );
+    println!(
+        "| one `codex exec` per turn (`Exec::run`) | {:.1} | {:.1} ms |",
+        tps(exec),
+        ms(exec) / turns as f64
+    );
+    println!("speed-up: {:.1}x", exec.as_secs_f64() / app.as_secs_f64());
+    println!();
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -123,6 +189,9 @@ fn corpus(target: usize) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut lines = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
         let text = std::fs::read_to_string(e.path()).unwrap();
         lines.extend(text.lines().map(str::to_owned));
     }
@@ -212,6 +281,7 @@ fn main() {
     rt.block_on(async {
         if std::env::var_os("BENCH_SKIP_TURNS").is_none() {
             turn_overhead(&base).await;
+            app_server_throughput(&base).await;
         }
         parse_throughput(&base).await;
     });

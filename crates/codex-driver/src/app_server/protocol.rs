@@ -16380,6 +16380,137 @@ impl ServerNotification {
             Self::Unknown { method, .. } => method,
         }
     }
+
+    /// The params as JSON (what was received, for `Unknown`).
+    pub fn params(&self) -> Value {
+        match self {
+            Self::Error(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadStarted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadStatusChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadReadStateChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadArchived(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadDeleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadUnarchived(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadClosed(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadReverted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::SkillsChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadNameUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadSectionChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadAttachmentUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadGoalUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadPredictionUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadGoalCleared(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadQueueChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ProjectChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadProjectUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadEnvironmentConnected(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadEnvironmentDisconnected(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ThreadSettingsUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadTokenUsageUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::TurnStarted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::HookStarted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::TurnCompleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::HookCompleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::TurnDiffUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::TurnPlanUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemStarted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemAutoApprovalReviewStarted(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemAutoApprovalReviewCompleted(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::AutoApprovalReviewStrictReviewRequired(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemCompleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemAgentMessageDelta(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemPlanDelta(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::CommandExecOutputDelta(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ProcessOutputDelta(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ProcessExited(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemCommandExecutionOutputDelta(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemCommandExecutionTerminalInteraction(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemFileChangeOutputDelta(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemFileChangePatchUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ServerRequestResolved(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemMcpToolCallProgress(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::McpServerOauthLoginCompleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::McpServerStartupStatusUpdated(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::McpServerEventStreamNotification(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::AccountUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::AccountGatewayOAuthChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::AccountRateLimitsUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::AppListUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::RemoteControlStatusChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ExternalAgentConfigImportProgress(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ExternalAgentConfigImportCompleted(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::FsChanged(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemReasoningSummaryTextDelta(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemReasoningSummaryPartAdded(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemReasoningTextDelta(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadCompacted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ModelRerouted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ModelVerification(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ModelProviderAuthRecoveryStarted(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ModelProviderAuthRecoveryCompleted(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::TurnModerationMetadata(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ModelSafetyBufferingUpdated(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::Warning(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::GuardianWarning(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::DeprecationNotice(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ConfigWarning(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::FuzzyFileSearchSessionUpdated(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::FuzzyFileSearchSessionCompleted(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ThreadRealtimeStarted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadRealtimeItemAdded(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadRealtimeItemStarted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadRealtimeItemTranscriptDelta(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ThreadRealtimeItemCompleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadRealtimeTranscriptDelta(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ThreadRealtimeTranscriptDone(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadRealtimeOutputAudioDelta(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ThreadRealtimeSdp(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadRealtimeError(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ThreadRealtimeClosed(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::WindowsWorldWritableWarning(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::WindowsSandboxSetupCompleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::AccountLoginCompleted(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::Unknown { params, .. } => params.clone(),
+        }
+    }
 }
 
 /// A server-to-client request, decoded by method.
@@ -16522,6 +16653,31 @@ impl ServerRequest {
             Self::ApplyPatchApproval(_) => "applyPatchApproval",
             Self::ExecCommandApproval(_) => "execCommandApproval",
             Self::Unknown { method, .. } => method,
+        }
+    }
+
+    /// The params as JSON (what was received, for `Unknown`).
+    pub fn params(&self) -> Value {
+        match self {
+            Self::ItemCommandExecutionRequestApproval(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemFileChangeRequestApproval(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemToolRequestUserInput(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::McpServerElicitationRequest(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ItemPermissionsRequestApproval(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::ItemToolCall(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::AccountChatgptAuthTokensRefresh(v) => {
+                serde_json::to_value(v).unwrap_or(Value::Null)
+            }
+            Self::AttestationGenerate(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ApplyPatchApproval(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::ExecCommandApproval(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+            Self::Unknown { params, .. } => params.clone(),
         }
     }
 }
