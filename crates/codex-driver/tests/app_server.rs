@@ -403,6 +403,54 @@ async fn resume_from_a_fresh_app_server_process() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn an_approval_resolved_by_the_server_is_surfaced() -> anyhow::Result<()> {
+    // Nobody answers; the turn is interrupted; the server resolves the request itself.
+    let env = Env::new(escalated_touch("never.txt")).await;
+    let (handler, mut queue) = approval_queue(8);
+    let codex = server(&env).approval_handler(handler).spawn().await?;
+    let mut all = codex.notifications();
+    let mut thread = codex
+        .start_thread(params(&env, "untrusted", SandboxMode::ReadOnly))
+        .await?;
+    let mut turn = thread.turn("touch it").await?;
+    let control = turn.control();
+    let waiter = tokio::spawn(async move {
+        let pending = queue.recv().await.unwrap();
+        control.interrupt().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(20), pending.resolved())
+            .await
+            .is_ok()
+    });
+    let mut status = None;
+    while let Some(ev) = turn.next_event().await {
+        if let ServerNotification::TurnCompleted(c) = ev? {
+            status = Some(c.turn.status);
+        }
+    }
+    assert!(
+        waiter.await?,
+        "the pending approval learned it was resolved"
+    );
+    // The server's own notification (it follows turn/completed) reaches subscribers.
+    let resolved = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(r) = all.recv().await {
+            if let ServerNotification::ServerRequestResolved(n) = r.notification {
+                return Some((r.thread_id, n.request_id));
+            }
+        }
+        None
+    })
+    .await?;
+    let (thread_id, request_id) = resolved.unwrap();
+    assert_eq!(thread_id.as_deref(), Some(thread.id()));
+    assert_eq!(serde_json::to_value(request_id)?, json!(0));
+    assert_eq!(status, Some(TurnStatus::Interrupted));
+    assert!(!env.ws().join("never.txt").exists());
+    stop(codex).await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn killed_mid_turn_gives_typed_errors_and_leaves_nothing() -> anyhow::Result<()> {
     let env = Env::new(vec![
         MockResponse::text("never").delay_before(Duration::from_secs(60)),
@@ -436,6 +484,40 @@ async fn killed_mid_turn_gives_typed_errors_and_leaves_nothing() -> anyhow::Resu
         "{err:?}"
     );
     assert!(eventually(Duration::from_secs(5), || !group_alive(pid)).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn automatic_restart_after_a_crash_and_resume() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::text("before"),
+        MockResponse::text("after"),
+    ])
+    .await;
+    let sup = codex_driver::app_server::Restarting::start(server(&env), 2).await?;
+    let first = sup.client().await?;
+    let mut thread = first
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    thread.run("one").await?;
+    let id = thread.id().to_owned();
+    let old_pid = first.pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old_pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    first.wait_closed().await;
+    let second = sup.client().await?;
+    assert_ne!(second.pid(), Some(old_pid));
+    assert_eq!(sup.restarts(), 1);
+    let mut resumed = second.resume_thread(&id).await?;
+    assert_eq!(
+        resumed.run("two").await?.final_message.as_deref(),
+        Some("after")
+    );
+    drop((thread, resumed, first, second));
+    sup.shutdown().await?;
+    assert!(eventually(Duration::from_secs(5), || !group_alive(old_pid)).await);
     Ok(())
 }
 
@@ -517,4 +599,115 @@ async fn account_and_config_calls() -> anyhow::Result<()> {
 #[allow(dead_code)]
 fn _approval_policy_is_typed(p: AskForApproval) -> AskForApproval {
     p
+}
+
+/// A `codex app-server --listen …` process of the test's own, killed (group) on drop.
+struct Listener {
+    _child: tokio::process::Child,
+    pgid: u32,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.pgid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+fn listen(env: &Env, args: &[&str]) -> Listener {
+    let child = tokio::process::Command::new(codex())
+        .arg("app-server")
+        .args(args)
+        .env("CODEX_HOME", env.home.path())
+        .current_dir(env.ws())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pgid = child.id().unwrap();
+    Listener {
+        _child: child,
+        pgid,
+    }
+}
+
+async fn retry<F, Fut>(mut f: F) -> codex_driver::Result<Codex>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = codex_driver::Result<Codex>>,
+{
+    let mut last = None;
+    for _ in 0..100 {
+        match f().await {
+            Ok(c) => return Ok(c),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(last.unwrap())
+}
+
+#[tokio::test]
+async fn connects_over_websocket_with_a_capability_token() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::text("over ws")]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let token_file = env.ws().join("token");
+    std::fs::write(&token_file, "s3cret-capability")?;
+    let url = format!("ws://127.0.0.1:{port}");
+    let _server = listen(
+        &env,
+        &[
+            "--listen",
+            &url,
+            "--ws-auth",
+            "capability-token",
+            "--ws-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    let codex = retry(|| AppServer::new().connect_ws(&url, Some("s3cret-capability"))).await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    assert_eq!(
+        thread.run("hi").await?.final_message.as_deref(),
+        Some("over ws")
+    );
+    // A wrong token is refused at the handshake, and the error doesn't echo it.
+    let err = AppServer::new()
+        .connect_ws(&url, Some("wrong-token"))
+        .await
+        .err()
+        .unwrap();
+    assert!(!err.to_string().contains("wrong-token"), "{err}");
+    assert!(
+        matches!(err, Error::AppServerClosed { ref method, .. } if method == "connect"),
+        "{err}"
+    );
+    codex.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn connects_over_a_unix_socket() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::text("over uds")]).await;
+    let sock = env.ws().join("as.sock");
+    let _server = listen(&env, &["--listen", &format!("unix://{}", sock.display())]);
+    let codex = retry(|| AppServer::new().connect_unix(&sock, None)).await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    assert_eq!(
+        thread.run("hi").await?.final_message.as_deref(),
+        Some("over uds")
+    );
+    codex.shutdown().await?;
+    Ok(())
 }

@@ -160,6 +160,18 @@ impl AppServer {
         self
     }
 
+    pub(crate) fn options(self) -> ClientOptions {
+        ClientOptions {
+            handler: self.handler,
+            approval_timeout: self.approval_timeout,
+            request_timeout: self.request_timeout,
+            buffer: self.buffer,
+            client_name: self.client_name,
+            client_version: self.client_version,
+            experimental_api: self.experimental_api,
+        }
+    }
+
     /// The argv after the binary.
     pub fn args(&self) -> Vec<String> {
         let mut a = vec!["app-server".to_owned()];
@@ -274,6 +286,17 @@ impl AppServer {
     }
 }
 
+/// Client-side options shared by every transport.
+pub(crate) struct ClientOptions {
+    pub(crate) handler: Arc<dyn ApprovalHandler>,
+    pub(crate) approval_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) buffer: usize,
+    pub(crate) client_name: String,
+    pub(crate) client_version: String,
+    pub(crate) experimental_api: bool,
+}
+
 fn describe_exit(s: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (s.code(), s.signal()) {
@@ -321,6 +344,22 @@ impl std::fmt::Debug for Codex {
 }
 
 impl Codex {
+    /// A client over an established connection (no process of ours).
+    pub(crate) async fn from_connection(
+        rpc: Rpc,
+        name: String,
+        version: String,
+        experimental: bool,
+    ) -> Result<Self> {
+        let codex = Codex {
+            rpc,
+            guard: None,
+            binary: None,
+        };
+        codex.initialize(&name, &version, experimental).await?;
+        Ok(codex)
+    }
+
     async fn initialize(&self, name: &str, version: &str, experimental: bool) -> Result<()> {
         let mut params = json!({"clientInfo": {"name": name, "version": version}});
         if experimental {

@@ -38,10 +38,60 @@ mod client;
     rustdoc::broken_intra_doc_links
 )]
 pub mod protocol;
+#[cfg(feature = "websocket")]
+mod remote;
+mod restart;
 mod rpc;
 
 pub use client::{
     AppServer, Codex, LoginHandle, Thread, TurnControl, TurnHandle, TurnInput, TurnOutcome,
     text_input,
 };
+pub use restart::Restarting;
 pub use rpc::{Closed, Routed, RpcError};
+
+#[cfg(test)]
+mod tests {
+    use super::protocol::{ServerNotification, ThreadItem, TurnStatus};
+    use serde_json::json;
+
+    #[test]
+    fn unknown_methods_enum_values_and_fields_are_kept() {
+        let n =
+            ServerNotification::decode("thread/teleported", json!({"threadId": "t", "to": "mars"}));
+        assert_eq!(
+            n,
+            ServerNotification::Unknown {
+                method: "thread/teleported".into(),
+                params: json!({"threadId": "t", "to": "mars"})
+            }
+        );
+        assert_eq!(n.method(), "thread/teleported");
+        let d = ServerNotification::decode(
+            "item/agentMessage/delta",
+            json!({"threadId": "t", "turnId": "u", "itemId": "i", "delta": "hi", "newField": 1}),
+        );
+        let ServerNotification::ItemAgentMessageDelta(delta) = &d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(delta.delta, "hi");
+        assert_eq!(delta.extra.get("newField"), Some(&json!(1)));
+        // Round trip keeps the unknown field.
+        assert_eq!(d.params()["newField"], json!(1));
+        let s: TurnStatus =
+            serde_json::from_value(json!("paused")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, TurnStatus::Unknown("paused".into()));
+        let item: ThreadItem = serde_json::from_value(json!({"type": "hologram", "id": "x"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            item,
+            ThreadItem::Unknown(json!({"type": "hologram", "id": "x"}))
+        );
+    }
+
+    #[test]
+    fn a_known_method_with_bad_params_is_unknown_not_an_error() {
+        let n = ServerNotification::decode("turn/completed", json!({"threadId": 5}));
+        assert!(matches!(n, ServerNotification::Unknown { .. }));
+    }
+}
