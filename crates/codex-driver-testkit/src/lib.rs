@@ -22,6 +22,7 @@
 //! ```
 
 mod binary;
+mod http;
 mod provider;
 mod registry;
 mod response;

@@ -1,5 +1,6 @@
 //! The HTTP server.
 
+use crate::http::Server;
 use crate::response::{Kind, MockResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -12,7 +13,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::oneshot;
 
 /// A request Codex sent to the provider.
 #[derive(Debug, Clone)]
@@ -99,15 +99,14 @@ impl Shared {
 
 /// A scripted Responses API server on `127.0.0.1` (ephemeral port). Stops when dropped.
 pub struct MockProvider {
-    addr: SocketAddr,
+    server: Server,
     shared: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for MockProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockProvider")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr)
             .finish()
     }
 }
@@ -117,21 +116,11 @@ impl MockProvider {
     pub async fn start(script: Vec<MockResponse>) -> std::io::Result<Self> {
         let shared = Shared::default();
         shared.lock().script = script.into();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = Server::bind().await?;
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
         Ok(Self {
-            addr,
+            server: Server::serve(listener, addr, app),
             shared,
-            shutdown: Some(tx),
         })
     }
 
@@ -166,12 +155,12 @@ impl MockProvider {
 
     /// The socket address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// The provider's base URL, `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("http://{}/v1", self.server.addr)
     }
 
     /// A `config.toml` that makes Codex use this provider (`model_provider = "mock"`), with
@@ -229,14 +218,6 @@ impl MockProvider {
             .tempdir_in(base)?;
         self.write_codex_home(dir.path())?;
         Ok(TempHome { dir })
-    }
-}
-
-impl Drop for MockProvider {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! A mock npm registry on 127.0.0.1 serving Codex platform packages, with faults.
 
+use crate::http::Server;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -8,9 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::oneshot;
 
 /// A fault to inject into a tarball download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +49,14 @@ impl Shared {
 
 /// Serves `GET /@openai%2fcodex/<version or tag>` manifests and their tarballs.
 pub struct MockRegistry {
-    addr: SocketAddr,
+    server: Server,
     shared: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for MockRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockRegistry")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr)
             .finish()
     }
 }
@@ -67,28 +65,18 @@ impl MockRegistry {
     /// Starts an empty registry.
     pub async fn start() -> std::io::Result<Self> {
         let shared = Shared::default();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = Server::bind().await?;
         shared.lock().base = format!("http://{addr}");
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
         Ok(Self {
-            addr,
+            server: Server::serve(listener, addr, app),
             shared,
-            shutdown: Some(tx),
         })
     }
 
     /// The registry URL (`http://127.0.0.1:PORT/`).
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.server.addr)
     }
 
     /// Publishes `@openai/codex@<version>-<platform>` whose `vendor/<triple>/bin/codex` is a
@@ -144,14 +132,6 @@ impl MockRegistry {
     /// Paths requested so far.
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
-    }
-}
-
-impl Drop for MockRegistry {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
