@@ -29,6 +29,7 @@ pub struct Options {
     pub approval_policy: Option<String>,
     pub cwd: Option<String>,
     pub policy: Policy,
+    pub resume: Option<String>,
 }
 
 pub fn handler(policy: Policy) -> Arc<dyn ApprovalHandler> {
@@ -101,7 +102,10 @@ pub async fn run(server: AppServer, o: Options) -> Result<()> {
             .transpose()?,
         ..Default::default()
     };
-    let mut thread = codex.start_thread(params).await?;
+    let mut thread = match &o.resume {
+        Some(id) => codex.resume_thread(id).await?,
+        None => codex.start_thread(params).await?,
+    };
     eprintln!("• thread {}", thread.id());
     let mut turn = thread.turn(TurnInput::from(o.prompt.as_str())).await?;
     let control = turn.control();

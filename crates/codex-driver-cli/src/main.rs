@@ -149,6 +149,9 @@ struct RunArgs {
     /// Kill the run after this many seconds in all.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
+    /// Continue this thread (from any earlier run) instead of starting a new one.
+    #[arg(long, value_name = "THREAD_ID")]
+    resume: Option<String>,
     /// Run the turn through `codex app-server` (streams text deltas; approvals possible).
     #[arg(long)]
     app_server: bool,
@@ -312,6 +315,7 @@ async fn run_app_server(args: RunArgs, binary: Binary, offline: bool) -> Result<
             approval_policy: args.approval_policy.clone(),
             cwd,
             policy,
+            resume: args.resume.clone(),
         },
     )
     .await?;
@@ -350,9 +354,12 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if args.app_server {
         return run_app_server(args, binary, offline).await;
     }
-    let mut exec = Exec::new(&args.prompt)
-        .binary(binary)
-        .env_remove("RUST_BACKTRACE");
+    let mut exec = match &args.resume {
+        Some(id) => Exec::resume(id, &args.prompt),
+        None => Exec::new(&args.prompt),
+    }
+    .binary(binary)
+    .env_remove("RUST_BACKTRACE");
     let demo = if offline {
         let demo = offline::Demo::start(args.codex_home.as_deref(), args.cd.as_deref()).await?;
         eprintln!(

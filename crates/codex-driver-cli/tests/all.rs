@@ -366,3 +366,40 @@ fn app_server_mode_streams_the_offline_demo() -> anyhow::Result<()> {
     assert_eq!(methods.last().map(String::as_str), Some("turn/completed"));
     Ok(())
 }
+
+fn thread_id_in(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("• thread "))
+        .unwrap_or_else(|| panic!("no thread id in: {stderr}"))
+        .trim()
+        .to_owned()
+}
+
+/// A thread started by one OS process is continued by another, through each transport.
+#[test]
+fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
+    for transport in [None, Some("--app-server")] {
+        let (home, ws) = (tmp(), tmp());
+        let run = |extra: &[&str]| -> anyhow::Result<std::process::Output> {
+            let mut c = cli();
+            c.args(["run", "--offline", "--codex-home"])
+                .arg(home.path())
+                .arg("--cd")
+                .arg(ws.path());
+            if let Some(t) = transport {
+                c.args([t, "--deny"]);
+            }
+            Ok(c.args(extra).output()?)
+        };
+        let first = run(&["first prompt"])?;
+        let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
+        assert!(first.status.success(), "{stderr}");
+        let id = thread_id_in(&stderr);
+        let second = run(&["--resume", &id, "second prompt"])?;
+        let stderr2 = String::from_utf8_lossy(&second.stderr).into_owned();
+        assert!(second.status.success(), "{transport:?}: {stderr2}");
+        assert_eq!(thread_id_in(&stderr2), id, "{transport:?}");
+    }
+    Ok(())
+}

@@ -371,6 +371,46 @@ async fn fork_copies_the_history_into_a_new_thread() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn thread_management_calls() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::text("one")]).await;
+    let codex = server(&env).spawn().await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    thread.run("hello").await?;
+    thread.set_name("my thread").await?;
+    let read = thread.read().await?;
+    assert_eq!(read["thread"]["name"], "my thread", "{read}");
+    assert_eq!(
+        read["thread"]["turns"].as_array().map(Vec::len),
+        Some(1),
+        "{read}"
+    );
+    let ids = |list: codex_driver::app_server::protocol::ThreadListResponse| -> Vec<String> {
+        list.data.into_iter().map(|t| t.id).collect()
+    };
+    let listed = ids(codex.list_threads(Default::default()).await?);
+    assert!(listed.contains(&thread.id().to_owned()), "{listed:?}");
+    thread.archive().await?;
+    let listed = ids(codex.list_threads(Default::default()).await?);
+    assert!(
+        !listed.contains(&thread.id().to_owned()),
+        "archived threads are not listed: {listed:?}"
+    );
+    let archived = codex
+        .list_threads(codex_driver::app_server::protocol::ThreadListParams {
+            archived: Some(true),
+            ..Default::default()
+        })
+        .await?;
+    assert!(ids(archived).contains(&thread.id().to_owned()));
+    thread.unarchive().await?;
+    assert!(ids(codex.list_threads(Default::default()).await?).contains(&thread.id().to_owned()));
+    stop(codex).await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn resume_from_a_fresh_app_server_process() -> anyhow::Result<()> {
     let env = Env::new(vec![
         MockResponse::text("first"),

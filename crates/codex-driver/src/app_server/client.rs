@@ -506,6 +506,11 @@ impl Codex {
         })
     }
 
+    /// `thread/list` (one page; see `next_cursor` for more).
+    pub async fn list_threads(&self, params: p::ThreadListParams) -> Result<p::ThreadListResponse> {
+        self.request(&params).await
+    }
+
     /// Waits for turn `turn_id` of thread `thread_id` to finish, whoever started it; returns the
     /// final turn (from `turn/completed`, or from `thread/turns/list` when it had already ended).
     pub async fn wait_for_turn_completion(
