@@ -339,7 +339,13 @@ fn has_credentials(home: Option<&Path>) -> bool {
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
-    let binary = Binary::resolve(args.codex_binary.as_deref(), true)?;
+    let binary = BinaryArgs {
+        codex_binary: args.codex_binary.clone(),
+        no_path: false,
+    }
+    .resolver()
+    .resolve()?
+    .binary;
     let home = args.codex_home.clone().or_else(default_codex_home);
     let offline = args.offline || !has_credentials(home.as_deref());
     if offline && !args.offline {

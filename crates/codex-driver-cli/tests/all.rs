@@ -403,3 +403,42 @@ fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// On a terminal (a pty from util-linux `script`), approvals are asked interactively.
+#[test]
+fn approvals_are_asked_on_a_terminal() -> anyhow::Result<()> {
+    let ws = tmp();
+    let cmd = format!(
+        "{} run --app-server --offline --approval-policy untrusted --cd {} demo",
+        env!("CARGO_BIN_EXE_codex-driver"),
+        ws.path().display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .env("CODEX_BINARY", codex())
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("CODEX_API_KEY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    {
+        use std::io::Write;
+        // Yes to the shell command, no to the patch.
+        child.stdin.take().unwrap().write_all(b"y\nn\n")?;
+    }
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.matches("Allow? [y]es / [a]lways / [N]o:").count(),
+        2,
+        "{text}"
+    );
+    assert!(ws.path().join("shell-output.txt").exists(), "{text}");
+    assert!(
+        !ws.path().join("CODEX_DRIVER_DEMO.md").exists(),
+        "the declined patch was applied: {text}"
+    );
+    Ok(())
+}
