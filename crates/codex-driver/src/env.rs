@@ -32,14 +32,35 @@ pub const DEFAULT_ALLOW: &[&str] = &[
     "DBUS_SESSION_BUS_ADDRESS",
 ];
 
-/// How to build a Codex process's environment.
-#[derive(Debug, Clone, Default)]
+/// How to build a Codex process's environment. Its `Debug` output names variables but never
+/// shows their values (they may hold API keys).
+#[derive(Clone, Default)]
 pub struct SpawnEnv {
     codex_home: Option<PathBuf>,
     vars: Vec<(OsString, Option<OsString>)>,
     clear: Option<Vec<OsString>>,
     rust_log: Option<Option<OsString>>,
     keep_backtrace: bool,
+}
+
+impl std::fmt::Debug for SpawnEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let vars: Vec<String> = self
+            .vars
+            .iter()
+            .map(|(k, v)| match v {
+                Some(_) => format!("{}=<redacted>", k.to_string_lossy()),
+                None => format!("-{}", k.to_string_lossy()),
+            })
+            .collect();
+        f.debug_struct("SpawnEnv")
+            .field("codex_home", &self.codex_home)
+            .field("vars", &vars)
+            .field("clear", &self.clear)
+            .field("rust_log", &self.rust_log)
+            .field("keep_backtrace", &self.keep_backtrace)
+            .finish()
+    }
 }
 
 impl SpawnEnv {
@@ -173,6 +194,18 @@ mod tests {
                 "RUST_LOG=debug",
                 "SECRET_TOKEN=x"
             ]
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let mut e = SpawnEnv::new();
+        e.set("CODEX_API_KEY", "sk-very-secret").remove("HOME");
+        let d = format!("{e:?}");
+        assert!(!d.contains("sk-very-secret"), "{d}");
+        assert!(
+            d.contains("CODEX_API_KEY=<redacted>") && d.contains("-HOME"),
+            "{d}"
         );
     }
 

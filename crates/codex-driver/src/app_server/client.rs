@@ -995,3 +995,24 @@ pub struct TurnOutcome {
     /// The last token usage report.
     pub usage: Option<p::ThreadTokenUsage>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv() {
+        let s = AppServer::new().config("model", "o3").enable("web_search");
+        assert_eq!(
+            s.args(),
+            ["app-server", "-c", "model=\"o3\"", "--enable", "web_search"]
+        );
+        assert_eq!(AppServer::new().args(), ["app-server"]);
+    }
+
+    #[test]
+    fn text_input_is_a_text_item() {
+        let v = serde_json::to_value(text_input("hi")).unwrap_or_default();
+        assert_eq!(v, json!({"type": "text", "text": "hi"}));
+    }
+}
