@@ -196,6 +196,26 @@ impl Usage {
             add_opt(self.reasoning_output_tokens, other.reasoning_output_tokens);
     }
 
+    /// `self - earlier`, field by field (saturating): per-turn usage from two cumulative reports.
+    pub fn since(&self, earlier: &Usage) -> Usage {
+        let opt = |a: Option<u64>, b: Option<u64>| a.map(|a| a.saturating_sub(b.unwrap_or(0)));
+        Usage {
+            input_tokens: self.input_tokens.saturating_sub(earlier.input_tokens),
+            cached_input_tokens: self
+                .cached_input_tokens
+                .saturating_sub(earlier.cached_input_tokens),
+            cache_write_input_tokens: opt(
+                self.cache_write_input_tokens,
+                earlier.cache_write_input_tokens,
+            ),
+            output_tokens: self.output_tokens.saturating_sub(earlier.output_tokens),
+            reasoning_output_tokens: opt(
+                self.reasoning_output_tokens,
+                earlier.reasoning_output_tokens,
+            ),
+        }
+    }
+
     /// Input plus output tokens.
     pub fn total(&self) -> u64 {
         self.input_tokens + self.output_tokens

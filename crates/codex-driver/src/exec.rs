@@ -374,6 +374,12 @@ impl Exec {
         Self::new(prompt).session(Session::Fork { id: id.into() })
     }
 
+    /// Replaces the prompt.
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = prompt.into();
+        self
+    }
+
     /// Sets the session kind.
     pub fn session(mut self, session: Session) -> Self {
         self.session = session;
@@ -1055,7 +1061,9 @@ pub struct TurnResult {
     pub final_message: Option<String>,
     /// Every completed item, in order.
     pub items: Vec<ThreadItem>,
-    /// Token usage of the turn.
+    /// Token usage as `turn.completed` reports it. For a resumed thread Codex (0.169) reports
+    /// the thread's cumulative usage, not the turn's: subtract the previous report
+    /// ([`Usage::since`]), as [`ExecConversation`](crate::conversation::ExecConversation) does.
     pub usage: Option<Usage>,
     /// Non-event stdout lines.
     pub diagnostics: Vec<Diagnostic>,

@@ -5,6 +5,7 @@ pub mod app_server;
 pub mod auth;
 pub mod binary;
 pub mod config;
+pub mod conversation;
 pub mod env;
 pub mod error;
 pub mod events;

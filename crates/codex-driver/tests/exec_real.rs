@@ -232,6 +232,8 @@ async fn resume_continues_the_same_thread() -> anyhow::Result<()> {
         .await?;
     assert_eq!(second.thread_id.as_deref(), Some(id.as_str()));
     assert_eq!(second.final_message.as_deref(), Some("second answer"));
+    // Observed in 0.169.0: a resumed turn reports the thread's cumulative usage (100 + 100).
+    assert_eq!(second.usage.map(|u| u.input_tokens), Some(200));
     // The resumed request carries the whole conversation.
     let reqs = env.provider.requests();
     assert_eq!(reqs.len(), 2);

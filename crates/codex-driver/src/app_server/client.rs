@@ -954,7 +954,11 @@ impl TurnHandle<'_> {
                 ServerNotification::ItemAgentMessageDelta(d) => {
                     out.streamed_text.push_str(&d.delta)
                 }
-                ServerNotification::ThreadTokenUsageUpdated(u) => out.usage = Some(u.token_usage),
+                ServerNotification::ThreadTokenUsageUpdated(u) => {
+                    // `last` is the model call just made: their sum is the turn's usage.
+                    out.turn_usage.add(&breakdown_usage(&u.token_usage.last));
+                    out.usage = Some(u.token_usage);
+                }
                 ServerNotification::TurnCompleted(c) => {
                     out.status = Some(c.turn.status.clone());
                     if c.turn.status == p::TurnStatus::Failed {
@@ -992,8 +996,21 @@ pub struct TurnOutcome {
     pub streamed_text: String,
     /// Every completed item, in order.
     pub items: Vec<p::ThreadItem>,
-    /// The last token usage report.
+    /// The last token usage report (thread totals and the last model call).
     pub usage: Option<p::ThreadTokenUsage>,
+    /// Tokens used by this turn (every model call of it), in the exec side's type.
+    pub turn_usage: crate::events::Usage,
+}
+
+fn breakdown_usage(b: &p::TokenUsageBreakdown) -> crate::events::Usage {
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let mut u = crate::events::Usage::default();
+    u.input_tokens = n(b.input_tokens);
+    u.cached_input_tokens = n(b.cached_input_tokens);
+    u.cache_write_input_tokens = b.cache_write_input_tokens.map(n);
+    u.output_tokens = n(b.output_tokens);
+    u.reasoning_output_tokens = Some(n(b.reasoning_output_tokens));
+    u
 }
 
 #[cfg(test)]

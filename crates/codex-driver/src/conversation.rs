@@ -1,0 +1,125 @@
+//! One interface over both transports, so switching between `codex exec` and the app-server is
+//! a one-line change.
+//!
+//! ```no_run
+//! # async fn demo() -> codex_driver::Result<()> {
+//! use codex_driver::conversation::{Conversation, ExecConversation};
+//! use codex_driver::Exec;
+//!
+//! async fn two_turns(c: &mut impl Conversation) -> codex_driver::Result<()> {
+//!     c.send("Summarise the repo").await?;
+//!     let second = c.send("Now list its TODOs").await?; // same thread
+//!     println!("{}: {}", second.thread_id, second.final_message.unwrap_or_default());
+//!     Ok(())
+//! }
+//!
+//! // One `codex exec` per turn ...
+//! two_turns(&mut ExecConversation::new(Exec::new("").cd("/srv/repo"))).await?;
+//! // ... or one persistent app-server thread.
+//! let codex = codex_driver::app_server::AppServer::new().spawn().await?;
+//! two_turns(&mut codex.start_thread(Default::default()).await?).await?;
+//! # Ok(()) }
+//! ```
+
+use crate::error::Result;
+use crate::events::Usage;
+use crate::exec::{Exec, ResumeTarget, Session};
+
+/// What a turn produced, whichever transport ran it.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct TurnSummary {
+    /// The thread.
+    pub thread_id: String,
+    /// The last agent message.
+    pub final_message: Option<String>,
+    /// Tokens used by this turn.
+    pub usage: Usage,
+}
+
+/// A thread that takes turns.
+#[allow(async_fn_in_trait)] // used with concrete types; no Send bound needed by callers so far
+pub trait Conversation {
+    /// The thread id, once known.
+    fn thread_id(&self) -> Option<&str>;
+
+    /// Runs one turn with `prompt` on this thread and waits for its end.
+    async fn send(&mut self, prompt: &str) -> Result<TurnSummary>;
+}
+
+/// A conversation over `codex exec`: the first turn starts a thread, later ones resume it. Every
+/// turn uses the options of the template `Exec` (its prompt is ignored).
+#[derive(Debug, Clone)]
+pub struct ExecConversation {
+    template: Exec,
+    thread_id: Option<String>,
+    /// The cumulative usage last reported (exec reports thread totals on resume).
+    reported: Option<Usage>,
+}
+
+impl ExecConversation {
+    /// A new thread with these options.
+    pub fn new(template: Exec) -> Self {
+        Self {
+            template,
+            thread_id: None,
+            reported: None,
+        }
+    }
+
+    /// Continues an existing thread. The first turn's usage is then the thread's total so far
+    /// (Codex reports cumulative usage on resume); later turns' are their own.
+    pub fn resume(template: Exec, thread_id: impl Into<String>) -> Self {
+        Self {
+            template,
+            thread_id: Some(thread_id.into()),
+            reported: None,
+        }
+    }
+}
+
+impl Conversation for ExecConversation {
+    fn thread_id(&self) -> Option<&str> {
+        self.thread_id.as_deref()
+    }
+
+    async fn send(&mut self, prompt: &str) -> Result<TurnSummary> {
+        let mut exec = self.template.clone().with_prompt(prompt);
+        if let Some(id) = &self.thread_id {
+            exec = exec.session(Session::Resume {
+                target: ResumeTarget::Id(id.clone()),
+                all: false,
+            });
+        }
+        let turn = exec.run().await?;
+        if self.thread_id.is_none() {
+            self.thread_id = turn.thread_id.clone();
+        }
+        let reported = turn.usage.unwrap_or_default();
+        let usage = match &self.reported {
+            Some(before) => reported.since(before),
+            None => reported,
+        };
+        self.reported = Some(reported);
+        Ok(TurnSummary {
+            thread_id: turn.thread_id.unwrap_or_default(),
+            final_message: turn.final_message,
+            usage,
+        })
+    }
+}
+
+impl Conversation for crate::app_server::Thread {
+    fn thread_id(&self) -> Option<&str> {
+        Some(self.id())
+    }
+
+    async fn send(&mut self, prompt: &str) -> Result<TurnSummary> {
+        let out = self.run(prompt).await?;
+        Ok(TurnSummary {
+            thread_id: out.thread_id,
+            final_message: out.final_message,
+            usage: out.turn_usage,
+        })
+    }
+}
