@@ -1004,13 +1004,13 @@ pub struct TurnOutcome {
 
 fn breakdown_usage(b: &p::TokenUsageBreakdown) -> crate::events::Usage {
     let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    let mut u = crate::events::Usage::default();
-    u.input_tokens = n(b.input_tokens);
-    u.cached_input_tokens = n(b.cached_input_tokens);
-    u.cache_write_input_tokens = b.cache_write_input_tokens.map(n);
-    u.output_tokens = n(b.output_tokens);
-    u.reasoning_output_tokens = Some(n(b.reasoning_output_tokens));
-    u
+    crate::events::Usage {
+        input_tokens: n(b.input_tokens),
+        cached_input_tokens: n(b.cached_input_tokens),
+        cache_write_input_tokens: b.cache_write_input_tokens.map(n),
+        output_tokens: n(b.output_tokens),
+        reasoning_output_tokens: Some(n(b.reasoning_output_tokens)),
+    }
 }
 
 #[cfg(test)]
