@@ -53,16 +53,22 @@ async fn turn_streams_text_deltas_and_a_final_message() -> anyhow::Result<()> {
         .await?;
     let mut turn = thread.turn("greet me").await?;
     let mut deltas = Vec::new();
-    let mut last = None;
+    let mut methods = Vec::new();
     while let Some(ev) = turn.next_event().await {
         let ev = ev?;
         if let ServerNotification::ItemAgentMessageDelta(d) = &ev {
             deltas.push(d.delta.clone());
         }
-        last = Some(ev.method().to_owned());
+        methods.push(ev.method().to_owned());
     }
     assert_eq!(deltas, ["Hel", "lo ", "world"]);
-    assert_eq!(last.as_deref(), Some("turn/completed"));
+    // Nothing is lost between thread/start and the thread's subscription.
+    assert_eq!(
+        methods.first().map(String::as_str),
+        Some("thread/started"),
+        "{methods:?}"
+    );
+    assert_eq!(methods.last().map(String::as_str), Some("turn/completed"));
     let out = thread.run("again").await;
     // The script is used up: the provider's 500 fails this second turn, typed.
     assert!(matches!(out, Err(Error::TurnFailed { .. })), "{out:?}");

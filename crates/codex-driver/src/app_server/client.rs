@@ -476,9 +476,6 @@ impl Codex {
     }
 
     async fn open_thread(&self, method: &str, params: Value) -> Result<Thread> {
-        // Subscribe before the request so no event of the thread is missed; the id is only known
-        // from the response, so take everything and filter once it is.
-        let mut all = self.rpc.subscribe(None);
         let resp = self.rpc.request(method, params, None).await?;
         let id = resp
             .pointer("/thread/id")
@@ -488,20 +485,12 @@ impl Codex {
                 method: method.to_owned(),
                 detail: "the response has no thread.id".into(),
             })?;
+        // Events that arrived before this subscription (e.g. `thread/started`) were kept for it.
         let events = self.rpc.subscribe(Some(id.clone()));
-        // Hand over what arrived between the request and the thread subscription.
-        let mut early = Vec::new();
-        while let Ok(r) = all.try_recv() {
-            if r.thread_id.as_deref() == Some(id.as_str()) {
-                early.push(r);
-            }
-        }
-        drop(all);
         Ok(Thread {
             codex: self.clone(),
             id,
             response: resp,
-            early,
             events,
         })
     }
@@ -737,7 +726,6 @@ pub struct Thread {
     codex: Codex,
     id: String,
     response: Value,
-    early: Vec<Routed>,
     events: mpsc::Receiver<Routed>,
 }
 
@@ -845,9 +833,6 @@ impl Thread {
     }
 
     async fn next_routed(&mut self) -> Option<Routed> {
-        if !self.early.is_empty() {
-            return Some(self.early.remove(0));
-        }
         self.events.recv().await
     }
 }

@@ -53,12 +53,23 @@ struct Subscriber {
     tx: mpsc::Sender<Routed>,
 }
 
+/// How many notifications of threads nobody subscribed to yet are kept: they are handed to the
+/// thread's subscription when it is made (events that arrive between `thread/start` being sent
+/// and its response naming the thread).
+const UNCLAIMED_KEEP: usize = 512;
+
+#[derive(Default)]
+struct Subscribers {
+    list: Vec<Subscriber>,
+    unclaimed: std::collections::VecDeque<Routed>,
+}
+
 /// Shared state of one connection.
 pub(crate) struct Inner {
     out: Mutex<Option<mpsc::Sender<String>>>,
     pending: Mutex<Pending>,
     next_id: AtomicI64,
-    subscribers: Mutex<Vec<Subscriber>>,
+    subscribers: Mutex<Subscribers>,
     closed_tx: watch::Sender<Option<Closed>>,
     pub(crate) closed: watch::Receiver<Option<Closed>>,
     pub(crate) approvals: Approvals,
@@ -93,7 +104,7 @@ impl Rpc {
             out: Mutex::new(Some(out_tx)),
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicI64::new(1),
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Mutex::new(Subscribers::default()),
             closed_tx,
             closed,
             approvals,
@@ -177,9 +188,21 @@ impl Rpc {
 
     /// Receives notifications for `thread` (or every notification when `None`).
     pub(crate) fn subscribe(&self, thread: Option<String>) -> mpsc::Receiver<Routed> {
-        let (tx, rx) = mpsc::channel(self.0.buffer);
+        let (tx, rx) = mpsc::channel(self.0.buffer.max(UNCLAIMED_KEEP));
         if self.0.closed.borrow().is_none() {
-            lock(&self.0.subscribers).push(Subscriber { thread, tx });
+            let mut subs = lock(&self.0.subscribers);
+            if let Some(id) = &thread {
+                // Hand over what arrived for this thread before anyone listened, in order.
+                let (mine, rest): (Vec<Routed>, Vec<Routed>) = subs
+                    .unclaimed
+                    .drain(..)
+                    .partition(|r| r.thread_id.as_deref() == Some(id));
+                subs.unclaimed = rest.into();
+                for r in mine {
+                    let _ = tx.try_send(r);
+                }
+            }
+            subs.list.push(Subscriber { thread, tx });
         }
         rx
     }
@@ -194,7 +217,10 @@ impl Rpc {
         for (_, tx) in lock(&self.0.pending).drain() {
             drop(tx);
         }
-        lock(&self.0.subscribers).clear();
+        let mut subs = lock(&self.0.subscribers);
+        subs.list.clear();
+        subs.unclaimed.clear();
+        drop(subs);
         for (_, t) in lock(&self.0.in_flight).drain() {
             t.cancel();
         }
@@ -304,8 +330,20 @@ impl Rpc {
     async fn route(&self, r: Routed) {
         let targets: Vec<mpsc::Sender<Routed>> = {
             let mut subs = lock(&self.0.subscribers);
-            subs.retain(|s| !s.tx.is_closed());
-            subs.iter()
+            subs.list.retain(|s| !s.tx.is_closed());
+            let claimed = r.thread_id.is_none()
+                || subs
+                    .list
+                    .iter()
+                    .any(|s| s.thread.is_some() && s.thread == r.thread_id);
+            if !claimed {
+                if subs.unclaimed.len() >= UNCLAIMED_KEEP {
+                    subs.unclaimed.pop_front();
+                }
+                subs.unclaimed.push_back(r.clone());
+            }
+            subs.list
+                .iter()
                 .filter(|s| s.thread.is_none() || s.thread == r.thread_id)
                 .map(|s| s.tx.clone())
                 .collect()
