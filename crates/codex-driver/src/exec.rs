@@ -1006,6 +1006,7 @@ impl Exec {
             tee,
             shared: shared.clone(),
             done: done.clone(),
+            exit_status: None,
         };
         tokio::spawn(sup.run());
         Ok(ExecStream {
@@ -1245,6 +1246,11 @@ impl Seen {
     }
 }
 
+enum Pumped {
+    Read(std::io::Result<ReadLine>),
+    Exited(Option<std::process::ExitStatus>),
+}
+
 enum Stop {
     Eof,
     Cancelled,
@@ -1264,6 +1270,8 @@ struct Supervisor {
     tee: Option<tokio::fs::File>,
     shared: Arc<Shared>,
     done: Arc<AtomicBool>,
+    /// Codex's exit status, once reaped.
+    exit_status: Option<std::process::ExitStatus>,
 }
 
 async fn sleep_opt(deadline: Option<Instant>) {
@@ -1293,14 +1301,29 @@ impl Supervisor {
         let mut tee = self.tee.take().map(tokio::io::BufWriter::new);
         let mut buf = Vec::with_capacity(8 * 1024);
         let mut line_no = 0u64;
+        // Set when Codex itself exited: what it wrote is read until EOF or this deadline (a
+        // descendant that inherited stdout may keep the pipe open).
+        let mut drain_until: Option<Instant> = None;
         let stop = loop {
             let idle = self.rt.idle_timeout.map(|d| Instant::now() + d);
-            let read = tokio::select! {
+            let waiting = self.exit_status.is_none();
+            let next = tokio::select! {
                 biased;
                 _ = self.token.cancelled() => break Stop::Cancelled,
                 _ = sleep_opt(overall) => break Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default()),
-                _ = sleep_opt(idle) => break Stop::Timeout(TimeoutKind::Idle, self.rt.idle_timeout.unwrap_or_default()),
-                r = read_line_bounded(&mut reader, &mut buf, self.rt.max_line_bytes) => r,
+                _ = sleep_opt(drain_until) => break Stop::Eof,
+                _ = sleep_opt(idle), if drain_until.is_none() => break Stop::Timeout(TimeoutKind::Idle, self.rt.idle_timeout.unwrap_or_default()),
+                s = self.child.wait(), if waiting => Pumped::Exited(s.ok()),
+                r = read_line_bounded(&mut reader, &mut buf, self.rt.max_line_bytes) => Pumped::Read(r),
+            };
+            let read = match next {
+                Pumped::Exited(status) => {
+                    self.exit_status = status;
+                    self.done.store(true, Ordering::Release);
+                    drain_until = Some(Instant::now() + Duration::from_secs(2));
+                    continue;
+                }
+                Pumped::Read(r) => r,
             };
             line_no += 1;
             let parsed = match read {
@@ -1359,31 +1382,35 @@ impl Supervisor {
 
     async fn finish(&mut self, stop: Stop, overall: Option<Instant>, seen: Seen) -> Result<()> {
         let grace = self.rt.grace;
-        let status = match &stop {
-            Stop::Eof => {
+        // Why we stopped waiting, when stdout ended before Codex exited.
+        let mut late = None;
+        let status = match (&stop, self.exit_status) {
+            (Stop::Eof, Some(s)) => Some(s),
+            (Stop::Eof, None) => {
                 // stdout is closed; Codex is exiting. Still honour cancel and the deadline.
-                let waited = tokio::select! {
+                tokio::select! {
                     biased;
-                    _ = self.token.cancelled() => None,
-                    _ = sleep_opt(overall) => None,
-                    s = self.child.wait() => s.ok(),
-                };
-                match waited {
-                    Some(s) => {
-                        // Reap stragglers (e.g. background commands) with the group.
-                        signal_group(self.pgid, nix::sys::signal::Signal::SIGKILL);
-                        Some(s)
-                    }
-                    None => terminate_group(&mut self.child, self.pgid, grace).await,
+                    _ = self.token.cancelled() => late = Some(Stop::Cancelled),
+                    _ = sleep_opt(overall) => late = Some(Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default())),
+                    s = self.child.wait() => self.exit_status = s.ok(),
+                }
+                match late {
+                    Some(_) => terminate_group(&mut self.child, self.pgid, grace).await,
+                    None => self.exit_status,
                 }
             }
+            (_, Some(s)) => Some(s),
             _ => terminate_group(&mut self.child, self.pgid, grace).await,
         };
+        // Reap stragglers (e.g. background commands, a descendant holding stdout) with the group,
+        // then say so before anything slow: the process is gone.
+        signal_group(self.pgid, nix::sys::signal::Signal::SIGKILL);
+        self.done.store(true, Ordering::Release);
         if let Some(task) = self.stderr_task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }
         let tail = self.tail.text();
-        match stop {
+        match late.unwrap_or(stop) {
             Stop::Cancelled => Err(Error::Cancelled),
             Stop::Timeout(kind, after) => Err(Error::Timeout {
                 kind,
@@ -1391,19 +1418,14 @@ impl Supervisor {
                 stderr_tail: tail,
             }),
             Stop::ReadError(e) => Err(Error::io("reading Codex's stdout", e)),
-            Stop::Eof => {
-                if self.token.is_cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                match status {
-                    Some(status) => classify(status, &seen, tail),
-                    None => Err(Error::Timeout {
-                        kind: TimeoutKind::Overall,
-                        after: self.rt.timeout.unwrap_or_default(),
-                        stderr_tail: tail,
-                    }),
-                }
-            }
+            Stop::Eof => match status {
+                Some(status) => classify(status, &seen, tail),
+                None => Err(Error::Exited {
+                    code: -1,
+                    stderr_tail: tail,
+                    last_error: seen.last_error,
+                }),
+            },
         }
     }
 }

@@ -74,7 +74,12 @@ impl Installer {
         Self {
             installs,
             registry: None,
-            client: reqwest::Client::new(),
+            // A stalled registry must not hold the install lock for ever.
+            client: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(30))
+                .read_timeout(std::time::Duration::from_secs(120))
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -157,7 +162,10 @@ impl Installer {
         let (Some(tarball), Some(integrity)) = (tarball, integrity) else {
             return Err(fail(
                 InstallStage::Registry,
-                format!("{manifest_url} has no dist.tarball/dist.integrity"),
+                format!(
+                    "{} has no dist.tarball/dist.integrity",
+                    redact(&manifest_url)
+                ),
             ));
         };
 
@@ -194,7 +202,7 @@ impl Installer {
             .await
             .map_err(|e| match e {
                 DownloadError::Integrity(actual) => Error::Integrity {
-                    url: tarball.to_owned(),
+                    url: redact(tarball),
                     expected: integrity.to_owned(),
                     actual,
                 },
@@ -250,12 +258,14 @@ impl Installer {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+            .map_err(|e| format!("GET {}: {}", redact(url), e.without_url()))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(format!("GET {url}: HTTP {status}"));
+            return Err(format!("GET {}: HTTP {status}", redact(url)));
         }
-        resp.json().await.map_err(|e| format!("GET {url}: {e}"))
+        resp.json()
+            .await
+            .map_err(|e| format!("GET {}: {}", redact(url), e.without_url()))
     }
 
     async fn download(
@@ -267,15 +277,13 @@ impl Installer {
     ) -> std::result::Result<(), DownloadError> {
         let expected = Integrity::parse(integrity)
             .ok_or_else(|| DownloadError::Other(format!("unsupported integrity {integrity:?}")))?;
-        let mut resp = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| DownloadError::Other(format!("GET {url}: {e}")))?;
+        let mut resp = self.client.get(url).send().await.map_err(|e| {
+            DownloadError::Other(format!("GET {}: {}", redact(url), e.without_url()))
+        })?;
         if !resp.status().is_success() {
             return Err(DownloadError::Other(format!(
-                "GET {url}: HTTP {}",
+                "GET {}: HTTP {}",
+                redact(url),
                 resp.status()
             )));
         }
@@ -283,11 +291,9 @@ impl Installer {
         let mut hasher = Sha512::new();
         let mut done = 0u64;
         progress(Progress::Downloading { done, total });
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| DownloadError::Other(format!("GET {url}: {e}")))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            DownloadError::Other(format!("GET {}: {}", redact(url), e.without_url()))
+        })? {
             hasher.update(&chunk);
             file.write_all(&chunk)
                 .map_err(|e| DownloadError::Other(e.to_string()))?;
@@ -298,7 +304,8 @@ impl Installer {
             && t != done
         {
             return Err(DownloadError::Other(format!(
-                "GET {url}: truncated ({done} of {t} bytes)"
+                "GET {}: truncated ({done} of {t} bytes)",
+                redact(url)
             )));
         }
         file.flush()
@@ -314,6 +321,19 @@ impl Installer {
 enum DownloadError {
     Integrity(String),
     Other(String),
+}
+
+/// `url` without credentials (`https://user:token@host/...` -> `https://host/...`).
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let sep = if rest.contains('/') { "/" } else { "" };
+            format!("{scheme}://{host}{sep}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// A Subresource Integrity string; only `sha512` (what npm publishes) is accepted.
@@ -434,6 +454,16 @@ mod tests {
             Some("https://mirror.example/npm/".into())
         );
         assert_eq!(registry_from_npmrc("//host/:_authToken=abc\n"), None);
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact("https://me:t0ken@reg.example/a/b.tgz"),
+            "https://reg.example/a/b.tgz"
+        );
+        assert_eq!(redact("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
+        assert_eq!(redact("https://u@h"), "https://h");
     }
 
     #[test]

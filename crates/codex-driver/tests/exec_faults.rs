@@ -32,6 +32,16 @@ case "$FAKE_MODE" in
     exit 101 ;;
   no-terminal) echo '{"type":"turn.started"}' ;;
   signal) kill -9 $$ ;;
+  leaky)
+    # Exits after a complete turn, leaving a child that holds stdout open.
+    echo '{"type":"turn.started"}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}'
+    bash -c "sleep 300; echo $FAKE_MARKER" &
+    exit 0 ;;
+  closed-stdout)
+    # Closes stdout, then hangs.
+    exec 1>&-
+    sleep 300 ;;
   stubborn)
     # Ignores SIGTERM, as does its child: only SIGKILL to the group ends them.
     trap '' TERM
@@ -211,5 +221,40 @@ async fn slow_consumer_backpressure_loses_nothing() -> anyhow::Result<()> {
         }
     }
     assert_eq!(n, 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_child_holding_stdout_does_not_hang_a_finished_run() -> anyhow::Result<()> {
+    let marker = "cdrv-leaky-marker-5b";
+    let turn = fake("leaky").env("FAKE_MARKER", marker).run().await?;
+    assert_eq!(turn.thread_id.as_deref(), Some("fake-thread"));
+    assert!(
+        eventually(Duration::from_secs(5), || crate::common::processes_with(
+            marker
+        )
+        .is_empty())
+        .await
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn overall_timeout_after_stdout_closed_is_a_timeout() -> anyhow::Result<()> {
+    let err = fake("closed-stdout")
+        .timeout(Duration::from_secs(2))
+        .run()
+        .await
+        .err();
+    assert!(
+        matches!(
+            err,
+            Some(Error::Timeout {
+                kind: codex_driver::TimeoutKind::Overall,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
     Ok(())
 }

@@ -370,12 +370,23 @@ impl Approvals {
             .map(|h| h.clone())
             .unwrap_or_else(|_| Arc::new(DenyAll));
         let request = approval.request.clone();
-        let fut = handler.decide(approval);
+        // Run the handler as its own task so that a panicking handler declines instead of
+        // leaving the server waiting for an answer; aborted when no longer needed.
+        let task = tokio::spawn(handler.decide(approval));
+        let abort = task.abort_handle();
         let decision = tokio::select! {
-            _ = resolved.cancelled() => return None,
-            d = tokio::time::timeout(self.timeout, fut) => match d {
-                Ok(d) => d,
+            _ = resolved.cancelled() => {
+                abort.abort();
+                return None;
+            }
+            d = tokio::time::timeout(self.timeout, task) => match d {
+                Ok(Ok(d)) => d,
+                Ok(Err(e)) => {
+                    tracing::warn!(method = request.method(), "approval handler failed ({e}); declining");
+                    Decision::Decline
+                }
                 Err(_) => {
+                    abort.abort();
                     tracing::warn!(method = request.method(), "approval handler timed out after {:?}; declining", self.timeout);
                     Decision::Decline
                 }
@@ -478,6 +489,21 @@ mod tests {
             a.decide(req, t).await,
             None,
             "resolved by the server: no reply"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_declines() {
+        #[allow(clippy::panic)]
+        let bad = approval_fn(|_| async { panic!("handler bug") });
+        let a = Approvals::new(bad, Duration::from_secs(5));
+        let req = Approval {
+            thread_id: None,
+            request: raw("item/commandExecution/requestApproval"),
+        };
+        assert_eq!(
+            a.decide(req, CancellationToken::new()).await,
+            Some(json!({"decision": "decline"}))
         );
     }
 

@@ -244,6 +244,9 @@ impl AppServer {
                 tail.clone(),
             );
             tokio::spawn(async move {
+                // If the runtime drops this task before it reaps (runtime shutdown), the group
+                // must not outlive it.
+                let mut reap_guard = GroupKillGuard(Some(pgid));
                 let status = tokio::select! {
                     s = child.wait() => {
                         signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
@@ -252,13 +255,14 @@ impl AppServer {
                     _ = kill.cancelled() => terminate_group(&mut child, pgid, grace).await,
                 };
                 done.store(true, Ordering::Release);
+                reap_guard.0 = None;
                 // Let the stderr drain catch the last lines.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let reason = match status {
                     Some(s) => describe_exit(s),
                     None => "exited (status unknown)".into(),
                 };
-                rpc.mark_closed(Closed {
+                rpc.mark_exited(Closed {
                     reason,
                     stderr_tail: tail.text(),
                 });
@@ -271,6 +275,7 @@ impl AppServer {
             grace: self.grace,
         });
         let codex = Codex {
+            _conn: Arc::new(ConnGuard(rpc.clone())),
             rpc,
             guard: Some(guard),
             binary: Some(binary),
@@ -306,6 +311,17 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
     }
 }
 
+/// SIGKILLs a process group when dropped while still armed.
+struct GroupKillGuard(Option<u32>);
+
+impl Drop for GroupKillGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 /// Kills the server when the last [`Codex`] clone goes away.
 struct ProcessGuard {
     pgid: u32,
@@ -317,8 +333,10 @@ struct ProcessGuard {
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
         if !self.done.load(Ordering::Acquire) {
+            // Start the graceful stop now (the watcher may never run again if the runtime is
+            // shutting down; its guard then SIGKILLs the group), and let the watcher escalate.
+            signal_group(self.pgid, nix::sys::signal::Signal::SIGTERM);
             self.kill.cancel();
-            // If no runtime is left to run the watcher, don't leave the group behind.
             if tokio::runtime::Handle::try_current().is_err() {
                 signal_group(self.pgid, nix::sys::signal::Signal::SIGKILL);
             }
@@ -332,7 +350,18 @@ impl Drop for ProcessGuard {
 pub struct Codex {
     rpc: Rpc,
     guard: Option<Arc<ProcessGuard>>,
+    _conn: Arc<ConnGuard>,
     binary: Option<Binary>,
+}
+
+/// Closes our side of the connection when the last [`Codex`] clone goes away (the reader task
+/// holds the connection itself, so it would otherwise stay open).
+struct ConnGuard(Rpc);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.close_output();
+    }
 }
 
 impl std::fmt::Debug for Codex {
@@ -352,6 +381,7 @@ impl Codex {
         experimental: bool,
     ) -> Result<Self> {
         let codex = Codex {
+            _conn: Arc::new(ConnGuard(rpc.clone())),
             rpc,
             guard: None,
             binary: None,
@@ -552,14 +582,26 @@ impl Codex {
     /// group, and reaps it. Pending requests fail with [`Error::AppServerClosed`].
     pub async fn shutdown(self) -> Result<Closed> {
         self.rpc.close_output();
-        if let Some(g) = &self.guard {
-            let closed = tokio::time::timeout(g.grace, self.wait_closed()).await;
-            if let Ok(c) = closed {
-                return Ok(c);
+        match &self.guard {
+            Some(g) => {
+                if let Ok(c) = tokio::time::timeout(g.grace, self.wait_closed()).await {
+                    return Ok(c);
+                }
+                g.kill.cancel();
+                Ok(self.wait_closed().await)
             }
-            g.kill.cancel();
+            // A remote server: we only close our connection, and don't wait for ever.
+            None => match tokio::time::timeout(Duration::from_secs(5), self.wait_closed()).await {
+                Ok(c) => Ok(c),
+                Err(_) => {
+                    self.rpc.mark_closed(Closed {
+                        reason: "shut down by the client".into(),
+                        stderr_tail: String::new(),
+                    });
+                    Ok(self.wait_closed().await)
+                }
+            },
         }
-        Ok(self.wait_closed().await)
     }
 
     /// `account/read`.
@@ -758,6 +800,11 @@ impl Thread {
     /// schema, ...). `thread_id` is filled in.
     pub async fn turn_with(&mut self, mut params: TurnStartParams) -> Result<TurnHandle<'_>> {
         params.thread_id = self.id.clone();
+        if self.events.is_closed() && self.codex.closed().is_none() {
+            // The subscription was dropped for falling behind (events left unread between
+            // turns): start a fresh one.
+            self.events = self.codex.rpc.subscribe(Some(self.id.clone()));
+        }
         let resp = self
             .codex
             .rpc
@@ -904,6 +951,12 @@ impl TurnHandle<'_> {
         loop {
             let Some(r) = self.thread.next_routed().await else {
                 self.finished = true;
+                if self.thread.codex.closed().is_none() {
+                    return Some(Err(Error::Protocol {
+                        method: "turn".into(),
+                        detail: "this thread's events were not read for too long and its subscription was dropped".into(),
+                    }));
+                }
                 return Some(Err(self.thread.codex.closed_error("turn")));
             };
             if r.turn_id

@@ -58,6 +58,9 @@ struct Subscriber {
 /// and its response naming the thread).
 const UNCLAIMED_KEEP: usize = 512;
 
+/// How long the reader waits on a full subscriber before dropping it.
+const LAG_GRACE: Duration = Duration::from_secs(5);
+
 #[derive(Default)]
 struct Subscribers {
     list: Vec<Subscriber>,
@@ -72,6 +75,9 @@ pub(crate) struct Inner {
     subscribers: Mutex<Subscribers>,
     closed_tx: watch::Sender<Option<Closed>>,
     pub(crate) closed: watch::Receiver<Option<Closed>>,
+    /// Set by the process watcher when the server exits; the reader closes the connection
+    /// with it once it has read everything the server wrote.
+    exit_tx: watch::Sender<Option<Closed>>,
     pub(crate) approvals: Approvals,
     pub(crate) request_timeout: Duration,
     buffer: usize,
@@ -100,6 +106,7 @@ impl Rpc {
     {
         let (out_tx, out_rx) = mpsc::channel::<String>(256);
         let (closed_tx, closed) = watch::channel(None);
+        let (exit_tx, _) = watch::channel(None);
         let inner = Arc::new(Inner {
             out: Mutex::new(Some(out_tx)),
             pending: Mutex::new(HashMap::new()),
@@ -107,6 +114,7 @@ impl Rpc {
             subscribers: Mutex::new(Subscribers::default()),
             closed_tx,
             closed,
+            exit_tx,
             approvals,
             request_timeout,
             buffer: buffer.max(1),
@@ -132,6 +140,11 @@ impl Rpc {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.0.pending).insert(id, tx);
+        // close() may have drained the map between the check above and the insert.
+        if let Some(c) = self.0.closed.borrow().clone() {
+            lock(&self.0.pending).remove(&id);
+            return Err(closed_error(method, c));
+        }
         let line = json!({"id": id, "method": method, "params": params}).to_string();
         if self.send_line(line).await.is_err() {
             lock(&self.0.pending).remove(&id);
@@ -256,12 +269,12 @@ impl Rpc {
     }
 
     async fn wait_for_exit_reason(&self) -> Closed {
-        let mut rx = self.0.closed.clone();
-        // Give the process watcher a moment to report an exit status.
+        let mut rx = self.0.exit_tx.subscribe();
+        // Give the process watcher a moment to report the exit status (none for sockets).
         let _ =
             tokio::time::timeout(Duration::from_millis(500), rx.wait_for(Option::is_some)).await;
-        let current = self.0.closed.borrow().clone();
-        current.unwrap_or_else(|| Closed {
+        let reported = rx.borrow().clone();
+        reported.unwrap_or_else(|| Closed {
             reason: "the server closed its output".into(),
             stderr_tail: self
                 .0
@@ -272,7 +285,13 @@ impl Rpc {
         })
     }
 
-    /// Marks the connection closed with this reason (from the process watcher).
+    /// Records why the server process exited. The connection closes when the reader has
+    /// consumed everything the server wrote (EOF follows, since the group is killed).
+    pub(crate) fn mark_exited(&self, c: Closed) {
+        self.0.exit_tx.send_replace(Some(c));
+    }
+
+    /// Closes the connection now (no process of ours to wait for).
     pub(crate) fn mark_closed(&self, c: Closed) {
         self.close(c);
     }
@@ -350,8 +369,19 @@ impl Rpc {
         };
         for tx in targets {
             // Bounded: a full subscriber slows the reader (and so the server) down rather than
-            // growing memory. A dropped subscriber is skipped.
-            let _ = tx.send(r.clone()).await;
+            // growing memory, but only for LAG_GRACE: a subscriber that stays full (nobody
+            // reads it) is dropped, its stream ends, and every other thread goes on.
+            match tx.try_send(r.clone()) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(r)) => {
+                    if tokio::time::timeout(LAG_GRACE, tx.send(r)).await.is_err() {
+                        tracing::warn!("app-server: dropping a subscriber that stopped reading");
+                        lock(&self.0.subscribers)
+                            .list
+                            .retain(|s| !s.tx.same_channel(&tx));
+                    }
+                }
+            }
         }
     }
 
