@@ -139,6 +139,38 @@ async fn two_threads_run_concurrently_on_one_server() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn an_unread_thread_does_not_stall_the_others() -> anyhow::Result<()> {
+    let env = Env::new(vec![]).await;
+    let chunks: Vec<String> = (0..1500).map(|i| format!("{i} ")).collect();
+    env.provider
+        .route("flood", MockResponse::new().message_chunks(chunks));
+    env.provider
+        .route("beta", MockResponse::text("beta answer"));
+    env.provider
+        .route("again", MockResponse::text("alpha again"));
+    let codex = server(&env).spawn().await?;
+    let mut a = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let mut b = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    // Start a turn that floods thread A with deltas, and never read them.
+    drop(a.turn("flood me").await?);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = tokio::time::timeout(Duration::from_secs(30), b.run("beta question")).await??;
+    assert_eq!(out.final_message.as_deref(), Some("beta answer"));
+    // Thread A recovers with a fresh subscription for its next turn.
+    let codex_a = a.codex().clone();
+    let first = codex_a.list_threads(Default::default()).await?;
+    assert!(first.data.iter().any(|t| t.id == a.id()));
+    let again = tokio::time::timeout(Duration::from_secs(30), a.run("again")).await??;
+    assert_eq!(again.final_message.as_deref(), Some("alpha again"));
+    stop(codex).await;
+    Ok(())
+}
+
 /// A command that needs approval: `require_escalated` under the `untrusted` policy.
 fn escalated_touch(file: &str) -> Vec<MockResponse> {
     vec![
