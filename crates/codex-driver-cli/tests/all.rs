@@ -232,14 +232,7 @@ fn home_init_creates_0700_and_seeds_auth_0600() -> anyhow::Result<()> {
 
 #[test]
 fn install_from_a_mock_registry() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let reg = rt.block_on(codex_driver_testkit::MockRegistry::start())?;
-    reg.publish_fake_codex(
-        "7.7.7",
-        codex_driver::binary::npm_platform().unwrap_or_default(),
-        codex_driver::binary::target_triple().unwrap_or_default(),
-        None,
-    )?;
+    let (_rt, reg) = registry_with("7.7.7")?;
     let dir = tmp();
     let out = cli()
         .args(["install", "latest", "--registry", &reg.url(), "--dir"])
@@ -260,14 +253,7 @@ fn install_from_a_mock_registry() -> anyhow::Result<()> {
 
 #[test]
 fn install_takes_the_registry_from_the_npm_configuration() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let reg = rt.block_on(codex_driver_testkit::MockRegistry::start())?;
-    reg.publish_fake_codex(
-        "7.7.8",
-        codex_driver::binary::npm_platform().unwrap_or_default(),
-        codex_driver::binary::target_triple().unwrap_or_default(),
-        None,
-    )?;
+    let (_rt, reg) = registry_with("7.7.8")?;
     // From $NPM_CONFIG_REGISTRY ...
     let dir = tmp();
     let out = cli()
@@ -441,4 +427,19 @@ fn approvals_are_asked_on_a_terminal() -> anyhow::Result<()> {
         "the declined patch was applied: {text}"
     );
     Ok(())
+}
+
+/// A mock npm registry (and the runtime serving it) publishing a fake Codex `version`.
+fn registry_with(
+    version: &str,
+) -> anyhow::Result<(tokio::runtime::Runtime, codex_driver_testkit::MockRegistry)> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let reg = rt.block_on(codex_driver_testkit::MockRegistry::start())?;
+    reg.publish_fake_codex(
+        version,
+        codex_driver::binary::npm_platform().unwrap_or_default(),
+        codex_driver::binary::target_triple().unwrap_or_default(),
+        None,
+    )?;
+    Ok((rt, reg))
 }

@@ -67,9 +67,16 @@ async fn library_turn(codex: &Path, home: &Path, ws: &Path) -> Duration {
     start.elapsed()
 }
 
-async fn turn_overhead(base: &Path) {
-    let codex = codex_binary().expect("run scripts/install-codex first");
-    let turns: usize = std::env::var("BENCH_TURNS")
+/// The turn count, an offline provider answering every request, its CODEX_HOME and a workspace.
+async fn bench_env(
+    base: &Path,
+) -> (
+    usize,
+    MockProvider,
+    codex_driver_testkit::TempHome,
+    tempfile::TempDir,
+) {
+    let turns = std::env::var("BENCH_TURNS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
@@ -80,6 +87,12 @@ async fn turn_overhead(base: &Path) {
         .prefix("bench-ws-")
         .tempdir_in(base)
         .unwrap();
+    (turns, provider, home, ws)
+}
+
+async fn turn_overhead(base: &Path) {
+    let codex = codex_binary().expect("run scripts/install-codex first");
+    let (turns, _provider, home, ws) = bench_env(base).await;
     // Warm up both paths (page cache, first-run files in CODEX_HOME).
     bare_turn(&codex, home.path(), ws.path()).await;
     library_turn(&codex, home.path(), ws.path()).await;
@@ -121,17 +134,7 @@ async fn app_server_throughput(base: &Path) {
     use codex_driver::app_server::AppServer;
     use codex_driver::app_server::protocol::ThreadStartParams;
     let codex_path = codex_binary().expect("run scripts/install-codex first");
-    let turns: usize = std::env::var("BENCH_TURNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    let provider = MockProvider::start(vec![]).await.unwrap();
-    provider.set_fallback(Some(MockResponse::text("benchmark answer")));
-    let home = provider.temp_home_in(base).unwrap();
-    let ws = tempfile::Builder::new()
-        .prefix("bench-ws-")
-        .tempdir_in(base)
-        .unwrap();
+    let (turns, _provider, home, ws) = bench_env(base).await;
 
     let codex = AppServer::new()
         .binary(Binary::at(&codex_path))

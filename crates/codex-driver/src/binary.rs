@@ -497,29 +497,14 @@ fn native_behind_launcher(p: &Path) -> Option<PathBuf> {
     let scope = real.parent()?.parent()?.parent()?;
     let triple = target_triple()?;
     let platform_pkg = scope.join(format!("codex-{}", npm_platform()?));
+    // 0.169: bin/codex; 0.130: codex/codex in the platform package; 0.50: inside @openai/codex.
+    let in_vendor = |pkg: &Path, rest: &str| pkg.join("vendor").join(triple).join(rest);
+    let main_pkg = scope.join("codex");
     [
-        platform_pkg
-            .join("vendor")
-            .join(triple)
-            .join("bin")
-            .join("codex"),
-        platform_pkg
-            .join("vendor")
-            .join(triple)
-            .join("codex")
-            .join("codex"),
-        scope
-            .join("codex")
-            .join("vendor")
-            .join(triple)
-            .join("codex")
-            .join("codex"),
-        scope
-            .join("codex")
-            .join("vendor")
-            .join(triple)
-            .join("bin")
-            .join("codex"),
+        in_vendor(&platform_pkg, "bin/codex"),
+        in_vendor(&platform_pkg, "codex/codex"),
+        in_vendor(&main_pkg, "codex/codex"),
+        in_vendor(&main_pkg, "bin/codex"),
     ]
     .into_iter()
     .find(|c| is_executable(c))
