@@ -32,7 +32,7 @@ use crate::events::{
     Diagnostic, ItemDetails, Line, ThreadEvent, ThreadItem, Usage, parse_numbered_line,
 };
 use crate::probe::Capabilities;
-use crate::process::{ReadLine, StderrTail, read_line_bounded, signal_group, terminate_group};
+use crate::process::{LineReader, ReadLine, StderrTail, signal_group, terminate_group};
 use futures_core::Stream;
 use semver::Version;
 use serde::de::DeserializeOwned;
@@ -1297,9 +1297,11 @@ impl Supervisor {
         let Some(stdout) = self.stdout.take() else {
             return Stop::Eof;
         };
-        let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+        let mut lines = LineReader::new(
+            BufReader::with_capacity(64 * 1024, stdout),
+            self.rt.max_line_bytes,
+        );
         let mut tee = self.tee.take().map(tokio::io::BufWriter::new);
-        let mut buf = Vec::with_capacity(8 * 1024);
         let mut line_no = 0u64;
         // Set when Codex itself exited: what it wrote is read until EOF or this deadline (a
         // descendant that inherited stdout may keep the pipe open).
@@ -1311,10 +1313,12 @@ impl Supervisor {
                 biased;
                 _ = self.token.cancelled() => break Stop::Cancelled,
                 _ = sleep_opt(overall) => break Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default()),
-                _ = sleep_opt(drain_until) => break Stop::Eof,
                 _ = sleep_opt(idle), if drain_until.is_none() => break Stop::Timeout(TimeoutKind::Idle, self.rt.idle_timeout.unwrap_or_default()),
                 s = self.child.wait(), if waiting => Pumped::Exited(s.ok()),
-                r = read_line_bounded(&mut reader, &mut buf, self.rt.max_line_bytes) => Pumped::Read(r),
+                // Before the drain deadline: output already in the pipe is never dropped, however
+                // long a slow consumer kept us from reading it.
+                r = lines.next_line() => Pumped::Read(r),
+                _ = sleep_opt(drain_until) => break Stop::Eof,
             };
             let read = match next {
                 Pumped::Exited(status) => {
@@ -1338,7 +1342,7 @@ impl Supervisor {
                     if let Some(t) = tee.as_mut() {
                         // Tee failures must not kill the run; they are logged.
                         if let Err(e) = async {
-                            t.write_all(&buf).await?;
+                            t.write_all(lines.line()).await?;
                             t.write_all(b"\n").await
                         }
                         .await
@@ -1346,7 +1350,7 @@ impl Supervisor {
                             tracing::warn!("JSONL tee write failed: {e}");
                         }
                     }
-                    parse_numbered_line(&String::from_utf8_lossy(&buf), line_no)
+                    parse_numbered_line(&String::from_utf8_lossy(lines.line()), line_no)
                 }
             };
             match parsed {

@@ -134,49 +134,84 @@ pub(crate) enum ReadLine {
     Eof,
 }
 
-/// Reads one `\n`-terminated line into `buf` (cleared first), holding at most `limit` bytes;
+/// Splits a byte stream into `\n`-terminated lines, holding at most `limit` bytes of one line;
 /// a longer line is consumed and skipped without buffering it.
-pub(crate) async fn read_line_bounded<R: AsyncBufRead + Unpin>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
+///
+/// [`LineReader::next_line`] is cancel-safe: all progress on a partly read line lives in the
+/// struct, so dropping the future (a `select!` branch that lost) loses nothing.
+pub(crate) struct LineReader<R> {
+    reader: R,
+    buf: Vec<u8>,
     limit: usize,
-) -> std::io::Result<ReadLine> {
-    buf.clear();
-    let mut total = 0usize;
-    let mut too_long = false;
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(if too_long {
-                ReadLine::TooLong(total)
-            } else if total == 0 {
-                ReadLine::Eof
-            } else {
-                ReadLine::Line
-            });
+    /// Bytes of the current line seen so far (also past the limit).
+    total: usize,
+    too_long: bool,
+    /// The previous call returned a line: start a new one on the next call.
+    finished: bool,
+}
+
+impl<R: AsyncBufRead + Unpin> LineReader<R> {
+    pub(crate) fn new(reader: R, limit: usize) -> Self {
+        Self {
+            reader,
+            buf: Vec::with_capacity(8 * 1024),
+            limit,
+            total: 0,
+            too_long: false,
+            finished: false,
         }
-        let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..i], Some(i + 1)),
-            None => (available, None),
-        };
-        total += chunk.len();
-        if !too_long {
-            if total > limit {
-                too_long = true;
-                buf.clear();
-                buf.shrink_to(64 * 1024);
-            } else {
-                buf.extend_from_slice(chunk);
+    }
+
+    /// The line last returned as [`ReadLine::Line`] (without its newline).
+    pub(crate) fn line(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Reads the next line.
+    pub(crate) async fn next_line(&mut self) -> std::io::Result<ReadLine> {
+        if self.finished {
+            self.finished = false;
+            self.buf.clear();
+            self.total = 0;
+            self.too_long = false;
+        }
+        loop {
+            // The only await point; everything after it runs to the next await without yielding.
+            let available = self.reader.fill_buf().await?;
+            if available.is_empty() {
+                self.finished = true;
+                return Ok(if self.too_long {
+                    ReadLine::TooLong(self.total)
+                } else if self.total == 0 {
+                    ReadLine::Eof
+                } else {
+                    ReadLine::Line
+                });
             }
-        }
-        let used = found.unwrap_or(available.len());
-        reader.consume(used);
-        if found.is_some() {
-            return Ok(if too_long {
-                ReadLine::TooLong(total)
-            } else {
-                ReadLine::Line
-            });
+            let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (&available[..i], Some(i + 1)),
+                None => (available, None),
+            };
+            self.total += chunk.len();
+            if !self.too_long {
+                if self.total > self.limit {
+                    self.too_long = true;
+                    self.buf.clear();
+                    self.buf.shrink_to(64 * 1024);
+                } else {
+                    self.buf.extend_from_slice(chunk);
+                }
+            }
+            let used = found.unwrap_or(available.len());
+            self.reader.consume(used);
+            if found.is_some() {
+                self.finished = true;
+                return Ok(if self.too_long {
+                    ReadLine::TooLong(self.total)
+                } else {
+                    ReadLine::Line
+                });
+            }
         }
     }
 }
@@ -199,31 +234,41 @@ mod tests {
     #[tokio::test]
     async fn bounded_lines() -> std::io::Result<()> {
         let data = b"short\nthis line is too long\nok\nlast-no-newline".to_vec();
-        let mut r = tokio::io::BufReader::with_capacity(4, &data[..]);
-        let mut buf = Vec::new();
-        assert_eq!(
-            read_line_bounded(&mut r, &mut buf, 8).await?,
-            ReadLine::Line
-        );
-        assert_eq!(buf, b"short");
-        assert_eq!(
-            read_line_bounded(&mut r, &mut buf, 8).await?,
-            ReadLine::TooLong(21)
-        );
-        assert_eq!(
-            read_line_bounded(&mut r, &mut buf, 8).await?,
-            ReadLine::Line
-        );
-        assert_eq!(buf, b"ok");
-        assert_eq!(
-            read_line_bounded(&mut r, &mut buf, 100).await?,
-            ReadLine::Line
-        );
-        assert_eq!(buf, b"last-no-newline");
-        assert_eq!(
-            read_line_bounded(&mut r, &mut buf, 100).await?,
-            ReadLine::Eof
-        );
+        let mut r = LineReader::new(tokio::io::BufReader::with_capacity(4, &data[..]), 8);
+        assert_eq!(r.next_line().await?, ReadLine::Line);
+        assert_eq!(r.line(), b"short");
+        assert_eq!(r.next_line().await?, ReadLine::TooLong(21));
+        assert_eq!(r.next_line().await?, ReadLine::Line);
+        assert_eq!(r.line(), b"ok");
+        r.limit = 100;
+        assert_eq!(r.next_line().await?, ReadLine::Line);
+        assert_eq!(r.line(), b"last-no-newline");
+        assert_eq!(r.next_line().await?, ReadLine::Eof);
+        Ok(())
+    }
+
+    /// A `select!` that drops `next_line` halfway through a line must not lose or split it.
+    #[tokio::test]
+    async fn a_cancelled_read_keeps_the_partial_line() -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        for limit in [1024, 8] {
+            let (mut w, r) = tokio::io::duplex(64);
+            let mut lines = LineReader::new(tokio::io::BufReader::with_capacity(4, r), limit);
+            w.write_all(b"first half ").await?;
+            let cut = tokio::time::timeout(Duration::from_millis(50), lines.next_line()).await;
+            assert!(cut.is_err(), "no line is complete yet");
+            w.write_all(b"second half\nnext\n").await?;
+            drop(w);
+            if limit == 1024 {
+                assert_eq!(lines.next_line().await?, ReadLine::Line);
+                assert_eq!(lines.line(), b"first half second half");
+            } else {
+                assert_eq!(lines.next_line().await?, ReadLine::TooLong(22));
+            }
+            assert_eq!(lines.next_line().await?, ReadLine::Line);
+            assert_eq!(lines.line(), b"next");
+            assert_eq!(lines.next_line().await?, ReadLine::Eof);
+        }
         Ok(())
     }
 }

@@ -26,6 +26,14 @@ case "$FAKE_MODE" in
     echo '{"type":"item.completed","item":{"id":"item_2","type":"agent_message","text":"'"$prompt"'"}}'
     echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2}}'
     ;;
+  burst)
+    # Many events at once, then exit: a slow reader finds them in the pipe after Codex is gone.
+    echo '{"type":"turn.started"}'
+    for i in $(seq 1 30); do
+      echo '{"type":"item.completed","item":{"id":"item_'$i'","type":"agent_message","text":"m'$i'"}}'
+    done
+    echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2}}'
+    ;;
   crash)
     echo '{"type":"item.completed","item":{"id":"item_0","type":"error","message":"disk on fire"}}'
     echo "thread 'main' panicked at core/src/lib.rs:1:1: oh no" >&2
@@ -221,6 +229,29 @@ async fn slow_consumer_backpressure_loses_nothing() -> anyhow::Result<()> {
         }
     }
     assert_eq!(n, 3);
+    Ok(())
+}
+
+/// The consumer takes ~3 s after Codex exited, longer than the post-exit drain window: nothing
+/// already written may be dropped.
+#[tokio::test]
+async fn a_consumer_slower_than_the_exit_drain_gets_every_event() -> anyhow::Result<()> {
+    let mut s = fake("burst").channel_capacity(1).stream().await?;
+    let mut texts = Vec::new();
+    let mut last = None;
+    while let Some(ev) = s.next_event().await {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let ev = ev?;
+        if let ThreadEvent::ItemCompleted(done) = &ev {
+            if let ItemDetails::AgentMessage(m) = &done.item.details {
+                texts.push(m.text.clone());
+            }
+        }
+        last = Some(ev.type_name().to_owned());
+    }
+    let expected: Vec<String> = (1..=30).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, expected);
+    assert_eq!(last.as_deref(), Some("turn.completed"));
     Ok(())
 }
 

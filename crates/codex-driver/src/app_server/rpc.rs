@@ -5,7 +5,7 @@ use super::approvals::{ApprovalHandler, ApprovalRequest, Approvals};
 use super::protocol::{ServerNotification, ServerRequest};
 use crate::error::{Error, Result};
 use crate::events::DIAGNOSTIC_KEEP;
-use crate::process::{ReadLine, StderrTail, read_line_bounded};
+use crate::process::{LineReader, ReadLine, StderrTail};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -239,10 +239,10 @@ impl Rpc {
         }
     }
 
-    async fn read_loop<R: AsyncBufRead + Unpin>(self, mut reader: R) {
-        let mut buf = Vec::with_capacity(16 * 1024);
+    async fn read_loop<R: AsyncBufRead + Unpin>(self, reader: R) {
+        let mut lines = LineReader::new(reader, 256 * 1024 * 1024);
         loop {
-            match read_line_bounded(&mut reader, &mut buf, 256 * 1024 * 1024).await {
+            match lines.next_line().await {
                 Ok(ReadLine::Line) => {}
                 Ok(ReadLine::TooLong(n)) => {
                     tracing::warn!("app-server: skipped a {n}-byte line");
@@ -250,10 +250,10 @@ impl Rpc {
                 }
                 Ok(ReadLine::Eof) | Err(_) => break,
             }
-            let msg: Value = match serde_json::from_slice(&buf) {
+            let msg: Value = match serde_json::from_slice(lines.line()) {
                 Ok(v) => v,
                 Err(e) => {
-                    let text = String::from_utf8_lossy(&buf);
+                    let text = String::from_utf8_lossy(lines.line());
                     tracing::warn!(
                         "app-server: non-JSON line ({e}): {}",
                         &text[..text.len().min(DIAGNOSTIC_KEEP)]
