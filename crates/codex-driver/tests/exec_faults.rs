@@ -242,10 +242,10 @@ async fn a_consumer_slower_than_the_exit_drain_gets_every_event() -> anyhow::Res
     while let Some(ev) = s.next_event().await {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let ev = ev?;
-        if let ThreadEvent::ItemCompleted(done) = &ev {
-            if let ItemDetails::AgentMessage(m) = &done.item.details {
-                texts.push(m.text.clone());
-            }
+        if let ThreadEvent::ItemCompleted(done) = &ev
+            && let ItemDetails::AgentMessage(m) = &done.item.details
+        {
+            texts.push(m.text.clone());
         }
         last = Some(ev.type_name().to_owned());
     }
