@@ -41,3 +41,60 @@ impl Drop for Server {
         }
     }
 }
+
+impl Server {
+    /// Serves `app` over TLS with `tls` (HTTP/1.1), one task per connection.
+    pub(crate) fn serve_tls(
+        listener: tokio::net::TcpListener,
+        addr: SocketAddr,
+        app: Router,
+        tls: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Self {
+        let (tx, mut rx) = oneshot::channel::<()>();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = tokio::select! {
+                    _ = &mut rx => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok(a) => a,
+                        Err(_) => continue,
+                    },
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that fails the handshake (e.g. distrusts the cert) is its problem.
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            shutdown: Some(tx),
+        }
+    }
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost`: the server config using it, and
+/// the certificate as PEM (for the client to trust).
+pub(crate) fn self_signed_tls() -> std::io::Result<(std::sync::Arc<rustls::ServerConfig>, String)> {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(std::io::Error::other)?;
+    let pem = certified.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .map_err(std::io::Error::other)?;
+    Ok((std::sync::Arc::new(config), pem))
+}

@@ -23,11 +23,16 @@
 
 mod binary;
 mod http;
+mod issuer;
 mod provider;
 mod registry;
 mod response;
 
 pub use binary::{codex_binary, pinned_binary, pinned_versions};
+pub use issuer::{
+    IssuerOptions, IssuerRequest, MOCK_API_KEY, MOCK_DEVICE_AUTH_ID, MOCK_USER_CODE, MockAccount,
+    MockIssuer, unsigned_jwt,
+};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball};
 pub use response::{MockResponse, add_file_patch};

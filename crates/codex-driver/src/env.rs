@@ -81,6 +81,16 @@ impl SpawnEnv {
         self.codex_home.as_ref()
     }
 
+    /// `self`, with `home` as `CODEX_HOME` unless it names one itself: a builder's earlier
+    /// `codex_home(..)` survives a later `spawn_env(..)`, so Codex never falls back to the
+    /// user's own `~/.codex` by accident.
+    pub(crate) fn or_home(mut self, home: Option<&PathBuf>) -> Self {
+        if self.codex_home.is_none() {
+            self.codex_home = home.cloned();
+        }
+        self
+    }
+
     /// Sets a variable.
     pub fn set(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Self {
         self.vars.push((key.into(), Some(value.into())));
@@ -195,6 +205,18 @@ mod tests {
                 "SECRET_TOKEN=x"
             ]
         );
+    }
+
+    #[test]
+    fn a_later_env_keeps_an_earlier_home_unless_it_names_one() {
+        let earlier = PathBuf::from("/apps/a/codex");
+        let kept = SpawnEnv::new().or_home(Some(&earlier));
+        assert_eq!(kept.home(), Some(&earlier));
+        let mut own = SpawnEnv::new();
+        own.codex_home("/apps/b/codex");
+        let own = own.or_home(Some(&earlier));
+        assert_eq!(own.home(), Some(&PathBuf::from("/apps/b/codex")));
+        assert_eq!(SpawnEnv::new().or_home(None).home(), None);
     }
 
     #[test]

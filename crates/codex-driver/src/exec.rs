@@ -439,9 +439,10 @@ impl Exec {
         self
     }
 
-    /// The whole spawn environment at once (replaces `codex_home`/`env*` settings).
+    /// The whole spawn environment at once (replaces earlier `env*` settings). A `CODEX_HOME`
+    /// set before with `codex_home` is kept unless `env` names its own.
     pub fn spawn_env(mut self, env: SpawnEnv) -> Self {
-        self.env = env;
+        self.env = env.or_home(self.env.home());
         self
     }
 

@@ -9,6 +9,7 @@ mod exec_faults;
 mod exec_real;
 mod home_auth;
 mod install;
+mod login;
 mod parse_fixtures;
 mod probe;
 mod resolve;

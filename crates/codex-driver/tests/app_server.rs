@@ -674,20 +674,6 @@ async fn account_and_config_calls() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn chatgpt_browser_login_gives_a_url_and_can_be_cancelled() -> anyhow::Result<()> {
-    let env = Env::new(vec![]).await;
-    let codex = server(&env).spawn().await?;
-    let login = codex.login_chatgpt(false).await?;
-    assert!(!login.login_id().is_empty());
-    let url = login.auth_url().unwrap_or_default().to_owned();
-    assert!(url.starts_with("https://"), "{url}");
-    assert!(url.contains("redirect_uri="), "{url}");
-    login.cancel().await?;
-    stop(codex).await;
-    Ok(())
-}
-
 #[allow(dead_code)]
 fn _approval_policy_is_typed(p: AskForApproval) -> AskForApproval {
     p

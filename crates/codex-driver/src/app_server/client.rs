@@ -89,9 +89,10 @@ impl AppServer {
         self
     }
 
-    /// The whole spawn environment.
+    /// The whole spawn environment at once (replaces earlier `env*` settings). A `CODEX_HOME`
+    /// set before with `codex_home` is kept unless `env` names its own.
     pub fn spawn_env(mut self, env: SpawnEnv) -> Self {
-        self.env = env;
+        self.env = env.or_home(self.env.home());
         self
     }
 
@@ -609,6 +610,17 @@ impl Codex {
         self.request(&p::GetAccountParams::default()).await
     }
 
+    /// `account/read` with `refreshToken: true`: Codex refreshes a ChatGPT login's tokens
+    /// (rotating the refresh token in `auth.json`) before answering. Follow with
+    /// [`crate::auth::sync`] when the home shares its login with others.
+    pub async fn account_refreshed(&self) -> Result<p::GetAccountResponse> {
+        self.request(&p::GetAccountParams {
+            refresh_token: Some(true),
+            ..Default::default()
+        })
+        .await
+    }
+
     /// `account/login/start` with an API key (sent over the pipe, never in argv).
     pub async fn login_api_key(&self, api_key: &str) -> Result<()> {
         self.request_raw(
@@ -710,6 +722,11 @@ impl LoginHandle {
     /// The code to enter (device-code login).
     pub fn user_code(&self) -> Option<&str> {
         self.response.get("userCode").and_then(Value::as_str)
+    }
+
+    /// Where to enter the code (device-code login).
+    pub fn verification_url(&self) -> Option<&str> {
+        self.response.get("verificationUrl").and_then(Value::as_str)
     }
 
     /// Waits for `account/login/completed`.
