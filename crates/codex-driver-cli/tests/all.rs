@@ -300,6 +300,51 @@ fn install_takes_the_registry_from_the_npm_configuration() -> anyhow::Result<()>
 }
 
 #[test]
+fn install_from_a_private_registry_with_an_npmrc_token() -> anyhow::Result<()> {
+    let (_rt, reg) = registry_with("7.7.9")?;
+    reg.require_token("cli-npm-token");
+    let project = tmp();
+    let scope = reg.url().replace("http:", "");
+    std::fs::write(
+        project.path().join(".npmrc"),
+        format!(
+            "registry={}\n{scope}:_authToken=${{CDRV_TEST_NPM_TOKEN}}\n",
+            reg.url()
+        ),
+    )?;
+    let install = |token: Option<&str>| -> anyhow::Result<std::process::Output> {
+        let dir = tmp();
+        let mut cmd = cli();
+        cmd.current_dir(project.path())
+            .env_remove("NPM_CONFIG_REGISTRY")
+            .env_remove("npm_config_registry")
+            .env_remove("CDRV_TEST_NPM_TOKEN")
+            .args(["install", "7.7.9", "--dir"])
+            .arg(dir.path());
+        if let Some(t) = token {
+            cmd.env("CDRV_TEST_NPM_TOKEN", t);
+        }
+        Ok(cmd.output()?)
+    };
+    // The variable is unset: no credential, a clear refusal.
+    let out = install(None)?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    assert!(stderr.contains("no credentials"), "{stderr}");
+    // Set: the install goes through, and the token is never printed.
+    let out = install(Some("cli-npm-token"))?;
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("cli-npm-token"), "{all}");
+    Ok(())
+}
+
+#[test]
 fn features_lists_the_binarys_flags() -> anyhow::Result<()> {
     let out = cli()
         .env("XDG_CACHE_HOME", tmp().path())

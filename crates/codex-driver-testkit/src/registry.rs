@@ -4,7 +4,7 @@ use crate::http::Server;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -35,6 +35,8 @@ struct Inner {
     packages: BTreeMap<String, Package>,
     tags: BTreeMap<String, String>,
     requests: Vec<String>,
+    authorizations: Vec<Option<String>>,
+    required_token: Option<String>,
     base: String,
 }
 
@@ -129,6 +131,17 @@ impl MockRegistry {
         );
     }
 
+    /// Makes the registry private: every request must carry `Authorization: Bearer <token>`,
+    /// or is answered 401.
+    pub fn require_token(&self, token: impl Into<String>) {
+        self.shared.lock().required_token = Some(token.into());
+    }
+
+    /// The `Authorization` header of each request so far (`None` when absent), in order.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.shared.lock().authorizations.clone()
+    }
+
     /// Paths requested so far.
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
@@ -153,9 +166,22 @@ pub fn npm_tarball(entries: &[(&str, Vec<u8>, u32)]) -> std::io::Result<Vec<u8>>
     gz.finish()
 }
 
-async fn handle(State(shared): State<Shared>, uri: Uri) -> Response {
+async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().to_owned();
-    shared.lock().requests.push(path.clone());
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    {
+        let mut inner = shared.lock();
+        inner.requests.push(path.clone());
+        inner.authorizations.push(auth.clone());
+        if let Some(token) = &inner.required_token
+            && auth.as_deref() != Some(format!("Bearer {token}").as_str())
+        {
+            return (StatusCode::UNAUTHORIZED, "authentication required").into_response();
+        }
+    }
     let lower = path.to_ascii_lowercase();
     if let Some(name) = lower.strip_prefix("/tarballs/") {
         let pkg = shared

@@ -1,8 +1,9 @@
 //! Managed installs: fetch a Codex release's platform package from the npm registry, verify its
 //! published integrity hash, and unpack it atomically into [`ManagedInstalls`].
 //!
-//! The registry comes from the user's npm configuration ([`npm_registry`]), never a hard-coded
-//! host. Concurrent installers serialize on a lock file; a failed, tampered or truncated
+//! The registry and its credentials come from the user's npm configuration ([`NpmConfig`]:
+//! `$NPM_CONFIG_REGISTRY`, `.npmrc` files with `//host/:_authToken=${TOKEN}` lines), never a
+//! hard-coded host. Concurrent installers serialize on a lock file; a failed, tampered or truncated
 //! download leaves nothing behind.
 //!
 //! ```no_run
@@ -24,6 +25,9 @@ use semver::Version;
 use sha2::{Digest, Sha512};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
+
+mod npm_config;
+pub use npm_config::NpmConfig;
 
 /// The npm package Codex ships in.
 pub const NPM_PACKAGE: &str = "@openai/codex";
@@ -65,6 +69,7 @@ pub struct Installed {
 pub struct Installer {
     installs: ManagedInstalls,
     registry: Option<String>,
+    npm: Option<NpmConfig>,
     client: reqwest::Client,
 }
 
@@ -74,6 +79,7 @@ impl Installer {
         Self {
             installs,
             registry: None,
+            npm: None,
             // A stalled registry must not hold the install lock for ever.
             client: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(30))
@@ -83,9 +89,15 @@ impl Installer {
         }
     }
 
-    /// Uses this registry URL instead of the npm configuration.
+    /// Uses this registry URL instead of the npm configuration's (its credentials still apply).
     pub fn registry(mut self, url: impl Into<String>) -> Self {
         self.registry = Some(url.into());
+        self
+    }
+
+    /// Uses this npm configuration instead of reading the user's ([`NpmConfig::load`]).
+    pub fn npm_config(mut self, cfg: NpmConfig) -> Self {
+        self.npm = Some(cfg);
         self
     }
 
@@ -117,17 +129,20 @@ impl Installer {
             });
         }
         progress(Progress::Resolving);
-        let registry = match &self.registry {
-            Some(r) => r.clone(),
-            None => npm_registry().await,
+        let mut npm = match &self.npm {
+            Some(c) => c.clone(),
+            None => NpmConfig::load().await,
         };
-        let registry = format!("{}/", registry.trim_end_matches('/'));
+        if let Some(r) = &self.registry {
+            npm = npm.with_registry(r.clone());
+        }
+        let registry = format!("{}/", npm.registry().trim_end_matches('/'));
         let pkg = NPM_PACKAGE.replace('/', "%2f");
         let version = match Version::parse(requested) {
             Ok(v) => v,
             Err(_) => {
                 let manifest = self
-                    .get_json(&format!("{registry}{pkg}/{requested}"))
+                    .get_json(&npm, &format!("{registry}{pkg}/{requested}"))
                     .await
                     .map_err(|d| fail(InstallStage::Registry, d))?;
                 let v = manifest
@@ -151,7 +166,7 @@ impl Installer {
         }
         let manifest_url = format!("{registry}{pkg}/{version}-{platform}");
         let manifest = self
-            .get_json(&manifest_url)
+            .get_json(&npm, &manifest_url)
             .await
             .map_err(|d| fail(InstallStage::Registry, d))?;
         let dist = manifest.get("dist");
@@ -198,7 +213,7 @@ impl Installer {
             .prefix(".download-")
             .tempfile_in(&platform_dir)
             .map_err(|e| fail(InstallStage::Download, e.to_string()))?;
-        self.download(tarball, integrity, download.as_file(), progress)
+        self.download(&npm, tarball, integrity, download.as_file(), progress)
             .await
             .map_err(|e| match e {
                 DownloadError::Integrity(actual) => Error::Integrity {
@@ -251,17 +266,28 @@ impl Installer {
         })
     }
 
-    async fn get_json(&self, url: &str) -> std::result::Result<serde_json::Value, String> {
+    fn get(&self, npm: &NpmConfig, url: &str) -> reqwest::RequestBuilder {
+        let req = self.client.get(url);
+        match npm.authorization(url) {
+            Some(auth) => req.header(reqwest::header::AUTHORIZATION, auth),
+            None => req,
+        }
+    }
+
+    async fn get_json(
+        &self,
+        npm: &NpmConfig,
+        url: &str,
+    ) -> std::result::Result<serde_json::Value, String> {
         let resp = self
-            .client
-            .get(url)
+            .get(npm, url)
             .header("accept", "application/json")
             .send()
             .await
             .map_err(|e| format!("GET {}: {}", redact(url), e.without_url()))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(format!("GET {}: HTTP {status}", redact(url)));
+            return Err(http_failure(npm, url, status));
         }
         resp.json()
             .await
@@ -270,6 +296,7 @@ impl Installer {
 
     async fn download(
         &self,
+        npm: &NpmConfig,
         url: &str,
         integrity: &str,
         mut file: &std::fs::File,
@@ -277,15 +304,11 @@ impl Installer {
     ) -> std::result::Result<(), DownloadError> {
         let expected = Integrity::parse(integrity)
             .ok_or_else(|| DownloadError::Other(format!("unsupported integrity {integrity:?}")))?;
-        let mut resp = self.client.get(url).send().await.map_err(|e| {
+        let mut resp = self.get(npm, url).send().await.map_err(|e| {
             DownloadError::Other(format!("GET {}: {}", redact(url), e.without_url()))
         })?;
         if !resp.status().is_success() {
-            return Err(DownloadError::Other(format!(
-                "GET {}: HTTP {}",
-                redact(url),
-                resp.status()
-            )));
+            return Err(DownloadError::Other(http_failure(npm, url, resp.status())));
         }
         let total = resp.content_length();
         let mut hasher = Sha512::new();
@@ -316,6 +339,16 @@ impl Installer {
         }
         Ok(())
     }
+}
+
+/// `GET <url>: HTTP <status>`, saying for 401/403 whether credentials were sent.
+fn http_failure(npm: &NpmConfig, url: &str, status: reqwest::StatusCode) -> String {
+    let hint = match status.as_u16() {
+        401 | 403 if npm.has_credentials_for(url) => " (the configured credentials were refused)",
+        401 | 403 => " (no credentials for this registry in the npm configuration)",
+        _ => "",
+    };
+    format!("GET {}: HTTP {status}{hint}", redact(url))
 }
 
 enum DownloadError {
@@ -392,42 +425,9 @@ fn unpack(archive: &Path, dest: &Path, triple: &str) -> std::result::Result<(), 
     Ok(())
 }
 
-/// The npm registry URL from the user's configuration: `$NPM_CONFIG_REGISTRY` (any case),
-/// then `registry=` in the nearest project `.npmrc` (current directory upwards), then
-/// `~/.npmrc`, then `npm config get registry`, then [`DEFAULT_REGISTRY`].
+/// The npm registry URL from the user's configuration (see [`NpmConfig::load`]).
 pub async fn npm_registry() -> String {
-    for key in ["NPM_CONFIG_REGISTRY", "npm_config_registry"] {
-        if let Some(v) = std::env::var(key).ok().filter(|v| !v.trim().is_empty()) {
-            return v.trim().to_owned();
-        }
-    }
-    let mut rcs: Vec<PathBuf> = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        rcs.extend(cwd.ancestors().map(|d| d.join(".npmrc")));
-    }
-    if let Some(h) = crate::home::user_home() {
-        rcs.push(h.join(".npmrc"));
-    }
-    for rc in rcs {
-        if let Ok(text) = std::fs::read_to_string(&rc)
-            && let Some(r) = registry_from_npmrc(&text)
-        {
-            return r;
-        }
-    }
-    let npm = tokio::process::Command::new("npm")
-        .args(["config", "get", "registry"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    if let Ok(Ok(out)) = tokio::time::timeout(std::time::Duration::from_secs(10), npm).await {
-        let r = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        if out.status.success() && r.starts_with("http") {
-            return r;
-        }
-    }
-    DEFAULT_REGISTRY.to_owned()
+    NpmConfig::load().await.registry().to_owned()
 }
 
 /// The `registry=` value of an `.npmrc` text.

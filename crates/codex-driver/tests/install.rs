@@ -3,7 +3,7 @@
 use crate::common::tmp_base;
 use codex_driver::binary::{ManagedInstalls, Resolver, npm_platform, target_triple};
 use codex_driver::error::InstallStage;
-use codex_driver::install::{Installer, Progress};
+use codex_driver::install::{Installer, NpmConfig, Progress};
 use codex_driver::{Binary, Error};
 use codex_driver_testkit::{MockRegistry, TarballFault};
 use std::path::Path;
@@ -203,5 +203,60 @@ async fn concurrent_installers_do_not_corrupt_each_other() -> anyhow::Result<()>
     }
     assert_eq!(fresh, 1, "exactly one installer unpacked");
     assert_eq!(installs.installed(), vec![semver::Version::new(2, 0, 0)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_private_registry_gets_the_npmrc_token_and_only_it_does() -> anyhow::Result<()> {
+    let reg = registry("4.4.4", None).await;
+    reg.require_token("s3cret-npm-token");
+    let install = |cfg: NpmConfig| async move {
+        let (d, installs) = installs();
+        let r = Installer::new(installs)
+            .npm_config(cfg)
+            .install("latest", &mut |_| {})
+            .await;
+        (d, r)
+    };
+    let registry_failure = |r: codex_driver::Result<_>| match r {
+        Err(Error::Install {
+            stage: InstallStage::Registry,
+            detail,
+            ..
+        }) => detail,
+        other => panic!("{other:?}"),
+    };
+
+    // No credentials configured: refused, and the error says so.
+    let (_d, r) = install(NpmConfig::new(reg.url())).await;
+    let detail = registry_failure(r);
+    assert!(detail.contains("HTTP 401"), "{detail}");
+    assert!(detail.contains("no credentials"), "{detail}");
+
+    // A wrong token: refused, named as refused, never shown.
+    let (_d, r) = install(NpmConfig::new(reg.url()).with_token("wrong-token")).await;
+    let detail = registry_failure(r);
+    assert!(detail.contains("credentials were refused"), "{detail}");
+    assert!(!detail.contains("wrong-token"), "{detail}");
+
+    // The token from an .npmrc line, `${VAR}` expanded: packument and tarball both carry it.
+    let scope = reg.url().replace("http:", "");
+    let mut cfg = NpmConfig::new(reg.url());
+    cfg.add_npmrc(
+        &format!("//elsewhere.example/:_authToken=other\n{scope}:_authToken=${{NPM_TOKEN}}\n"),
+        &|k| (k == "NPM_TOKEN").then(|| "s3cret-npm-token".to_owned()),
+    );
+    assert!(!format!("{cfg:?}").contains("s3cret"));
+    let before = reg.requests().len();
+    let (_d, r) = install(cfg).await;
+    let installed = r?;
+    assert_eq!(installed.version.to_string(), "4.4.4");
+    let auths = &reg.authorizations()[before..];
+    assert!(auths.len() >= 2, "{auths:?}");
+    assert!(
+        auths
+            .iter()
+            .all(|a| a.as_deref() == Some("Bearer s3cret-npm-token"))
+    );
     Ok(())
 }
