@@ -58,6 +58,9 @@ pub fn support(version: &Version) -> Support {
     }
 }
 
+/// How long `codex --version` may take before the probe fails.
+pub const VERSION_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A Codex executable, with its version once probed.
 #[derive(Debug, Clone)]
 pub struct Binary {
@@ -138,8 +141,8 @@ impl Binary {
     }
 
     /// The version: declared, cached for this path/size/mtime in this process, or probed by
-    /// running `codex --version`. Warns (tracing) once per binary when it is newer than every
-    /// tested release.
+    /// running `codex --version` (given at most [`VERSION_PROBE_TIMEOUT`]). Warns (tracing) once
+    /// per binary when it is newer than every tested release.
     pub async fn version(&self) -> Result<Version> {
         if let Some(v) = &self.version {
             return Ok(v.clone());
@@ -150,15 +153,18 @@ impl Binary {
         {
             return Ok(v);
         }
-        let out = tokio::process::Command::new(&self.path)
-            .arg("--version")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
+        let out = crate::process::run_bounded(&self.path, &["--version"], VERSION_PROBE_TIMEOUT)
             .await
             .map_err(|source| Error::Spawn {
                 path: self.path.clone(),
                 source,
+            })?
+            .ok_or_else(|| Error::Version {
+                path: self.path.clone(),
+                detail: format!(
+                    "no answer to `--version` within {} s",
+                    VERSION_PROBE_TIMEOUT.as_secs()
+                ),
             })?;
         let text = String::from_utf8_lossy(&out.stdout);
         let v = parse_version(&text).ok_or_else(|| Error::Version {

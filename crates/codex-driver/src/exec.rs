@@ -941,7 +941,14 @@ impl Exec {
             match &self.capabilities {
                 Some(caps) => self.check_capabilities(caps)?,
                 None => {
-                    let v = binary.version().await?;
+                    // The probe honours the caller's cancel token like the run itself.
+                    let v = match &self.runtime.cancel {
+                        Some(t) => tokio::select! {
+                            v = binary.version() => v?,
+                            _ = t.cancelled() => return Err(Error::Cancelled),
+                        },
+                        None => binary.version().await?,
+                    };
                     self.check_against(&v, binary.path())?;
                 }
             }

@@ -280,16 +280,19 @@ impl Prober {
 }
 
 async fn run_capture(path: &Path, args: &[&str]) -> Result<String> {
-    let out = tokio::process::Command::new(path)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .env_remove("RUST_BACKTRACE")
-        .kill_on_drop(true)
-        .output()
+    let out = crate::process::run_bounded(path, args, crate::binary::VERSION_PROBE_TIMEOUT)
         .await
         .map_err(|source| Error::Spawn {
             path: path.to_path_buf(),
             source,
+        })?
+        .ok_or_else(|| Error::Probe {
+            path: path.to_path_buf(),
+            detail: format!(
+                "`codex {}` gave no answer within {} s",
+                args.join(" "),
+                crate::binary::VERSION_PROBE_TIMEOUT.as_secs()
+            ),
         })?;
     if !out.status.success() {
         return Err(Error::Probe {

@@ -123,7 +123,53 @@ impl StderrTail {
     }
 }
 
-/// What [`read_line_bounded`] found.
+/// Kills a process group when dropped, unless disarmed: no child outlives a dropped future.
+pub(crate) struct GroupKillGuard(pub(crate) Option<u32>);
+
+impl GroupKillGuard {
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKillGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            signal_group(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// Runs a short command (`codex --version`, `--help`, ...) with stdin closed, in its own
+/// process group, for at most `limit`. `Ok(None)` on timeout; on timeout or when the future is
+/// dropped the whole group is killed.
+pub(crate) async fn run_bounded(
+    path: &std::path::Path,
+    args: &[&str],
+    limit: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    let child = tokio::process::Command::new(path)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .env_remove("RUST_BACKTRACE")
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut guard = GroupKillGuard(child.id());
+    let out = tokio::time::timeout(limit, child.wait_with_output()).await;
+    match out {
+        Ok(r) => {
+            guard.disarm();
+            r.map(Some)
+        }
+        // The guard kills the group (a descendant may hold the pipes open).
+        Err(_) => Ok(None),
+    }
+}
+
+/// What [`LineReader::next_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ReadLine {
     /// A line is in the buffer (without its newline).

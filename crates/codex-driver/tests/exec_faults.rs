@@ -289,3 +289,41 @@ async fn overall_timeout_after_stdout_closed_is_a_timeout() -> anyhow::Result<()
     );
     Ok(())
 }
+
+/// A binary that never answers `--version`: cancelling the run ends the version probe too, and
+/// the probe's whole process group (the script and its child) is killed.
+#[tokio::test]
+async fn cancel_during_the_version_probe_kills_the_probe() -> anyhow::Result<()> {
+    let marker = "cdrv-hung-version-7c";
+    let dir = tmp_base().join(format!("hung-version-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("codex");
+    std::fs::write(
+        &path,
+        format!("#!/usr/bin/env bash\nbash -c 'sleep 300; echo {marker}' &\nwait\n"),
+    )?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    let token = codex_driver::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+    // --worktree is version-gated, so the binary's version is probed before spawning.
+    let r = Exec::new("x")
+        .binary(Binary::at(&path))
+        .worktree(true)
+        .cancel_token(token)
+        .run()
+        .await;
+    // (Without the cancel, the probe would run into its 10 s limit: an Error::Version.)
+    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(
+        eventually(Duration::from_secs(5), || crate::common::processes_with(
+            marker
+        )
+        .is_empty())
+        .await
+    );
+    Ok(())
+}

@@ -247,7 +247,7 @@ impl AppServer {
             tokio::spawn(async move {
                 // If the runtime drops this task before it reaps (runtime shutdown), the group
                 // must not outlive it.
-                let mut reap_guard = GroupKillGuard(Some(pgid));
+                let mut reap_guard = crate::process::GroupKillGuard(Some(pgid));
                 let status = tokio::select! {
                     s = child.wait() => {
                         signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
@@ -256,7 +256,7 @@ impl AppServer {
                     _ = kill.cancelled() => terminate_group(&mut child, pgid, grace).await,
                 };
                 done.store(true, Ordering::Release);
-                reap_guard.0 = None;
+                reap_guard.disarm();
                 // Let the stderr drain catch the last lines.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let reason = match status {
@@ -313,16 +313,6 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
 }
 
 /// SIGKILLs a process group when dropped while still armed.
-struct GroupKillGuard(Option<u32>);
-
-impl Drop for GroupKillGuard {
-    fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
-            signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
-        }
-    }
-}
-
 /// Kills the server when the last [`Codex`] clone goes away.
 struct ProcessGuard {
     pgid: u32,
