@@ -191,7 +191,15 @@ class Gen:
         fields = []
         ftypes = []
         used = set()
-        for pname, ps in s.get("properties", {}).items():
+        props = dict(s.get("properties", {}))
+        # `anyOf`/`oneOf` object alternatives beside the properties (e.g. an image given by
+        # `url` or by `fileId`): each alternative's fields become optional fields.
+        for key in ("anyOf", "oneOf"):
+            for alt in s.get(key) or []:
+                if isinstance(alt, dict) and alt.get("type") == "object":
+                    for pn, pv in alt.get("properties", {}).items():
+                        props.setdefault(pn, pv)
+        for pname, ps in props.items():
             if pname in skip:
                 continue
             fname = snake(pname)

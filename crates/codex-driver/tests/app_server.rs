@@ -3,7 +3,8 @@
 use crate::common::{Env, codex, eventually};
 use codex_driver::app_server::approvals::{Decision, approval_fn, approval_queue};
 use codex_driver::app_server::protocol::{
-    AskForApproval, SandboxMode, ServerNotification, ThreadItem, ThreadStartParams, TurnStatus,
+    AskForApproval, AskForApprovalGranular, SandboxMode, ServerNotification, ThreadItem,
+    ThreadStartParams, TurnStartParams, TurnStatus, UserInput, UserInputImage, UserInputLocalImage,
 };
 use codex_driver::app_server::{AppServer, Codex};
 use codex_driver::process::group_alive;
@@ -787,5 +788,104 @@ async fn connects_over_a_unix_socket() -> anyhow::Result<()> {
         Some("over uds")
     );
     codex.shutdown().await?;
+    Ok(())
+}
+
+const DATA_URL: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg==";
+
+#[tokio::test]
+async fn per_turn_model_output_schema_and_images_reach_the_model() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::text(r#"{"ok":true}"#)]).await;
+    let png = env.ws().join("pixel.png");
+    std::fs::write(&png, crate::common::PNG_2X2)?;
+    let codex = server(&env).spawn().await?;
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let schema = json!({
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
+        "additionalProperties": false
+    });
+    let out = thread
+        .turn_with(TurnStartParams {
+            input: vec![
+                codex_driver::app_server::text_input("look at these"),
+                UserInput::LocalImage(UserInputLocalImage {
+                    path: png.display().to_string(),
+                    ..Default::default()
+                }),
+                // Codex 0.169 takes inline data URLs only (remote URLs are refused).
+                UserInput::Image(UserInputImage {
+                    url: Some(DATA_URL.into()),
+                    ..Default::default()
+                }),
+            ],
+            model: Some("mock-model-b".into()),
+            output_schema: Some(schema.clone()),
+            ..Default::default()
+        })
+        .await?
+        .run()
+        .await?;
+    stop(codex).await;
+    assert_eq!(out.final_message.as_deref(), Some(r#"{"ok":true}"#));
+    let reqs = env.provider.requests();
+    let req = reqs.last().unwrap();
+    assert_eq!(req.model(), Some("mock-model-b"));
+    assert_eq!(req.body["text"]["format"]["schema"], schema);
+    let images = crate::common::input_images(req);
+    assert_eq!(images.len(), 2, "{images:?}");
+    assert!(
+        images[0].starts_with("data:image/png;base64,"),
+        "{}",
+        images[0]
+    );
+    assert_eq!(images[1], DATA_URL);
+    Ok(())
+}
+
+/// A granular policy asks only for what it names: with `sandbox_approval` the escalation is
+/// put to the handler; without it, Codex refuses the escalation without asking.
+#[tokio::test]
+async fn granular_approval_policy() -> anyhow::Result<()> {
+    for sandbox_approval in [true, false] {
+        let env = Env::new(escalated_touch("granular.txt")).await;
+        let asked = Arc::new(AtomicUsize::new(0));
+        let seen = asked.clone();
+        // Codex 0.169 accepts a granular policy only from clients that opt into its
+        // experimental API.
+        let codex = server(&env)
+            .experimental_api(true)
+            .approval_handler(approval_fn(move |_| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async { Decision::Accept }
+            }))
+            .spawn()
+            .await?;
+        let mut p = params(&env, "untrusted", SandboxMode::ReadOnly);
+        p.approval_policy = Some(AskForApproval::Granular(AskForApprovalGranular {
+            sandbox_approval,
+            rules: true,
+            mcp_elicitations: true,
+            ..Default::default()
+        }));
+        let mut thread = codex.start_thread(p).await?;
+        let out = thread.run("please touch a file").await?;
+        stop(codex).await;
+        let expected = if sandbox_approval { 1 } else { 0 };
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            expected,
+            "sandbox_approval={sandbox_approval}"
+        );
+        assert_eq!(
+            env.ws().join("granular.txt").exists(),
+            sandbox_approval,
+            "{}",
+            command_status(&out)
+        );
+    }
     Ok(())
 }

@@ -599,3 +599,21 @@ async fn web_search_item_from_the_provider() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn images_are_sent_to_the_model() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::text("a pixel")]).await;
+    let png = env.ws().join("pixel.png");
+    std::fs::write(&png, crate::common::PNG_2X2)?;
+    let turn = env.exec("what is this?").image(&png).run().await?;
+    assert_eq!(turn.final_message.as_deref(), Some("a pixel"));
+    let reqs = env.provider.requests();
+    let images = crate::common::input_images(&reqs[0]);
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert!(
+        images[0].starts_with("data:image/png;base64,"),
+        "{}",
+        images[0]
+    );
+    Ok(())
+}
