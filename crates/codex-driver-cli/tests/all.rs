@@ -315,7 +315,12 @@ fn install_from_a_private_registry_with_an_npmrc_token() -> anyhow::Result<()> {
     let install = |token: Option<&str>| -> anyhow::Result<std::process::Output> {
         let dir = tmp();
         let mut cmd = cli();
+        // Only the project's .npmrc counts: no user file of the machine's.
         cmd.current_dir(project.path())
+            .env(
+                "NPM_CONFIG_USERCONFIG",
+                project.path().join("no-user-npmrc"),
+            )
             .env_remove("NPM_CONFIG_REGISTRY")
             .env_remove("npm_config_registry")
             .env_remove("CDRV_TEST_NPM_TOKEN")

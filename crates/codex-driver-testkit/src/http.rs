@@ -58,13 +58,21 @@ impl Server {
                     _ = &mut rx => return,
                     accepted = listener.accept() => match accepted {
                         Ok(a) => a,
-                        Err(_) => continue,
+                        // E.g. out of file descriptors: back off instead of spinning.
+                        Err(_) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
                     },
                 };
                 let (acceptor, app) = (acceptor.clone(), app.clone());
                 tokio::spawn(async move {
                     // A client that fails the handshake (e.g. distrusts the cert) is its problem.
-                    let Ok(stream) = acceptor.accept(tcp).await else {
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(tcp),
+                    );
+                    let Ok(Ok(stream)) = handshake.await else {
                         return;
                     };
                     let service = hyper_util::service::TowerToHyperService::new(app);

@@ -85,7 +85,8 @@ impl SpawnEnv {
     /// `codex_home(..)` survives a later `spawn_env(..)`, so Codex never falls back to the
     /// user's own `~/.codex` by accident.
     pub(crate) fn or_home(mut self, home: Option<&PathBuf>) -> Self {
-        if self.codex_home.is_none() {
+        let names_it = self.vars.iter().any(|(k, _)| k == "CODEX_HOME");
+        if self.codex_home.is_none() && !names_it {
             self.codex_home = home.cloned();
         }
         self
@@ -217,6 +218,10 @@ mod tests {
         let own = own.or_home(Some(&earlier));
         assert_eq!(own.home(), Some(&PathBuf::from("/apps/b/codex")));
         assert_eq!(SpawnEnv::new().or_home(None).home(), None);
+        // CODEX_HOME set (or removed) as a variable is the caller's choice too.
+        let mut var = SpawnEnv::new();
+        var.set("CODEX_HOME", "/apps/c/codex");
+        assert_eq!(var.or_home(Some(&earlier)).home(), None);
     }
 
     #[test]

@@ -1074,9 +1074,12 @@ pub struct TurnResult {
     /// the thread's cumulative usage, not the turn's: subtract the previous report
     /// ([`Usage::since`]), as [`ExecConversation`](crate::conversation::ExecConversation) does.
     pub usage: Option<Usage>,
-    /// Non-event stdout lines.
+    /// Non-event stdout lines (the first [`MAX_DIAGNOSTICS`]).
     pub diagnostics: Vec<Diagnostic>,
 }
+
+/// How many diagnostics (non-event stdout lines) a run keeps; later ones are dropped.
+pub const MAX_DIAGNOSTICS: usize = 1000;
 
 /// A turn decoded into `T` by [`Exec::run_typed`].
 #[derive(Debug, Clone)]
@@ -1322,11 +1325,12 @@ impl Supervisor {
                 _ = self.token.cancelled() => break Stop::Cancelled,
                 _ = sleep_opt(overall) => break Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default()),
                 _ = sleep_opt(idle), if drain_until.is_none() => break Stop::Timeout(TimeoutKind::Idle, self.rt.idle_timeout.unwrap_or_default()),
-                s = self.child.wait(), if waiting => Pumped::Exited(s.ok()),
-                // Before the drain deadline: output already in the pipe is never dropped, however
-                // long a slow consumer kept us from reading it.
-                r = lines.next_line() => Pumped::Read(r),
+                // A bound on reading after Codex exited (a descendant may hold stdout open, or
+                // write for ever). Time spent waiting for a slow consumer does not count (see
+                // below), so nothing Codex wrote before exiting is dropped.
                 _ = sleep_opt(drain_until) => break Stop::Eof,
+                s = self.child.wait(), if waiting => Pumped::Exited(s.ok()),
+                r = lines.next_line() => Pumped::Read(r),
             };
             let read = match next {
                 Pumped::Exited(status) => {
@@ -1364,8 +1368,11 @@ impl Supervisor {
             match parsed {
                 Line::Blank => {}
                 Line::Diagnostic(d) => {
-                    tracing::warn!("codex exec: {d}");
-                    if let Ok(mut v) = self.shared.diagnostics.lock() {
+                    // Kept up to a bound: a process spewing garbage must not grow memory.
+                    if let Ok(mut v) = self.shared.diagnostics.lock()
+                        && v.len() < MAX_DIAGNOSTICS
+                    {
+                        tracing::warn!("codex exec: {d}");
                         v.push(d);
                     }
                 }
@@ -1374,6 +1381,7 @@ impl Supervisor {
                     if let Some(t) = tee.as_mut() {
                         let _ = t.flush().await;
                     }
+                    let waited = Instant::now();
                     tokio::select! {
                         biased;
                         _ = self.token.cancelled() => break Stop::Cancelled,
@@ -1382,6 +1390,9 @@ impl Supervisor {
                             // The consumer went away: same as a cancel.
                             if sent.is_err() { break Stop::Cancelled; }
                         }
+                    }
+                    if let Some(d) = drain_until.as_mut() {
+                        *d += waited.elapsed();
                     }
                 }
             }

@@ -356,16 +356,19 @@ enum DownloadError {
     Other(String),
 }
 
-/// `url` without credentials (`https://user:token@host/...` -> `https://host/...`).
+/// `url` without credentials (`https://user:token@host/...` -> `https://host/...`), as the
+/// HTTP client reads it; a string that is no URL loses everything up to its last `@`.
 fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            let sep = if rest.contains('/') { "/" } else { "" };
-            format!("{scheme}://{host}{sep}{path}")
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
         }
-        None => url.to_owned(),
+        Err(_) => match url.rsplit_once('@') {
+            Some((_, rest)) => format!("<redacted>@{rest}"),
+            None => url.to_owned(),
+        },
     }
 }
 
@@ -463,7 +466,9 @@ mod tests {
             "https://reg.example/a/b.tgz"
         );
         assert_eq!(redact("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
-        assert_eq!(redact("https://u@h"), "https://h");
+        assert_eq!(redact("https://u@h"), "https://h/");
+        assert_eq!(redact("https://evil\\@h/x"), "https://evil/@h/x");
+        assert_eq!(redact("not a url: t0ken@x"), "<redacted>@x");
     }
 
     #[test]

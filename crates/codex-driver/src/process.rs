@@ -160,11 +160,13 @@ pub(crate) async fn run_bounded(
     let mut guard = GroupKillGuard(child.id());
     let out = tokio::time::timeout(limit, child.wait_with_output()).await;
     match out {
-        Ok(r) => {
+        Ok(Ok(o)) => {
             guard.disarm();
-            r.map(Some)
+            Ok(Some(o))
         }
-        // The guard kills the group (a descendant may hold the pipes open).
+        // On an I/O error or the deadline the guard kills the group (a descendant may hold the
+        // pipes open).
+        Ok(Err(e)) => Err(e),
         Err(_) => Ok(None),
     }
 }

@@ -34,6 +34,12 @@ case "$FAKE_MODE" in
     done
     echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2}}'
     ;;
+  flood)
+    # Completes the turn, then exits leaving a child that writes to stdout without pause.
+    echo '{"type":"turn.started"}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}'
+    bash -c "while :; do echo '{\"type\":\"noise\",\"marker\":\"$FAKE_MARKER\"}'; echo 'not json'; done" &
+    exit 0 ;;
   crash)
     echo '{"type":"item.completed","item":{"id":"item_0","type":"error","message":"disk on fire"}}'
     echo "thread 'main' panicked at core/src/lib.rs:1:1: oh no" >&2
@@ -252,6 +258,24 @@ async fn a_consumer_slower_than_the_exit_drain_gets_every_event() -> anyhow::Res
     let expected: Vec<String> = (1..=30).map(|i| format!("m{i}")).collect();
     assert_eq!(texts, expected);
     assert_eq!(last.as_deref(), Some("turn.completed"));
+    Ok(())
+}
+
+/// After Codex exits, reading is bounded even when a descendant keeps the pipe full.
+#[tokio::test]
+async fn a_child_flooding_stdout_after_exit_does_not_hang_the_run() -> anyhow::Result<()> {
+    let marker = "cdrv-flood-marker-2d";
+    let run = fake("flood").env("FAKE_MARKER", marker).run();
+    let turn = tokio::time::timeout(Duration::from_secs(60), run).await??;
+    assert_eq!(turn.thread_id.as_deref(), Some("fake-thread"));
+    assert_eq!(turn.diagnostics.len(), codex_driver::exec::MAX_DIAGNOSTICS);
+    assert!(
+        eventually(Duration::from_secs(5), || crate::common::processes_with(
+            marker
+        )
+        .is_empty())
+        .await
+    );
     Ok(())
 }
 

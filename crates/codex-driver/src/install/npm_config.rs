@@ -2,8 +2,11 @@
 //!
 //! Credentials follow npm's `.npmrc` conventions: keys scoped to a registry URL without its
 //! scheme (`//npm.example.com/repo/:_authToken=...`), `${VAR}` expanded from the environment.
-//! A request gets the credential whose scope is the longest prefix of its URL, so tokens never
-//! go to another host. Tokens are never shown by `Debug`, in errors or in logs.
+//! A request gets the credential whose scope is the longest prefix of its URL, as parsed by the
+//! HTTP client that connects (so `\`, `@` or case tricks can't move a token to another host),
+//! and only over HTTPS or the registry's own scheme. Unscoped keys (`_authToken=`) count only
+//! in a file that also names the `registry=` they belong to. Tokens are never shown by `Debug`,
+//! in errors or in logs.
 
 use base64::Engine;
 use std::path::PathBuf;
@@ -38,7 +41,7 @@ impl std::fmt::Debug for NpmConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scopes: Vec<&str> = self.credentials.iter().map(|(s, _)| s.as_str()).collect();
         f.debug_struct("NpmConfig")
-            .field("registry", &self.registry)
+            .field("registry", &super::redact(&self.registry))
             .field("credentials_for", &scopes)
             .finish()
     }
@@ -69,7 +72,10 @@ impl NpmConfig {
             .map(|v| v.trim().to_owned())
             .find(|v| !v.is_empty());
         if registry.is_none() {
-            registry = texts.iter().find_map(|t| super::registry_from_npmrc(t));
+            registry = texts
+                .iter()
+                .filter_map(|t| super::registry_from_npmrc(t))
+                .find_map(|r| expand(&r, &env));
         }
         let registry = match registry {
             Some(r) => r,
@@ -97,8 +103,9 @@ impl NpmConfig {
 
     /// Adds a bearer token for the configured registry (as `//host/path/:_authToken` would).
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        let scope = scope_of(&self.registry);
-        self.push(scope, Credential::Bearer(token.into()));
+        if let Some(scope) = scope_of(&self.registry) {
+            self.push(scope, Credential::Bearer(token.into()));
+        }
         self
     }
 
@@ -107,6 +114,11 @@ impl NpmConfig {
     pub fn add_npmrc(&mut self, text: &str, env: &dyn Fn(&str) -> Option<String>) -> &mut Self {
         let mut users: Vec<(String, String)> = Vec::new();
         let mut passwords: Vec<(String, String)> = Vec::new();
+        // Unscoped credentials belong to the registry named in the same file, if any: never to
+        // a registry another (e.g. a cloned project's) file picked.
+        let own_registry = super::registry_from_npmrc(text)
+            .and_then(|r| expand(&r, env))
+            .and_then(|r| scope_of(&r));
         for line in text.lines().map(str::trim) {
             if line.starts_with('#') || line.starts_with(';') {
                 continue;
@@ -118,11 +130,10 @@ impl NpmConfig {
             let Some(value) = expand(value, env).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            // Unscoped legacy keys apply to the default registry.
-            let (scope, field) = match key.rsplit_once(':') {
-                Some((s, f)) if s.starts_with("//") => (normalize_scope(s), f),
-                None => (scope_of(&self.registry), key),
-                Some(_) => continue,
+            let (scope, field) = match (key.rsplit_once(':'), &own_registry) {
+                (Some((s, f)), _) if s.starts_with("//") => (normalize_scope(s), f),
+                (None, Some(own)) => (own.clone(), key),
+                _ => continue,
             };
             match field {
                 "_authToken" => self.push(scope, Credential::Bearer(value)),
@@ -164,7 +175,15 @@ impl NpmConfig {
     }
 
     fn credential_for(&self, url: &str) -> Option<&Credential> {
-        let target = scope_of(url);
+        let parsed = reqwest::Url::parse(url).ok()?;
+        let registry_scheme = reqwest::Url::parse(&self.registry)
+            .map(|u| u.scheme().to_owned())
+            .unwrap_or_default();
+        // No secret in clear text unless the registry itself is plain HTTP (a local mirror).
+        if parsed.scheme() != "https" && parsed.scheme() != registry_scheme {
+            return None;
+        }
+        let target = scope_of(url)?;
         self.credentials
             .iter()
             .filter(|(scope, _)| target.starts_with(scope.as_str()))
@@ -179,22 +198,13 @@ impl NpmConfig {
     }
 }
 
-/// `https://host:1/a/b?q` -> `//host:1/a/b`, then normalized.
-fn scope_of(url: &str) -> String {
-    let no_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let no_query = no_scheme.split(['?', '#']).next().unwrap_or_default();
-    // Credentials embedded in the URL are not part of the scope.
-    let no_userinfo = match no_query.split_once('/') {
-        Some((authority, path)) => {
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{host}/{path}")
-        }
-        None => no_query
-            .rsplit_once('@')
-            .map_or(no_query, |(_, h)| h)
-            .to_owned(),
-    };
-    normalize_scope(&format!("//{no_userinfo}"))
+/// `https://host:1/a/b?q` -> `//host:1/a/b/`: the host, explicit port and path the HTTP client
+/// will actually use (user info, query and fragment dropped). `None` when it is not a URL.
+fn scope_of(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let host = u.host_str()?;
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(normalize_scope(&format!("//{host}{port}{}", u.path())))
 }
 
 /// Lower-cases the host and ends the scope with `/`, so `//h/repo` matches `//h/repo/x` but
@@ -230,11 +240,12 @@ fn npmrc_paths() -> Vec<PathBuf> {
     if let Ok(cwd) = std::env::current_dir() {
         rcs.extend(cwd.ancestors().map(|d| d.join(".npmrc")));
     }
-    if let Some(p) = std::env::var_os("NPM_CONFIG_USERCONFIG") {
-        rcs.push(PathBuf::from(p));
-    }
-    if let Some(h) = crate::home::user_home() {
-        rcs.push(h.join(".npmrc"));
+    // As npm: $NPM_CONFIG_USERCONFIG names the user file instead of ~/.npmrc.
+    match std::env::var_os("NPM_CONFIG_USERCONFIG")
+        .or_else(|| std::env::var_os("npm_config_userconfig"))
+    {
+        Some(p) => rcs.push(PathBuf::from(p)),
+        None => rcs.extend(crate::home::user_home().map(|h| h.join(".npmrc"))),
     }
     rcs
 }
@@ -294,6 +305,25 @@ mod tests {
             header(&cfg, "https://evil.example/npm.example.com/repo/x"),
             None
         );
+        // What the HTTP client connects to decides, not how the string looks.
+        assert_eq!(
+            header(&cfg, "https://evil.example\\@npm.example.com/repo/x"),
+            None
+        );
+        assert_eq!(
+            header(&cfg, "https://npm.example.com@evil.example/repo/x"),
+            None
+        );
+        assert_eq!(
+            header(&cfg, "https://npm.example.com.evil.example/repo/x"),
+            None
+        );
+        assert_eq!(
+            header(&cfg, "https://user:pw@NPM.EXAMPLE.COM:443/repo/x"),
+            Some("Bearer from-env".into())
+        );
+        // Never in clear text to an HTTPS registry's host.
+        assert_eq!(header(&cfg, "http://npm.example.com/repo/x"), None);
         assert!(
             cfg.authorization("https://npm.example.com/repo/x")
                 .is_some_and(|v| v.is_sensitive())
@@ -313,12 +343,23 @@ mod tests {
             Some("Basic bWU6c2VjcmV0".into())
         );
         assert_eq!(
-            header(&cfg, "http://b.example/x"),
+            header(&cfg, "https://b.example/x"),
             Some("Basic Yjpwdw==".into())
         );
+        // An unscoped token in a file that names no registry belongs to none.
+        assert_eq!(header(&cfg, "https://reg.example/pkg"), None);
+        // In a file that does, it belongs to that registry only.
+        let mut cfg = NpmConfig::new("https://chosen-by-a-project.example/");
+        cfg.add_npmrc("registry=https://${HOST}/npm/\n_authToken=legacy\n", &|k| {
+            (k == "HOST").then(|| "own.example".into())
+        });
         assert_eq!(
-            header(&cfg, "https://reg.example/pkg"),
+            header(&cfg, "https://own.example/npm/pkg"),
             Some("Bearer legacy".into())
+        );
+        assert_eq!(
+            header(&cfg, "https://chosen-by-a-project.example/pkg"),
+            None
         );
     }
 
@@ -341,19 +382,21 @@ mod tests {
 
     #[test]
     fn debug_names_scopes_never_secrets() {
-        let cfg = NpmConfig::new("https://r.example/").with_token("s3cr3t-token");
+        let cfg = NpmConfig::new("https://me:pw-in-url@r.example/").with_token("s3cr3t-token");
         let shown = format!("{cfg:?}");
         assert!(shown.contains("//r.example/"), "{shown}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(!shown.contains("pw-in-url"), "{shown}");
     }
 
     #[test]
     fn scope_normalization() {
         assert_eq!(
-            scope_of("https://u:p@Host.Example:8443/a/b?x=1"),
-            "//host.example:8443/a/b/"
+            scope_of("https://u:p@Host.Example:8443/a/b?x=1").as_deref(),
+            Some("//host.example:8443/a/b/")
         );
-        assert_eq!(scope_of("http://h"), "//h/");
+        assert_eq!(scope_of("http://h").as_deref(), Some("//h/"));
+        assert_eq!(scope_of("not a url"), None);
         assert_eq!(expand("${A}", &env), None);
         assert_eq!(
             expand("x-${NPM_TOKEN?}-y", &env),
