@@ -889,3 +889,45 @@ async fn granular_approval_policy() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// An orchestrator starts a turn, walks away (nobody reads its events), and is told when it
+/// ends: by `wait_for_turn_completion` and by the thread status stream.
+#[tokio::test]
+async fn a_turn_nobody_watches_is_waited_for() -> anyhow::Result<()> {
+    let env = Env::new(vec![
+        MockResponse::text("slow answer").delay_before(Duration::from_millis(1500)),
+    ])
+    .await;
+    let codex = server(&env).spawn().await?;
+    let mut statuses = codex.thread_status_changes();
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let id = thread.id().to_owned();
+    let turn_id = thread.turn("take your time").await?.id().to_owned();
+    drop(thread);
+    let turn = tokio::time::timeout(
+        Duration::from_secs(60),
+        codex.wait_for_turn_completion(&id, &turn_id),
+    )
+    .await??;
+    assert_eq!(turn.status, TurnStatus::Completed);
+    let mut seen = Vec::new();
+    while let Ok(Some(n)) = tokio::time::timeout(Duration::from_secs(5), statuses.recv()).await {
+        if n.thread_id == id {
+            let kind = serde_json::to_value(&n.status)?["type"].clone();
+            seen.push(kind.as_str().unwrap_or_default().to_owned());
+            if seen.last().map(String::as_str) == Some("idle") && seen.contains(&"active".into()) {
+                break;
+            }
+        }
+    }
+    let active = seen.iter().position(|s| s == "active");
+    let idle = seen.iter().rposition(|s| s == "idle");
+    assert!(
+        matches!((active, idle), (Some(a), Some(i)) if a < i),
+        "{seen:?}"
+    );
+    stop(codex).await;
+    Ok(())
+}

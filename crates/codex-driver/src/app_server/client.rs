@@ -457,9 +457,28 @@ impl Codex {
         self.rpc.request(method, params, Some(timeout)).await
     }
 
-    /// Every notification from the server (bounded; a slow reader slows the server).
+    /// Every notification from the server. Bounded: a subscription left unread for a few
+    /// seconds while full is dropped (its receiver then ends) rather than stall other threads.
     pub fn notifications(&self) -> mpsc::Receiver<Routed> {
         self.rpc.subscribe(None)
+    }
+
+    /// `thread/status/changed` of every thread on this server (active with its flags, idle,
+    /// system error, ...): what an orchestrator watching many threads needs. Same bound as
+    /// [`Codex::notifications`].
+    pub fn thread_status_changes(&self) -> mpsc::Receiver<p::ThreadStatusChangedNotification> {
+        let mut all = self.rpc.subscribe(None);
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            while let Some(r) = all.recv().await {
+                if let ServerNotification::ThreadStatusChanged(n) = r.notification
+                    && tx.send(n).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        rx
     }
 
     /// `thread/start`.
