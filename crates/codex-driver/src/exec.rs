@@ -1634,6 +1634,56 @@ mod tests {
         );
     }
 
+    /// Every option `codex exec --help` (0.169.0, captured) lists has a builder method: a new
+    /// Codex's flags show up here when its help is captured.
+    #[test]
+    fn the_builder_covers_every_flag_of_the_captured_help() {
+        let help =
+            crate::probe::parse_help(include_str!("../tests/fixtures/help/0.169.0/exec.txt"));
+        let e = Exec::new("p")
+            .config("k", "v")
+            .enable("f")
+            .disable("g")
+            .image("a.png")
+            .model("m")
+            .local_provider(LocalProvider::Ollama)
+            .profile("p")
+            .sandbox(SandboxMode::ReadOnly)
+            .cd("/w")
+            .add_dir("/x")
+            .thread_source("t")
+            .cyber_access_program(CyberAccessProgram::DaybreakBlue)
+            .output_schema("/s.json")
+            .color(Color::Never)
+            .output_last_message("/o")
+            .strict_config(true)
+            .oss(true)
+            .approve_for_me(true)
+            .bypass_approvals_and_sandbox(true)
+            .bypass_hook_trust(true)
+            .worktree(true)
+            .skip_git_repo_check(true)
+            .trust(true)
+            .ephemeral(true)
+            .ignore_user_config(true)
+            .ignore_rules(true);
+        let emitted: std::collections::BTreeSet<String> = argv(&e)
+            .into_iter()
+            .map(|a| match a.as_str() {
+                "-c" => "--config".to_owned(),
+                _ => a,
+            })
+            .filter(|a| a.starts_with("--"))
+            .collect();
+        let missing: Vec<&String> = help
+            .flags
+            .iter()
+            .filter(|f| !["--help", "--version"].contains(&f.as_str()))
+            .filter(|f| !emitted.contains(*f))
+            .collect();
+        assert!(missing.is_empty(), "no builder method for {missing:?}");
+    }
+
     #[test]
     fn resume_and_fork_put_options_before_the_subcommand() {
         let e = Exec::resume("0199-abc", "go on")

@@ -86,6 +86,11 @@ async fn probes_the_real_binaries() -> anyhow::Result<()> {
     let caps = prober.probe(&Binary::at(crate::common::codex())).await?;
     assert_eq!(caps.version, semver::Version::new(0, 169, 0));
     assert!(caps.exec_flags.contains("--json") && caps.exec_flags.contains("--worktree"));
+    // The captured help the builder is checked against is the pinned binary's own.
+    assert_eq!(
+        caps.exec_flags,
+        parse_help(&fixture("0.169.0/exec.txt")).flags
+    );
     assert!(caps.exec_commands.contains("fork"));
     assert!(caps.features.len() > 100);
     let old = prober
