@@ -1,4 +1,7 @@
-//! Typed `-c key=value` configuration overrides.
+//! Codex's configuration: typed `-c key=value` overrides ([`ConfigOverrides`]) and editing a
+//! `config.toml` in place ([`ConfigFile`]).
+//!
+//! ## Overrides
 //!
 //! Codex parses the value of `-c key=value` as TOML and silently falls back to a raw string when
 //! it is not TOML, so `-c model=o3` and `-c 'model="o3"'` both work while `-c x=[1,` becomes a
@@ -24,6 +27,9 @@
 
 use std::collections::BTreeMap;
 use toml_edit::{Key, Value};
+
+mod file;
+pub use file::{ConfigFile, ModelProvider};
 
 /// A set of config overrides, one per dotted key; later `set`s of a key replace earlier ones.
 /// Ordered by key so the argv is deterministic.

@@ -178,6 +178,22 @@ pub enum Error {
         problem: crate::home::HomeProblem,
     },
 
+    /// A `config.toml` could not be read, parsed or written; nothing in it was changed.
+    #[error("config file {}{}: {detail}", path.display(), match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        _ => String::new(),
+    })]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of a parse error.
+        line: Option<usize>,
+        /// 1-based column of a parse error.
+        column: Option<usize>,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// An auth file could not be read, parsed or written. Never carries secret values.
     #[error("auth file {}: {detail}", path.display())]
     Auth {

@@ -4,6 +4,7 @@
 
 mod app_server;
 mod common;
+mod config_file;
 mod conversation;
 mod exec_faults;
 mod exec_real;
