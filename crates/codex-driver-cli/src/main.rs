@@ -59,6 +59,21 @@ enum Command {
         #[arg(long)]
         registry: Option<String>,
     },
+    /// List the threads Codex saved in a home, or show one's conversation (`--show ID`).
+    Sessions {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The CODEX_HOME to read (default: $CODEX_HOME, then ~/.codex).
+        #[arg(long, value_name = "DIR")]
+        codex_home: Option<PathBuf>,
+        /// Print this thread's user prompts and answers instead.
+        #[arg(long, value_name = "THREAD_ID")]
+        show: Option<String>,
+        /// At most this many threads, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// List the binary's feature flags (probed, cached per binary).
     Features {
         /// Print JSON.
@@ -192,6 +207,12 @@ async fn main() -> ExitCode {
             refresh,
             binary,
         } => features(json, refresh, &binary).await,
+        Command::Sessions {
+            json,
+            codex_home,
+            show,
+            limit,
+        } => sessions_cmd(json, codex_home, show, limit),
     };
     match result {
         Ok(code) => code,
@@ -205,6 +226,54 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn sessions_cmd(
+    json: bool,
+    codex_home: Option<PathBuf>,
+    show: Option<String>,
+    limit: usize,
+) -> Result<ExitCode> {
+    use codex_driver::sessions;
+    let home = match codex_home {
+        Some(h) => codex_driver::CodexHome::new(h),
+        None => codex_driver::CodexHome::user_default()?,
+    };
+    if let Some(id) = show {
+        let Some(s) = sessions::find(&home, &id)? else {
+            anyhow::bail!("no saved thread {id} in {}", home.path().display());
+        };
+        let messages = sessions::transcript(&s.path)?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&messages)?);
+        } else {
+            for m in messages {
+                let who = match m.role {
+                    sessions::Role::User => "user",
+                    _ => "codex",
+                };
+                println!("{who}: {}", m.text);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list: Vec<_> = sessions::list(&home)?.into_iter().take(limit).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for s in list {
+            println!(
+                "{}  {}  {}{}",
+                s.thread_id,
+                s.started_at.as_deref().unwrap_or("-"),
+                s.cwd
+                    .as_ref()
+                    .map_or("-".into(), |c| c.display().to_string()),
+                if s.archived { "  (archived)" } else { "" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn doctor(json: bool, binary: &BinaryArgs, codex_home: Option<PathBuf>) -> Result<ExitCode> {

@@ -440,6 +440,29 @@ fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
         let stderr2 = String::from_utf8_lossy(&second.stderr).into_owned();
         assert!(second.status.success(), "{transport:?}: {stderr2}");
         assert_eq!(thread_id_in(&stderr2), id, "{transport:?}");
+
+        // The saved thread, read back from the home by `sessions`.
+        let list = cli()
+            .args(["sessions", "--json", "--codex-home"])
+            .arg(home.path())
+            .output()?;
+        assert!(list.status.success());
+        let v = json_of(&list);
+        assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+        assert_eq!(v[0]["thread_id"], id.as_str());
+        assert_eq!(v[0]["cwd"], ws.path().display().to_string());
+        let show = cli()
+            .args(["sessions", "--codex-home"])
+            .arg(home.path())
+            .args(["--show", &id])
+            .output()?;
+        let text = String::from_utf8_lossy(&show.stdout);
+        let users: Vec<&str> = text.lines().filter(|l| l.starts_with("user: ")).collect();
+        assert_eq!(
+            users,
+            ["user: first prompt", "user: second prompt"],
+            "{text}"
+        );
     }
     Ok(())
 }

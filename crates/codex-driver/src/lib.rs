@@ -18,6 +18,7 @@ pub mod notify;
 pub mod probe;
 pub mod process;
 pub mod schema;
+pub mod sessions;
 
 pub use binary::{Binary, Resolver, SUPPORTED_CODEX};
 pub use config::ConfigOverrides;

@@ -15,3 +15,4 @@ mod notify;
 mod parse_fixtures;
 mod probe;
 mod resolve;
+mod sessions;
