@@ -148,8 +148,19 @@ pub(crate) async fn run_bounded(
     args: &[&str],
     limit: Duration,
 ) -> std::io::Result<Option<std::process::Output>> {
+    run_bounded_in(path, args, &[], limit).await
+}
+
+/// [`run_bounded`] with extra environment variables.
+pub(crate) async fn run_bounded_in(
+    path: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    limit: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
     let child = tokio::process::Command::new(path)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -11,6 +11,7 @@ mod exec_real;
 mod home_auth;
 mod install;
 mod login;
+mod mcp;
 mod notify;
 mod parse_fixtures;
 mod probe;

@@ -115,11 +115,7 @@ impl ConfigFile {
     /// JSON (datetimes become strings).
     pub fn get(&self, dotted_key: &str) -> Option<Json> {
         let keys = parse_key(dotted_key).ok()?;
-        let mut item = self.doc.as_item();
-        for k in &keys {
-            item = item.get(k.get())?;
-        }
-        item_to_json(item)
+        self.get_path(keys.iter().map(|k| k.get()))
     }
 
     /// Sets a dotted key; missing tables on the way are created.
@@ -186,24 +182,50 @@ impl ConfigFile {
         Ok(self)
     }
 
+    /// A value by key segments (for segments with dots or spaces), as JSON.
+    pub fn get_path<I, S>(&self, segments: I) -> Option<Json>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut item = self.doc.as_item();
+        for seg in segments {
+            item = item.get(seg.as_ref())?;
+        }
+        item_to_json(item)
+    }
+
     /// Removes a dotted key; whether it was there.
     pub fn remove(&mut self, dotted_key: &str) -> bool {
-        let Ok(keys) = parse_key(dotted_key) else {
-            return false;
-        };
-        let Some((last, parents)) = keys.split_last() else {
+        match parse_key(dotted_key) {
+            Ok(keys) => self.remove_path(keys.iter().map(|k| k.get().to_owned())),
+            Err(_) => false,
+        }
+    }
+
+    /// Removes a key given as segments; whether it was there.
+    pub fn remove_path<I, S>(&mut self, segments: I) -> bool
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let segs: Vec<String> = segments
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect();
+        let Some((last, parents)) = segs.split_last() else {
             return false;
         };
         let mut item = self.doc.as_item_mut();
         for k in parents {
-            match item.get_mut(k.get()) {
+            match item.get_mut(k) {
                 Some(i) => item = i,
                 None => return false,
             }
         }
         match item {
-            Item::Table(t) => t.remove(last.get()).is_some(),
-            Item::Value(Value::InlineTable(t)) => t.remove(last.get()).is_some(),
+            Item::Table(t) => t.remove(last).is_some(),
+            Item::Value(Value::InlineTable(t)) => t.remove(last).is_some(),
             _ => false,
         }
     }
