@@ -46,7 +46,7 @@ impl std::fmt::Debug for SecretMap {
 }
 
 /// How Codex reaches an MCP server.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum McpTransport {
     /// A program Codex starts, speaking MCP on its stdio.
@@ -73,10 +73,49 @@ pub enum McpTransport {
         /// `env_http_headers`: header → name of the variable holding its value.
         env_http_headers: BTreeMap<String, String>,
     },
+    /// Neither `command` nor `url` (a transport newer than this library, or a broken table):
+    /// its keys stay in [`McpServer::extra`] and are written back as they were.
+    Unknown,
 }
 
-/// One `[mcp_servers.<name>]` table.
-#[derive(Debug, Clone, PartialEq)]
+/// Argument values may carry tokens (`--token=...`): `Debug` shows how many there are.
+impl std::fmt::Debug for McpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stdio {
+                command,
+                args,
+                env,
+                env_vars,
+                cwd,
+            } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", &format_args!("[{} redacted]", args.len()))
+                .field("env", env)
+                .field("env_vars", env_vars)
+                .field("cwd", cwd)
+                .finish(),
+            Self::StreamableHttp {
+                url,
+                bearer_token_env_var,
+                http_headers,
+                env_http_headers,
+            } => f
+                .debug_struct("StreamableHttp")
+                .field("url", &without_userinfo(url))
+                .field("bearer_token_env_var", bearer_token_env_var)
+                .field("http_headers", http_headers)
+                .field("env_http_headers", env_http_headers)
+                .finish(),
+            Self::Unknown => f.write_str("Unknown"),
+        }
+    }
+}
+
+/// One `[mcp_servers.<name>]` table. `Debug` redacts values that may be secrets (argument
+/// and environment values, headers, unmodelled keys).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct McpServer {
     /// How to reach it.
@@ -99,6 +138,25 @@ pub struct McpServer {
     pub default_tools_approval_mode: Option<String>,
     /// Keys this library does not model (kept as they are when the table is rewritten).
     pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer")
+            .field("transport", &self.transport)
+            .field("enabled", &self.enabled)
+            .field("required", &self.required)
+            .field("startup_timeout_sec", &self.startup_timeout_sec)
+            .field("tool_timeout_sec", &self.tool_timeout_sec)
+            .field("enabled_tools", &self.enabled_tools)
+            .field("disabled_tools", &self.disabled_tools)
+            .field(
+                "default_tools_approval_mode",
+                &self.default_tools_approval_mode,
+            )
+            .field("extra_keys", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl McpServer {
@@ -149,50 +207,65 @@ impl McpServer {
         self
     }
 
-    /// Reads a table as Codex's config holds it (as JSON).
+    /// Reads a table as Codex's config holds it (as JSON). A value of an unexpected type is
+    /// not dropped: it stays in [`extra`](Self::extra), so rewriting the table keeps it.
     pub fn from_json(v: &Value) -> std::result::Result<Self, String> {
         let mut obj = v.as_object().cloned().ok_or("not a table")?;
-        let mut take = |k: &str| obj.remove(k);
-        let strings = |v: Option<Value>| -> Vec<String> {
-            v.and_then(|v| v.as_array().cloned())
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
+        // Takes `k` when `conv` accepts its value; otherwise leaves it for `extra`.
+        fn take<T>(
+            obj: &mut Map<String, Value>,
+            k: &str,
+            conv: impl Fn(&Value) -> Option<T>,
+        ) -> Option<T> {
+            let t = obj.get(k).and_then(&conv)?;
+            obj.remove(k);
+            Some(t)
+        }
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let strings = |v: &Value| -> Option<Vec<String>> {
+            v.as_array()?
+                .iter()
+                .map(|s| s.as_str().map(str::to_owned))
                 .collect()
         };
-        let map = |v: Option<Value>| -> BTreeMap<String, String> {
-            v.and_then(|v| v.as_object().cloned())
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+        let map = |v: &Value| -> Option<BTreeMap<String, String>> {
+            v.as_object()?
+                .iter()
+                .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
                 .collect()
         };
-        let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_owned));
-        let transport = match (take("command"), take("url")) {
-            (Some(c), None) => McpTransport::Stdio {
-                command: text(Some(c)).ok_or("`command` is not a string")?,
-                args: strings(take("args")),
-                env: SecretMap(map(take("env"))),
-                env_vars: strings(take("env_vars")),
-                cwd: text(take("cwd")).map(PathBuf::from),
+        let transport = match (obj.contains_key("command"), obj.contains_key("url")) {
+            (true, false) => match take(&mut obj, "command", text) {
+                Some(command) => McpTransport::Stdio {
+                    command,
+                    args: take(&mut obj, "args", strings).unwrap_or_default(),
+                    env: SecretMap(take(&mut obj, "env", map).unwrap_or_default()),
+                    env_vars: take(&mut obj, "env_vars", strings).unwrap_or_default(),
+                    cwd: take(&mut obj, "cwd", text).map(PathBuf::from),
+                },
+                None => McpTransport::Unknown,
             },
-            (None, Some(u)) => McpTransport::StreamableHttp {
-                url: text(Some(u)).ok_or("`url` is not a string")?,
-                bearer_token_env_var: text(take("bearer_token_env_var")),
-                http_headers: SecretMap(map(take("http_headers"))),
-                env_http_headers: map(take("env_http_headers")),
+            (false, true) => match take(&mut obj, "url", text) {
+                Some(url) => McpTransport::StreamableHttp {
+                    url,
+                    bearer_token_env_var: take(&mut obj, "bearer_token_env_var", text),
+                    http_headers: SecretMap(
+                        take(&mut obj, "http_headers", map).unwrap_or_default(),
+                    ),
+                    env_http_headers: take(&mut obj, "env_http_headers", map).unwrap_or_default(),
+                },
+                None => McpTransport::Unknown,
             },
-            (Some(_), Some(_)) => return Err("both `command` and `url`".into()),
-            (None, None) => return Err("neither `command` nor `url`".into()),
+            _ => McpTransport::Unknown,
         };
         let mut s = Self::with(transport);
-        s.enabled = take("enabled").and_then(|v| v.as_bool());
-        s.required = take("required").and_then(|v| v.as_bool());
-        s.startup_timeout_sec = take("startup_timeout_sec").and_then(|v| v.as_f64());
-        s.tool_timeout_sec = take("tool_timeout_sec").and_then(|v| v.as_f64());
-        s.enabled_tools = take("enabled_tools").map(|v| strings(Some(v)));
-        s.disabled_tools = take("disabled_tools").map(|v| strings(Some(v)));
-        s.default_tools_approval_mode = text(take("default_tools_approval_mode"));
+        s.enabled = take(&mut obj, "enabled", Value::as_bool);
+        s.required = take(&mut obj, "required", Value::as_bool);
+        s.startup_timeout_sec = take(&mut obj, "startup_timeout_sec", Value::as_f64);
+        s.tool_timeout_sec = take(&mut obj, "tool_timeout_sec", Value::as_f64);
+        s.enabled_tools = take(&mut obj, "enabled_tools", strings);
+        s.disabled_tools = take(&mut obj, "disabled_tools", strings);
+        s.default_tools_approval_mode = take(&mut obj, "default_tools_approval_mode", text);
         s.extra = obj;
         Ok(s)
     }
@@ -249,6 +322,7 @@ impl McpServer {
                     put("env_http_headers", table(env_http_headers));
                 }
             }
+            McpTransport::Unknown => {}
         }
         if let Some(b) = self.enabled {
             put("enabled", b.into());
@@ -256,10 +330,12 @@ impl McpServer {
         if let Some(b) = self.required {
             put("required", b.into());
         }
-        if let Some(t) = self.startup_timeout_sec {
+        // Codex can't make a duration of NaN, infinity or a negative number.
+        let seconds = |t: f64| (t.is_finite() && t >= 0.0).then_some(t);
+        if let Some(t) = self.startup_timeout_sec.and_then(seconds) {
             put("startup_timeout_sec", t.into());
         }
-        if let Some(t) = self.tool_timeout_sec {
+        if let Some(t) = self.tool_timeout_sec.and_then(seconds) {
             put("tool_timeout_sec", t.into());
         }
         if let Some(t) = &self.enabled_tools {
@@ -303,6 +379,19 @@ fn json_to_toml(v: &Value) -> Option<toml_edit::Value> {
     })
 }
 
+/// `url` without `user:password@` (for `Debug`).
+fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let sep = if rest.contains('/') { "/" } else { "" };
+            format!("{scheme}://{host}{sep}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Whether Codex accepts `name` as a server name (letters, digits and `-_:@/.`).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -311,8 +400,8 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_:@/.".contains(c))
 }
 
-/// Every MCP server in `cfg`, by name. A table that is neither stdio nor HTTP is an error
-/// naming it.
+/// Every MCP server in `cfg`, by name (a table of a transport this library does not know has
+/// [`McpTransport::Unknown`]). An entry that is not a table is an error naming it.
 pub fn servers(cfg: &ConfigFile) -> Result<BTreeMap<String, McpServer>> {
     let Some(Value::Object(all)) = cfg.get_path(["mcp_servers"]) else {
         return Ok(BTreeMap::new());
@@ -479,7 +568,7 @@ mod tests {
 
     #[test]
     fn captured_list_and_get_outputs_parse() {
-        let list = parse_list(include_str!("../tests/fixtures/mcp-list.json"))
+        let list = parse_list(include_str!("../tests/fixtures/mcp/list.json"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(list.len(), 2);
         assert!(matches!(
@@ -500,7 +589,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let get: McpServerStatus =
-            serde_json::from_str(include_str!("../tests/fixtures/mcp-get-stdio.json"))
+            serde_json::from_str(include_str!("../tests/fixtures/mcp/get-stdio.json"))
                 .unwrap_or_else(|e| panic!("{e}"));
         assert!(get.extra.contains_key("enabled_tools"));
         let odd = parse_list(
@@ -551,6 +640,24 @@ mod tests {
                 .starts_with("# servers\n")
         );
         let mut cfg = again;
+        // Values of an unexpected type and unknown transports survive a rewrite.
+        cfg.set_path(["mcp_servers", "odd", "command"], "x")?;
+        cfg.set_path(["mcp_servers", "odd", "args"], "--not-a-list")?;
+        cfg.set_path(["mcp_servers", "ws", "websocket"], "ws://x")?;
+        let all = servers(&cfg)?;
+        assert_eq!(
+            all["odd"].extra.get("args"),
+            Some(&Value::from("--not-a-list"))
+        );
+        assert_eq!(all["ws"].transport, McpTransport::Unknown);
+        set_server(&mut cfg, "odd", &all["odd"])?;
+        set_server(&mut cfg, "ws", &all["ws"])?;
+        assert_eq!(servers(&cfg)?["odd"], all["odd"]);
+        assert_eq!(
+            cfg.get("mcp_servers.ws.websocket"),
+            Some(Value::from("ws://x"))
+        );
+        assert!(!format!("{:?}", McpServer::stdio("s", ["--token=abc"])).contains("abc"));
         assert!(remove_server(&mut cfg, "old"));
         assert!(!remove_server(&mut cfg, "old"));
         assert!(set_server(&mut cfg, "bad name", &old).is_err());

@@ -103,9 +103,13 @@ dir="$1"; shift
 [ "$#" -ge 1 ] || exit 0
 json="${@: -1}"
 prev=("${@:1:$#-1}")
-name="$(date +%s%N)-$$-$RANDOM"
-umask 077
-printf '%s' "$json" > "$dir/.$name.tmp" && mv "$dir/.$name.tmp" "$dir/$name.json"
+# Names sort in time order: microseconds (bash 5), else nanoseconds from GNU date, else seconds.
+ts="${EPOCHREALTIME/[.,]/}"
+[ -n "$ts" ] || ts="$(date +%s%N 2>/dev/null)"
+case "$ts" in *N|"") ts="$(date +%s)000000" ;; esac
+name="$(printf '%020d' "${ts:0:20}" 2>/dev/null || printf '%s' "$ts")-$$-$RANDOM"
+# Private files; the umask does not leak into the previous program.
+( umask 077; printf '%s' "$json" > "$dir/.$name.tmp" && mv "$dir/.$name.tmp" "$dir/$name.json" )
 if [ "${#prev[@]}" -gt 0 ]; then exec "${prev[@]}" "$json"; fi
 "#;
 
@@ -118,10 +122,13 @@ pub struct NotifySpool {
 }
 
 impl NotifySpool {
-    /// Creates (0700) or reopens the spool at `dir` and (re)writes its hook script.
+    /// Creates (0700) or reopens the spool at `dir` (made absolute: Codex runs the hook from
+    /// its own working directory) and (re)writes its hook script. If the directory is deleted
+    /// while installed, Codex can't run the hook, nor the program it chains: uninstall first.
     pub fn create(dir: impl Into<PathBuf>) -> Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
-        let dir = dir.into();
+        let dir = std::path::absolute(dir.into())
+            .map_err(|e| Error::io("making the notify spool path absolute", e))?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -153,50 +160,62 @@ impl NotifySpool {
     }
 
     /// Points `home`'s `notify` at the hook, keeping the program configured before (the hook
-    /// runs it after spooling). Installing twice changes nothing.
+    /// runs it after spooling; other spools' hooks chain the same way). Installing twice
+    /// changes nothing.
     pub fn install(&self, home: &CodexHome) -> Result<()> {
         let mut cfg = ConfigFile::for_home(home)?;
-        let hook = self.hook().display().to_string();
         let current = notify_argv(&cfg);
-        if current.first() == Some(&hook) {
+        if self.position_in(&current).is_some() {
             return Ok(());
         }
-        let mut argv = vec![hook, self.dir.display().to_string()];
+        let mut argv = vec![
+            self.hook().display().to_string(),
+            self.dir.display().to_string(),
+        ];
         argv.extend(current);
         cfg.set_notify(argv)?;
         cfg.save()
     }
 
-    /// Restores the `notify` program `home` had before [`install`](Self::install) (or removes
-    /// `notify` when there was none).
+    /// Takes this spool's hook out of `home`'s `notify` chain, wherever it is, leaving the other
+    /// programs as they were (and no `notify` when there are none).
     pub fn uninstall(&self, home: &CodexHome) -> Result<()> {
         let mut cfg = ConfigFile::for_home(home)?;
-        let hook = self.hook().display().to_string();
-        let current = notify_argv(&cfg);
-        if current.first() != Some(&hook) {
+        let mut argv = notify_argv(&cfg);
+        let Some(at) = self.position_in(&argv) else {
             return Ok(());
-        }
-        let previous: Vec<String> = current.into_iter().skip(2).collect();
-        if previous.is_empty() {
+        };
+        argv.drain(at..at + 2);
+        if argv.is_empty() {
             cfg.remove("notify");
         } else {
-            cfg.set_notify(previous)?;
+            cfg.set_notify(argv)?;
         }
         cfg.save()
     }
 
+    /// Where `[hook, dir]` of this spool sits in a notify argv.
+    fn position_in(&self, argv: &[String]) -> Option<usize> {
+        let pair = [
+            self.hook().display().to_string(),
+            self.dir.display().to_string(),
+        ];
+        argv.windows(2).position(|w| w == pair)
+    }
+
     /// Takes the notifications spooled so far, oldest first. A file that is not a notification
     /// is renamed `*.bad`; it is reported as [`Error::Protocol`] only when nothing else was
-    /// spooled.
+    /// spooled. Any other failure (e.g. a spool that can't be written) is returned at once.
     pub fn drain(&mut self) -> Result<Vec<Notification>> {
         let mut out = Vec::new();
         loop {
             match self.take_one() {
                 Ok(Some(n)) => out.push(n),
                 Ok(None) => return Ok(out),
-                Err(e) if out.is_empty() => return Err(e),
+                Err(e @ Error::Protocol { .. }) if out.is_empty() => return Err(e),
                 // The bad file was set aside; keep the good ones.
-                Err(_) => {}
+                Err(Error::Protocol { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -212,35 +231,42 @@ impl NotifySpool {
         }
     }
 
+    /// Claims the oldest spooled file (renaming it first, so two readers never both take one),
+    /// parses and deletes it. A file that is no notification is set aside as `*.bad`.
     fn take_one(&mut self) -> Result<Option<Notification>> {
+        let spool_err = |what: &str, p: &Path, e: std::io::Error| {
+            Error::io(format!("{what} {} in the notify spool", p.display()), e)
+        };
         let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
-            .map_err(|e| {
-                Error::io(
-                    format!("reading the notify spool {}", self.dir.display()),
-                    e,
-                )
-            })?
+            .map_err(|e| spool_err("reading", &self.dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         names.sort();
         for path in names {
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            match Notification::parse(&text) {
+            let claimed = path.with_extension(format!("claimed-{}", std::process::id()));
+            match std::fs::rename(&path, &claimed) {
+                Ok(()) => {}
+                // Another reader was first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(spool_err("claiming", &path, e)),
+            }
+            let text = std::fs::read(&claimed).map_err(|e| spool_err("reading", &claimed, e))?;
+            return match serde_json::from_slice::<Notification>(&text) {
                 Ok(n) => {
-                    let _ = std::fs::remove_file(&path);
-                    return Ok(Some(n));
+                    std::fs::remove_file(&claimed)
+                        .map_err(|e| spool_err("removing", &claimed, e))?;
+                    Ok(Some(n))
                 }
                 Err(e) => {
-                    let _ = std::fs::rename(&path, path.with_extension("bad"));
-                    return Err(Error::Protocol {
+                    std::fs::rename(&claimed, path.with_extension("bad"))
+                        .map_err(|e| spool_err("setting aside", &claimed, e))?;
+                    Err(Error::Protocol {
                         method: "notify".into(),
                         detail: format!("{}: {e}", path.display()),
-                    });
+                    })
                 }
-            }
+            };
         }
         Ok(None)
     }
@@ -262,7 +288,7 @@ mod tests {
 
     #[test]
     fn captured_payloads_of_every_version_parse() {
-        let lines = include_str!("../tests/fixtures/notify-payloads.jsonl");
+        let lines = include_str!("../tests/fixtures/notify/payloads.jsonl");
         let mut seen = Vec::new();
         for line in lines.lines() {
             let v: Value = serde_json::from_str(line).unwrap_or_default();

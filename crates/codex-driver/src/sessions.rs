@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::home::CodexHome;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// One saved thread.
@@ -62,7 +62,7 @@ pub fn list(home: &CodexHome) -> Result<Vec<SessionInfo>> {
         .filter_map(|(path, archived)| info(&path, archived))
         .collect();
     // `rollout-YYYY-MM-DDTHH-MM-SS-<uuid>.jsonl` sorts by time.
-    out.sort_by_key(|s| std::cmp::Reverse(file_name(&s.path)));
+    out.sort_by_cached_key(|s| std::cmp::Reverse(file_name(&s.path)));
     Ok(out)
 }
 
@@ -98,13 +98,21 @@ fn collect(dir: &Path, archived: bool, out: &mut Vec<(PathBuf, bool)>) -> Result
     Ok(())
 }
 
+const FIRST_LINE_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// The `session_meta` of a rollout (its first line), or the thread id from the file name.
 fn info(path: &Path, archived: bool) -> Option<SessionInfo> {
+    // The first line holds the instructions (tens of KB); a file without newlines must not be
+    // read whole.
+    let mut line = Vec::new();
     let first = std::fs::File::open(path)
         .ok()
-        .and_then(|f| BufReader::new(f).lines().next())
-        .and_then(|l| l.ok())
-        .and_then(|l| serde_json::from_str::<Value>(&l).ok());
+        .and_then(|f| {
+            BufReader::new(f.take(FIRST_LINE_LIMIT))
+                .read_until(b'\n', &mut line)
+                .ok()
+        })
+        .and_then(|_| serde_json::from_slice::<Value>(&line).ok());
     let meta = first
         .as_ref()
         .filter(|v| v.get("type").and_then(Value::as_str) == Some("session_meta"))
@@ -133,7 +141,12 @@ fn id_from_name(path: &Path) -> Option<String> {
     let stem = file_name(path);
     let stem = stem.strip_suffix(".jsonl")?;
     let id = stem.get(stem.len().checked_sub(36)?..)?;
-    (id.chars().filter(|c| *c == '-').count() == 4).then(|| id.to_owned())
+    // 8-4-4-4-12 hex digits.
+    let shape = id
+        .split('-')
+        .map(|g| (g.len(), g.chars().all(|c| c.is_ascii_hexdigit())))
+        .collect::<Vec<_>>();
+    (shape == [(8, true), (4, true), (4, true), (4, true), (12, true)]).then(|| id.to_owned())
 }
 
 /// One line of a rollout file.
@@ -175,9 +188,18 @@ pub fn read(path: &Path) -> Result<Vec<RolloutLine>> {
     let f = std::fs::File::open(path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let mut out = Vec::new();
-    for line in BufReader::new(f).lines() {
-        let line = line.map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let Ok(mut v) = serde_json::from_str::<Value>(&line) else {
+    let mut reader = BufReader::new(f);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        // Bytes, not text: a file being written may end inside a character.
+        let Ok(mut v) = serde_json::from_slice::<Value>(&line) else {
             continue;
         };
         let payload = v.get_mut("payload").map(Value::take).unwrap_or_default();
@@ -305,9 +327,9 @@ pub fn history(home: &CodexHome) -> Result<Vec<HistoryEntry>> {
         Err(e) => return Err(Error::io(format!("opening {}", path.display()), e)),
     };
     Ok(BufReader::new(f)
-        .lines()
+        .split(b'\n')
         .map_while(std::result::Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
+        .filter_map(|l| serde_json::from_slice(&l).ok())
         .collect())
 }
 
@@ -323,7 +345,7 @@ mod tests {
 
     #[test]
     fn captured_rollout_reads_whole() -> Result<()> {
-        let lines = read(&fixture("rollout-0.169.0.jsonl"))?;
+        let lines = read(&fixture("sessions/rollout-0.169.0.jsonl"))?;
         assert_eq!(lines.len(), 31);
         assert!(
             matches!(&lines[0].item, RolloutItem::SessionMeta(m) if m["cli_version"] == "0.169.0")
@@ -347,7 +369,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            transcript(&fixture("rollout-0.169.0.jsonl"))?,
+            transcript(&fixture("sessions/rollout-0.169.0.jsonl"))?,
             [
                 Message {
                     role: Role::User,
@@ -379,6 +401,10 @@ mod tests {
             ),
         )
         .map_err(|e| Error::io("write", e))?;
+        // And half a multi-byte character, as a file being written may end.
+        let mut bytes = std::fs::read(&p).map_err(|e| Error::io("read", e))?;
+        bytes.extend_from_slice(b"\n{\"type\":\"event_msg\",\"payload\":{\"message\":\"\xE2\x82");
+        std::fs::write(&p, bytes).map_err(|e| Error::io("write", e))?;
         assert_eq!(transcript(&p)?.len(), 2);
         // No session_meta line: the id comes from the file name.
         let i = info(&p, false).map(|i| i.thread_id);
@@ -391,7 +417,7 @@ mod tests {
         let d = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
         let home = CodexHome::new(d.path());
         assert!(history(&home)?.is_empty());
-        std::fs::copy(fixture("history.jsonl"), home.history_jsonl())
+        std::fs::copy(fixture("sessions/history.jsonl"), home.history_jsonl())
             .map_err(|e| Error::io("copy", e))?;
         let h = history(&home)?;
         assert_eq!(h[0].text, "hello from tui");

@@ -87,7 +87,21 @@ async fn turns_are_spooled_and_the_previous_program_still_runs() -> anyhow::Resu
         "{log}"
     );
 
+    // A second spool chains in front; taking the first out leaves the others intact.
+    let second = NotifySpool::create(dir.path().join("spool-2"))?;
+    second.install(&home)?;
     spool.uninstall(&home)?;
+    spool.uninstall(&home)?; // idempotent
+    assert_eq!(
+        ConfigFile::for_home(&home)?.get("notify"),
+        Some(json!([
+            second.hook().display().to_string(),
+            second.dir().display().to_string(),
+            user_program.display().to_string(),
+            "--from-codex"
+        ]))
+    );
+    second.uninstall(&home)?;
     assert_eq!(
         ConfigFile::for_home(&home)?.get("notify"),
         Some(json!([user_program.display().to_string(), "--from-codex"]))

@@ -69,7 +69,7 @@ impl ModelProvider {
 /// # Ok(()) }
 /// # let d = tempfile::tempdir().unwrap(); demo(d.path()).unwrap();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConfigFile {
     path: PathBuf,
     doc: DocumentMut,
@@ -255,8 +255,8 @@ impl ConfigFile {
         )
     }
 
-    /// Writes `[model_providers.<id>]` (replacing an earlier table of that id, keeping its
-    /// other keys).
+    /// Writes `[model_providers.<id>]`: sets the fields given; keys of an existing table that
+    /// `p` leaves `None` are kept as they are.
     pub fn set_model_provider(&mut self, id: &str, p: &ModelProvider) -> Result<&mut Self> {
         if p.name.trim().is_empty() {
             return Err(file_err(
@@ -321,7 +321,14 @@ impl ConfigFile {
     /// Saves without checking for a concurrent change.
     pub fn save_unchecked(&mut self) -> Result<()> {
         let text = self.doc.to_string();
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // A symlinked config.toml (dotfile managers) stays a link: the file it points to is
+        // replaced.
+        let target = match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&self.path)
+                .map_err(|e| file_err(&self.path, None, format!("resolving the link: {e}")))?,
+            _ => self.path.clone(),
+        };
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -329,10 +336,19 @@ impl ConfigFile {
                 .create(dir)
                 .map_err(|e| file_err(&self.path, None, format!("creating its directory: {e}")))?;
         }
-        crate::fsutil::write_atomic(&self.path, text.as_bytes(), 0o600)
+        crate::fsutil::write_atomic(&target, text.as_bytes(), 0o600)
             .map_err(|e| file_err(&self.path, None, format!("writing: {e}")))?;
         self.read = Some(text.into_bytes());
         Ok(())
+    }
+}
+
+/// Only the path: the document may hold secrets (MCP server environments, headers).
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -532,6 +548,24 @@ enabled = false
             other => panic!("{other:?}"),
         }
         assert_eq!(std::fs::read_to_string(&p).unwrap_or_default(), bad);
+    }
+
+    #[test]
+    fn a_symlinked_file_stays_a_link_and_debug_hides_the_content() -> Result<()> {
+        let (d, real) = file(Some("# real\n"));
+        let link = d.path().join("link.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap_or_default();
+        let mut c = ConfigFile::open(&link)?;
+        c.set_path(["mcp_servers", "x", "env", "TOKEN"], "s3cret")?;
+        c.save()?;
+        assert!(std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()));
+        assert!(
+            std::fs::read_to_string(&real)
+                .unwrap_or_default()
+                .contains("s3cret")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        Ok(())
     }
 
     #[test]
