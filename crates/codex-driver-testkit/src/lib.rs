@@ -24,6 +24,7 @@
 mod binary;
 mod http;
 mod issuer;
+mod mcp;
 mod provider;
 mod registry;
 mod response;
@@ -33,6 +34,7 @@ pub use issuer::{
     IssuerOptions, IssuerRequest, MOCK_API_KEY, MOCK_DEVICE_AUTH_ID, MOCK_USER_CODE, MockAccount,
     MockIssuer, unsigned_jwt,
 };
+pub use mcp::{McpCall, MockMcpServer};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball};
 pub use response::{MockResponse, add_file_patch};

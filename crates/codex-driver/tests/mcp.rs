@@ -1,11 +1,13 @@
 //! `mcp` against the real Codex: what we write, `codex mcp list` reads; what `codex mcp add`
 //! writes, we read.
 
-use crate::common::{codex, tmp_base};
-use codex_driver::Binary;
+use crate::common::{Env, codex, tmp_base};
 use codex_driver::config::ConfigFile;
 use codex_driver::home::CodexHome;
 use codex_driver::mcp::{self, ListedTransport, McpServer, McpTransport};
+use codex_driver::{Binary, ItemDetails};
+use codex_driver_testkit::{McpCall, MockMcpServer, MockResponse};
+use serde_json::json;
 
 #[tokio::test]
 async fn codex_and_the_library_read_each_others_mcp_servers() -> anyhow::Result<()> {
@@ -81,5 +83,82 @@ async fn codex_and_the_library_read_each_others_mcp_servers() -> anyhow::Result<
         .map(|s| s.name)
         .collect();
     assert_eq!(names, ["added", "team.search@v2"]);
+    Ok(())
+}
+
+/// End to end: an MCP server configured through the library, a tool call scripted by the
+/// provider, the real Codex calling the server.
+#[tokio::test]
+async fn codex_calls_tools_of_a_server_configured_by_the_library() -> anyhow::Result<()> {
+    let tools = MockMcpServer::start().await?;
+    let env = Env::new(vec![
+        MockResponse::new().mcp_tool_call("mock", "echo", json!({"text": "hello over MCP"})),
+        MockResponse::text("echoed"),
+    ])
+    .await;
+    let home = CodexHome::new(env.home.path());
+    let mut cfg = ConfigFile::for_home(&home)?;
+    let mut server = McpServer::http(tools.url());
+    // `codex exec` never asks: the server's tools must be pre-approved.
+    server.default_tools_approval_mode = Some("approve".into());
+    mcp::set_server(&mut cfg, "mock", &server)?;
+    cfg.save()?;
+
+    let turn = env.exec("use the tool").run().await?;
+    assert_eq!(turn.final_message.as_deref(), Some("echoed"));
+    assert_eq!(
+        tools.calls(),
+        [McpCall {
+            tool: "echo".into(),
+            arguments: json!({"text": "hello over MCP"})
+        }]
+    );
+    let call = turn
+        .items
+        .iter()
+        .find_map(|i| match &i.details {
+            ItemDetails::McpToolCall(c) => Some(c.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("no mcp_tool_call item: {:?}", turn.items))?;
+    assert_eq!((call.server.as_str(), call.tool.as_str()), ("mock", "echo"));
+    assert_eq!(call.arguments, json!({"text": "hello over MCP"}));
+    assert!(call.error.is_none(), "{:?}", call.error);
+    assert!(
+        call.result
+            .as_ref()
+            .is_some_and(|r| r.to_string().contains("hello over MCP")),
+        "{:?}",
+        call.result
+    );
+    // The model saw the tool's output.
+    let reqs = env.provider.requests();
+    assert!(
+        reqs[1]
+            .function_call_outputs()
+            .iter()
+            .any(|o| o.contains("hello over MCP")),
+        "{:?}",
+        reqs[1].function_call_outputs()
+    );
+
+    // The app-server reports the server and its tools.
+    let app = codex_driver::app_server::AppServer::new()
+        .binary(Binary::at(codex()))
+        .codex_home(env.home.path())
+        .spawn()
+        .await?;
+    let status = app.mcp_server_status().await?;
+    app.shutdown().await?;
+    let mock = status["data"]
+        .as_array()
+        .and_then(|d| d.iter().find(|s| s["name"] == "mock"))
+        .ok_or_else(|| anyhow::anyhow!("{status}"))?;
+    let mut names: Vec<&str> = mock["tools"]
+        .as_object()
+        .map(|t| t.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    names.sort();
+    assert_eq!(names, ["add", "echo", "fail"], "{mock}");
     Ok(())
 }

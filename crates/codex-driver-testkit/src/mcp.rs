@@ -1,0 +1,161 @@
+//! A mock MCP server (streamable HTTP, built on `rmcp`) for tests that let Codex call MCP
+//! tools: point an `[mcp_servers.<name>]` table at [`MockMcpServer::url`].
+//!
+//! Tools: `echo` (`{"text": string}` → the text), `add` (`{"a": number, "b": number}` → the
+//! sum as text) and `fail` (always a tool error). Every call is recorded.
+
+use crate::http::Server;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Map, Value, json};
+use std::sync::{Arc, Mutex};
+
+/// A tool call the server received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpCall {
+    /// The tool.
+    pub tool: String,
+    /// Its arguments.
+    pub arguments: Value,
+}
+
+#[derive(Clone, Default)]
+struct Tools {
+    calls: Arc<Mutex<Vec<McpCall>>>,
+}
+
+fn schema(v: Value) -> Arc<Map<String, Value>> {
+    Arc::new(v.as_object().cloned().unwrap_or_default())
+}
+
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(vec![
+            Tool::new(
+                "echo",
+                "Returns the text it is given.",
+                schema(json!({
+                    "type": "object",
+                    "properties": {"text": {"type": "string"}},
+                    "required": ["text"]
+                })),
+            ),
+            Tool::new(
+                "add",
+                "Adds two numbers.",
+                schema(json!({
+                    "type": "object",
+                    "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+                    "required": ["a", "b"]
+                })),
+            ),
+            Tool::new(
+                "fail",
+                "Always fails.",
+                schema(json!({"type": "object", "properties": {}})),
+            ),
+        ]))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(McpCall {
+                tool: request.name.to_string(),
+                arguments: args.clone(),
+            });
+        }
+        let text = match request.name.as_ref() {
+            "echo" => args["text"].as_str().unwrap_or_default().to_owned(),
+            "add" => {
+                let sum =
+                    args["a"].as_f64().unwrap_or_default() + args["b"].as_f64().unwrap_or_default();
+                sum.to_string()
+            }
+            "fail" => {
+                return Ok(
+                    CallToolResult::error(vec![ContentBlock::text("the tool failed")]).into(),
+                );
+            }
+            other => {
+                return Err(ErrorData::invalid_params(format!("no tool {other}"), None));
+            }
+        };
+        Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+    }
+}
+
+/// A streamable HTTP MCP server on `127.0.0.1` (ephemeral port). Stops when dropped.
+pub struct MockMcpServer {
+    server: Server,
+    tools: Tools,
+}
+
+impl std::fmt::Debug for MockMcpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockMcpServer")
+            .field("addr", &self.server.addr)
+            .finish()
+    }
+}
+
+impl MockMcpServer {
+    /// Starts the server.
+    pub async fn start() -> std::io::Result<Self> {
+        let tools = Tools::default();
+        let factory = tools.clone();
+        let service: StreamableHttpService<Tools, LocalSessionManager> = StreamableHttpService::new(
+            move || Ok(factory.clone()),
+            Default::default(),
+            StreamableHttpServerConfig::default(),
+        );
+        let (listener, addr) = Server::bind().await?;
+        let app = axum::Router::new().nest_service("/mcp", service);
+        Ok(Self {
+            server: Server::serve(listener, addr, app),
+            tools,
+        })
+    }
+
+    /// The server's URL (`http://127.0.0.1:PORT/mcp`).
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.server.addr)
+    }
+
+    /// The tool calls received so far.
+    pub fn calls(&self) -> Vec<McpCall> {
+        self.tools
+            .calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// A `config.toml` table that makes Codex use this server as `name`, its tools approved
+    /// (so `codex exec`, whose approval policy is `never`, may call them).
+    pub fn config_toml(&self, name: &str) -> String {
+        format!(
+            "[mcp_servers.{name}]\nurl = \"{}\"\ndefault_tools_approval_mode = \"approve\"\n",
+            self.url()
+        )
+    }
+}
