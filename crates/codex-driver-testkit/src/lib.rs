@@ -1,6 +1,11 @@
-//! Test kit for programs that drive the Codex CLI: a scripted, offline model provider that
-//! speaks the Responses API as Codex uses it, plus helpers to find a Codex binary and make an
-//! isolated `CODEX_HOME` pointing at the provider.
+//! Test kit for programs that drive the Codex CLI, all on 127.0.0.1 and offline:
+//!
+//! - [`MockProvider`]: a scripted model provider speaking the Responses API as Codex uses it,
+//!   and an isolated `CODEX_HOME` pointing at it;
+//! - [`MockIssuer`]: ChatGPT sign-in (device code, browser, token refresh) for login tests;
+//! - [`MockMcpServer`]: an MCP server (streamable HTTP) whose tools Codex can call;
+//! - [`MockRegistry`]: an npm registry serving Codex packages, with faults;
+//! - [`codex_binary`] and friends: the Codex binary the tests run.
 //!
 //! Each `POST /v1/responses` Codex sends is answered with the next scripted [`MockResponse`]
 //! (then with the fallback, if one is set). A turn that runs a tool needs two responses: one with
