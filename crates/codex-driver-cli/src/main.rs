@@ -74,6 +74,20 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Print every finished turn of a home as a JSON line (Codex's `notify` payload) until
+    /// interrupted; the hook is installed for the duration and removed on Ctrl-C / SIGTERM.
+    Watch {
+        /// The CODEX_HOME to watch (default: $CODEX_HOME, then ~/.codex).
+        #[arg(long, value_name = "DIR")]
+        codex_home: Option<PathBuf>,
+        /// Spool directory (default: `<home>/.codex-driver/notify-spool`). Turns that end while
+        /// nobody watches are printed by the next watch on the same spool.
+        #[arg(long, value_name = "DIR")]
+        spool: Option<PathBuf>,
+        /// Leave the hook installed on exit (keep spooling for a later watch).
+        #[arg(long)]
+        keep: bool,
+    },
     /// List the binary's feature flags (probed, cached per binary).
     Features {
         /// Print JSON.
@@ -213,6 +227,11 @@ async fn main() -> ExitCode {
             show,
             limit,
         } => sessions_cmd(json, codex_home, show, limit),
+        Command::Watch {
+            codex_home,
+            spool,
+            keep,
+        } => watch(codex_home, spool, keep).await,
     };
     match result {
         Ok(code) => code,
@@ -226,6 +245,50 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn watch(
+    codex_home: Option<PathBuf>,
+    spool: Option<PathBuf>,
+    keep: bool,
+) -> Result<ExitCode> {
+    use codex_driver::notify::NotifySpool;
+    use std::io::Write;
+    let home = match codex_home {
+        Some(h) => codex_driver::CodexHome::new(h),
+        None => codex_driver::CodexHome::user_default()?,
+    };
+    let dir = spool.unwrap_or_else(|| home.path().join(".codex-driver/notify-spool"));
+    let mut spool = NotifySpool::create(&dir)?;
+    spool.install(&home)?;
+    eprintln!(
+        "watching {} (spool {}); Ctrl-C to stop",
+        home.path().display(),
+        dir.display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let outcome: Result<()> = async {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = term.recv() => return Ok(()),
+                n = spool.next() => {
+                    let line = serde_json::to_string(&n?)?;
+                    let mut out = std::io::stdout().lock();
+                    match writeln!(out, "{line}").and_then(|_| out.flush()) {
+                        // The reader went away (e.g. `| head -1`): stop quietly.
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                        other => other?,
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    if !keep {
+        spool.uninstall(&home)?;
+    }
+    outcome.map(|()| ExitCode::SUCCESS)
 }
 
 fn sessions_cmd(

@@ -16,6 +16,21 @@ enum Home {
     Given(PathBuf),
 }
 
+/// Points a home the user gave at the provider, editing its config.toml in place: only the
+/// model and the `mock` provider change; their comments, MCP servers, notify hook... stay.
+fn point_at(provider: &MockProvider, home: &Path) -> Result<()> {
+    use codex_driver::config::{ConfigFile, ModelProvider};
+    let home = codex_driver::CodexHome::new(home).materialize()?;
+    let mut cfg = ConfigFile::for_home(&home)?;
+    let mut mock = ModelProvider::responses("mock", provider.base_url());
+    mock.request_max_retries = Some(0);
+    mock.stream_max_retries = Some(0);
+    cfg.use_model_provider("mock", &mock)?;
+    cfg.set("model", "mock-model")?;
+    cfg.save()?;
+    Ok(())
+}
+
 /// A place for our files outside the temp dir (Codex warns about a CODEX_HOME under it).
 fn state_dir() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
@@ -38,9 +53,7 @@ impl Demo {
         std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         let home = match home {
             Some(h) => {
-                provider
-                    .write_codex_home(h)
-                    .with_context(|| format!("writing {}/config.toml", h.display()))?;
+                point_at(&provider, h)?;
                 Home::Given(h.to_path_buf())
             }
             None => Home::Temp(

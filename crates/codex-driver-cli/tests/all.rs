@@ -520,3 +520,77 @@ fn registry_with(
     )?;
     Ok((rt, reg))
 }
+
+/// `watch` prints each finished turn of a home as a JSON line and takes its hook out again on
+/// SIGTERM; `run --offline --codex-home` edits the user's config.toml in place (the hook and
+/// the user's comments survive it).
+#[test]
+fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let (home, ws) = (tmp(), tmp());
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "# my own settings\nmodel_reasoning_effort = \"low\"\n",
+    )?;
+    let mut watch = cli()
+        .args(["watch", "--codex-home"])
+        .arg(home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let installed = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::fs::read_to_string(&config).is_ok_and(|t| t.contains("notify"))
+    });
+    assert!(installed, "the hook was not installed");
+
+    let run = cli()
+        .args(["run", "--offline", "--codex-home"])
+        .arg(home.path())
+        .arg("--cd")
+        .arg(ws.path())
+        .arg("tell me when you are done")
+        .output()?;
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(&config)?;
+    assert!(
+        text.starts_with("# my own settings\nmodel_reasoning_effort = \"low\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("notify"), "{text}");
+
+    // One line per turn, read with a deadline.
+    let stdout = watch
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(30))?;
+    let v: serde_json::Value = serde_json::from_str(&line)?;
+    assert_eq!(v["type"], "agent-turn-complete");
+    assert_eq!(
+        v["input-messages"],
+        serde_json::json!(["tell me when you are done"])
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &watch.id().to_string()])
+        .status()?;
+    assert!(killed.success());
+    let status = watch.wait()?;
+    assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&config)?;
+    assert!(!text.contains("notify"), "{text}");
+    assert!(text.starts_with("# my own settings\n"), "{text}");
+    Ok(())
+}
