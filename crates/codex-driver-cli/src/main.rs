@@ -247,6 +247,14 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `--codex-home DIR`, else `$CODEX_HOME`, else `~/.codex`.
+fn home_or_default(dir: Option<PathBuf>) -> Result<codex_driver::CodexHome> {
+    Ok(match dir {
+        Some(h) => codex_driver::CodexHome::new(h),
+        None => codex_driver::CodexHome::user_default()?,
+    })
+}
+
 async fn watch(
     codex_home: Option<PathBuf>,
     spool: Option<PathBuf>,
@@ -254,10 +262,7 @@ async fn watch(
 ) -> Result<ExitCode> {
     use codex_driver::notify::NotifySpool;
     use std::io::Write;
-    let home = match codex_home {
-        Some(h) => codex_driver::CodexHome::new(h),
-        None => codex_driver::CodexHome::user_default()?,
-    };
+    let home = home_or_default(codex_home)?;
     let dir = spool.unwrap_or_else(|| home.path().join(".codex-driver/notify-spool"));
     let mut spool = NotifySpool::create(&dir)?;
     spool.install(&home)?;
@@ -298,10 +303,7 @@ fn sessions_cmd(
     limit: usize,
 ) -> Result<ExitCode> {
     use codex_driver::sessions;
-    let home = match codex_home {
-        Some(h) => codex_driver::CodexHome::new(h),
-        None => codex_driver::CodexHome::user_default()?,
-    };
+    let home = home_or_default(codex_home)?;
     if let Some(id) = show {
         let Some(s) = sessions::find(&home, &id)? else {
             anyhow::bail!("no saved thread {id} in {}", home.path().display());
@@ -340,10 +342,7 @@ fn sessions_cmd(
 }
 
 async fn doctor(json: bool, binary: &BinaryArgs, codex_home: Option<PathBuf>) -> Result<ExitCode> {
-    let home = match codex_home {
-        Some(h) => codex_driver::CodexHome::new(h),
-        None => codex_driver::CodexHome::user_default()?,
-    };
+    let home = home_or_default(codex_home)?;
     let ok = doctor::run(binary.resolver().resolve(), home, json).await?;
     Ok(if ok {
         ExitCode::SUCCESS

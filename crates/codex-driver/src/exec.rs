@@ -1548,9 +1548,9 @@ mod tests {
         assert_eq!(argv(&Exec::new("hi")), ["exec", "--json", "-"]);
     }
 
-    #[test]
-    fn every_flag_maps() {
-        let e = Exec::new("p")
+    /// An exec with every option set.
+    fn every_option() -> Exec {
+        Exec::new("p")
             .config("model_reasoning_effort", "high")
             .enable("web_search")
             .disable("memories")
@@ -1578,7 +1578,12 @@ mod tests {
             .trust(true)
             .ephemeral(true)
             .ignore_user_config(true)
-            .ignore_rules(true);
+            .ignore_rules(true)
+    }
+
+    #[test]
+    fn every_flag_maps() {
+        let e = every_option();
         assert_eq!(
             argv(&e),
             [
@@ -1640,33 +1645,7 @@ mod tests {
     fn the_builder_covers_every_flag_of_the_captured_help() {
         let help =
             crate::probe::parse_help(include_str!("../tests/fixtures/help/0.169.0/exec.txt"));
-        let e = Exec::new("p")
-            .config("k", "v")
-            .enable("f")
-            .disable("g")
-            .image("a.png")
-            .model("m")
-            .local_provider(LocalProvider::Ollama)
-            .profile("p")
-            .sandbox(SandboxMode::ReadOnly)
-            .cd("/w")
-            .add_dir("/x")
-            .thread_source("t")
-            .cyber_access_program(CyberAccessProgram::DaybreakBlue)
-            .output_schema("/s.json")
-            .color(Color::Never)
-            .output_last_message("/o")
-            .strict_config(true)
-            .oss(true)
-            .approve_for_me(true)
-            .bypass_approvals_and_sandbox(true)
-            .bypass_hook_trust(true)
-            .worktree(true)
-            .skip_git_repo_check(true)
-            .trust(true)
-            .ephemeral(true)
-            .ignore_user_config(true)
-            .ignore_rules(true);
+        let e = every_option();
         let emitted: std::collections::BTreeSet<String> = argv(&e)
             .into_iter()
             .map(|a| match a.as_str() {

@@ -200,13 +200,7 @@ async fn sigterm_ignoring_children_are_killed() -> anyhow::Result<()> {
     }
     assert!(matches!(last, Some(Err(Error::Timeout { .. }))), "{last:?}");
     assert!(eventually(Duration::from_secs(5), || !group_alive(pgid)).await);
-    assert!(
-        eventually(Duration::from_secs(5), || crate::common::processes_with(
-            marker
-        )
-        .is_empty())
-        .await
-    );
+    assert!(crate::common::all_gone(marker).await);
     Ok(())
 }
 
@@ -269,13 +263,7 @@ async fn a_child_flooding_stdout_after_exit_does_not_hang_the_run() -> anyhow::R
     let turn = tokio::time::timeout(Duration::from_secs(60), run).await??;
     assert_eq!(turn.thread_id.as_deref(), Some("fake-thread"));
     assert_eq!(turn.diagnostics.len(), codex_driver::exec::MAX_DIAGNOSTICS);
-    assert!(
-        eventually(Duration::from_secs(5), || crate::common::processes_with(
-            marker
-        )
-        .is_empty())
-        .await
-    );
+    assert!(crate::common::all_gone(marker).await);
     Ok(())
 }
 
@@ -284,13 +272,7 @@ async fn a_child_holding_stdout_does_not_hang_a_finished_run() -> anyhow::Result
     let marker = "cdrv-leaky-marker-5b";
     let turn = fake("leaky").env("FAKE_MARKER", marker).run().await?;
     assert_eq!(turn.thread_id.as_deref(), Some("fake-thread"));
-    assert!(
-        eventually(Duration::from_secs(5), || crate::common::processes_with(
-            marker
-        )
-        .is_empty())
-        .await
-    );
+    assert!(crate::common::all_gone(marker).await);
     Ok(())
 }
 
@@ -342,12 +324,6 @@ async fn cancel_during_the_version_probe_kills_the_probe() -> anyhow::Result<()>
         .await;
     // (Without the cancel, the probe would run into its 10 s limit: an Error::Version.)
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
-    assert!(
-        eventually(Duration::from_secs(5), || crate::common::processes_with(
-            marker
-        )
-        .is_empty())
-        .await
-    );
+    assert!(crate::common::all_gone(marker).await);
     Ok(())
 }

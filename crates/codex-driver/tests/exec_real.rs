@@ -422,7 +422,7 @@ async fn dropping_the_stream_kills_the_whole_group() -> anyhow::Result<()> {
         eventually(Duration::from_secs(10), || !group_alive(pgid)).await,
         "group {pgid} survived"
     );
-    assert!(eventually(Duration::from_secs(5), || processes_with(marker).is_empty()).await);
+    assert!(crate::common::all_gone(marker).await);
     Ok(())
 }
 
@@ -480,7 +480,7 @@ async fn overall_timeout_kills_a_running_command() -> anyhow::Result<()> {
         ),
         "{err:?}"
     );
-    assert!(eventually(Duration::from_secs(5), || processes_with(marker).is_empty()).await);
+    assert!(crate::common::all_gone(marker).await);
     Ok(())
 }
 

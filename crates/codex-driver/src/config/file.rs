@@ -131,10 +131,7 @@ impl ConfigFile {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let segs: Vec<String> = segments
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect();
+        let segs = owned(segments);
         let Some((last, parents)) = segs.split_last() else {
             return Err(file_err(&self.path, None, "an empty key".into()));
         };
@@ -209,10 +206,7 @@ impl ConfigFile {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let segs: Vec<String> = segments
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect();
+        let segs = owned(segments);
         let Some((last, parents)) = segs.split_last() else {
             return false;
         };
@@ -356,6 +350,17 @@ impl std::fmt::Display for ConfigFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.doc.fmt(f)
     }
+}
+
+fn owned<I, S>(segments: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    segments
+        .into_iter()
+        .map(|s| s.as_ref().to_owned())
+        .collect()
 }
 
 fn file_err(path: &Path, at: Option<(usize, usize)>, detail: String) -> Error {

@@ -116,3 +116,8 @@ pub fn input_images(req: &codex_driver_testkit::RecordedRequest) -> Vec<String> 
         })
         .collect()
 }
+
+/// Waits (up to 5 s) until no process has `marker` in its command line.
+pub async fn all_gone(marker: &str) -> bool {
+    eventually(Duration::from_secs(5), || processes_with(marker).is_empty()).await
+}
