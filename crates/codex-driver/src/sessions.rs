@@ -61,8 +61,26 @@ pub fn list(home: &CodexHome) -> Result<Vec<SessionInfo>> {
         .into_iter()
         .filter_map(|(path, archived)| info(&path, archived))
         .collect();
-    // `rollout-YYYY-MM-DDTHH-MM-SS-<uuid>.jsonl` sorts by time.
-    out.sort_by_cached_key(|s| std::cmp::Reverse(file_name(&s.path)));
+    // By start time (UTC, from session_meta), else the time in the file name
+    // (`rollout-YYYY-MM-DDTHH-MM-SS-<uuid>.jsonl`); then by id (UUIDv7: time-ordered).
+    out.sort_by_cached_key(|s| {
+        let when = s.started_at.clone().unwrap_or_else(|| {
+            let name = file_name(&s.path);
+            let t = name.strip_prefix("rollout-").unwrap_or(&name);
+            let t = t.get(..19).unwrap_or(t);
+            // 2026-11-24T13-22-57 -> 2026-11-24T13:22:57
+            t.char_indices()
+                .map(|(i, c)| {
+                    if (i == 13 || i == 16) && c == '-' {
+                        ':'
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        });
+        std::cmp::Reverse((when, s.thread_id.clone()))
+    });
     Ok(out)
 }
 

@@ -241,10 +241,18 @@ impl ConfigFile {
     }
 
     /// `[projects."<path>"] trust_level = "trusted" | "untrusted"`.
+    /// The path is made absolute (Codex matches projects by absolute path).
     pub fn set_project_trust(&mut self, project: &Path, trusted: bool) -> Result<&mut Self> {
         let level = if trusted { "trusted" } else { "untrusted" };
+        let abs = std::path::absolute(project).map_err(|e| {
+            file_err(
+                &self.path,
+                None,
+                format!("making {} absolute: {e}", project.display()),
+            )
+        })?;
         self.set_path(
-            ["projects", &project.display().to_string(), "trust_level"],
+            ["projects", &abs.display().to_string(), "trust_level"],
             level,
         )
     }
