@@ -56,6 +56,19 @@ pub async fn run(
         Ok(s) => json!(s),
         Err(e) => json!({"error": e.to_string()}),
     };
+    // What the home's config.toml sets up: MCP servers and the notify hook (never their secrets).
+    let config = match codex_driver::config::ConfigFile::for_home(&home) {
+        Ok(cfg) => {
+            let mcp = codex_driver::mcp::servers(&cfg)
+                .map(|m| json!(m.keys().collect::<Vec<_>>()))
+                .unwrap_or_else(|e| json!({"error": e.to_string()}));
+            json!({"ok": true, "mcp_servers": mcp, "notify": cfg.get("notify")})
+        }
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
+    };
+    let sessions = codex_driver::sessions::list(&home)
+        .map(|l| json!({"saved": l.len(), "archived": l.iter().filter(|s| s.archived).count()}))
+        .unwrap_or_else(|e| json!({"error": e.to_string()}));
     let report = json!({
         "schema_version": 1,
         "supported_range": SUPPORTED_CODEX,
@@ -70,6 +83,8 @@ pub async fn run(
             "files": files,
         },
         "auth": auth,
+        "config": config,
+        "sessions": sessions,
         "ok": ok,
     });
     if as_json {
@@ -158,6 +173,22 @@ fn print_table(r: &Value) {
                 a["has_tokens"],
                 s(&a["last_refresh"])
             )
+        },
+    );
+    let c = &r["config"];
+    if c["ok"] == true {
+        row("mcp servers", s(&c["mcp_servers"]));
+        row("notify", s(&c["notify"]));
+    } else {
+        row("config.toml", format!("UNREADABLE: {}", s(&c["error"])));
+    }
+    let ss = &r["sessions"];
+    row(
+        "sessions",
+        if ss.get("error").is_some() {
+            s(&ss["error"])
+        } else {
+            format!("{} saved ({} archived)", ss["saved"], ss["archived"])
         },
     );
     row(

@@ -171,6 +171,30 @@ fn doctor_json_reports_binary_home_and_auth() -> anyhow::Result<()> {
         v["auth"],
         serde_json::json!({"mode": "apikey", "has_api_key": true, "has_tokens": false, "last_refresh": null})
     );
+    assert_eq!(
+        v["config"],
+        serde_json::json!({"ok": true, "mcp_servers": [], "notify": null})
+    );
+    assert_eq!(
+        v["sessions"],
+        serde_json::json!({"saved": 0, "archived": 0})
+    );
+    // A config.toml that does not parse is named, and nothing else breaks.
+    std::fs::write(home.path().join("config.toml"), "[mcp_servers.x\n")?;
+    let out = cli()
+        .args(["doctor", "--json", "--codex-home"])
+        .arg(home.path())
+        .output()?;
+    let v = json_of(&out);
+    assert_eq!(v["config"]["ok"], false);
+    assert!(
+        v["config"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("config.toml:1:"),
+        "{}",
+        v["config"]
+    );
     Ok(())
 }
 
