@@ -208,15 +208,22 @@ impl NotifySpool {
     /// spooled. Any other failure (e.g. a spool that can't be written) is returned at once.
     pub fn drain(&mut self) -> Result<Vec<Notification>> {
         let mut out = Vec::new();
-        loop {
-            match self.take_one() {
+        let mut bad = None;
+        // One listing for the whole backlog.
+        for path in self.spooled()? {
+            match self.take(&path) {
                 Ok(Some(n)) => out.push(n),
-                Ok(None) => return Ok(out),
-                Err(e @ Error::Protocol { .. }) if out.is_empty() => return Err(e),
+                Ok(None) => {}
                 // The bad file was set aside; keep the good ones.
-                Err(Error::Protocol { .. }) => {}
+                Err(e @ Error::Protocol { .. }) => {
+                    bad.get_or_insert(e);
+                }
                 Err(e) => return Err(e),
             }
+        }
+        match bad {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
         }
     }
 
@@ -224,52 +231,56 @@ impl NotifySpool {
     /// Cancel-safe: nothing is taken from the spool until it is returned.
     pub async fn next(&mut self) -> Result<Notification> {
         loop {
-            if let Some(n) = self.take_one()? {
-                return Ok(n);
+            for path in self.spooled()? {
+                if let Some(n) = self.take(&path)? {
+                    return Ok(n);
+                }
             }
             tokio::time::sleep(self.poll).await;
         }
     }
 
-    /// Claims the oldest spooled file (renaming it first, so two readers never both take one),
-    /// parses and deletes it. A file that is no notification is set aside as `*.bad`.
-    fn take_one(&mut self) -> Result<Option<Notification>> {
-        let spool_err = |what: &str, p: &Path, e: std::io::Error| {
-            Error::io(format!("{what} {} in the notify spool", p.display()), e)
-        };
+    /// The spooled files, oldest first.
+    fn spooled(&self) -> Result<Vec<PathBuf>> {
         let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .map_err(|e| spool_err("reading", &self.dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         names.sort();
-        for path in names {
-            let claimed = path.with_extension(format!("claimed-{}", std::process::id()));
-            match std::fs::rename(&path, &claimed) {
-                Ok(()) => {}
-                // Another reader was first.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(spool_err("claiming", &path, e)),
-            }
-            let text = std::fs::read(&claimed).map_err(|e| spool_err("reading", &claimed, e))?;
-            return match serde_json::from_slice::<Notification>(&text) {
-                Ok(n) => {
-                    std::fs::remove_file(&claimed)
-                        .map_err(|e| spool_err("removing", &claimed, e))?;
-                    Ok(Some(n))
-                }
-                Err(e) => {
-                    std::fs::rename(&claimed, path.with_extension("bad"))
-                        .map_err(|e| spool_err("setting aside", &claimed, e))?;
-                    Err(Error::Protocol {
-                        method: "notify".into(),
-                        detail: format!("{}: {e}", path.display()),
-                    })
-                }
-            };
-        }
-        Ok(None)
+        Ok(names)
     }
+
+    /// Claims a spooled file (renaming it first, so two readers never both take one), parses
+    /// and deletes it; `None` when another reader was first. A file that is no notification is
+    /// set aside as `*.bad`.
+    fn take(&self, path: &Path) -> Result<Option<Notification>> {
+        let claimed = path.with_extension(format!("claimed-{}", std::process::id()));
+        match std::fs::rename(path, &claimed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(spool_err("claiming", path, e)),
+        }
+        let text = std::fs::read(&claimed).map_err(|e| spool_err("reading", &claimed, e))?;
+        match serde_json::from_slice::<Notification>(&text) {
+            Ok(n) => {
+                std::fs::remove_file(&claimed).map_err(|e| spool_err("removing", &claimed, e))?;
+                Ok(Some(n))
+            }
+            Err(e) => {
+                std::fs::rename(&claimed, path.with_extension("bad"))
+                    .map_err(|e| spool_err("setting aside", &claimed, e))?;
+                Err(Error::Protocol {
+                    method: "notify".into(),
+                    detail: format!("{}: {e}", path.display()),
+                })
+            }
+        }
+    }
+}
+
+fn spool_err(what: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::io(format!("{what} {} in the notify spool", p.display()), e)
 }
 
 fn notify_argv(cfg: &ConfigFile) -> Vec<String> {

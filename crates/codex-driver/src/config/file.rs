@@ -82,11 +82,7 @@ impl ConfigFile {
     /// is an [`Error::ConfigFile`] naming the line and column; nothing is changed.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
-        let read = match std::fs::read(&path) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(file_err(&path, None, format!("reading: {e}"))),
-        };
+        let read = read_existing(&path)?;
         let text = match &read {
             Some(b) => std::str::from_utf8(b)
                 .map_err(|e| file_err(&path, None, format!("not UTF-8: {e}")))?
@@ -305,11 +301,7 @@ impl ConfigFile {
     /// when the file changed on disk since it was read (someone else, e.g. Codex itself,
     /// wrote it): open it again and reapply.
     pub fn save(&mut self) -> Result<()> {
-        let now = match std::fs::read(&self.path) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(file_err(&self.path, None, format!("reading: {e}"))),
-        };
+        let now = read_existing(&self.path)?;
         if now != self.read {
             return Err(file_err(
                 &self.path,
@@ -357,6 +349,15 @@ impl std::fmt::Debug for ConfigFile {
 impl std::fmt::Display for ConfigFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.doc.fmt(f)
+    }
+}
+
+/// The file's bytes; `None` when it does not exist.
+fn read_existing(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(file_err(path, None, format!("reading: {e}"))),
     }
 }
 
