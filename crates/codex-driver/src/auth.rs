@@ -60,6 +60,120 @@ pub fn summary(home: &CodexHome) -> Result<Option<AuthSummary>> {
     }))
 }
 
+/// Where a run in a home would find its model credentials (see [`find_credentials`]). Names
+/// where, never what.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An API key in this environment variable (`CODEX_API_KEY` or `OPENAI_API_KEY`).
+    ApiKeyEnv {
+        /// The variable.
+        var: String,
+    },
+    /// The home's `auth.json` (an API key or a ChatGPT login).
+    AuthJson,
+    /// `codex login status` says a login is stored (e.g. in the OS keyring).
+    LoginStatus,
+    /// The configured model provider is not OpenAI's and needs no OpenAI login: it uses the
+    /// key in `env_key` (set), or none.
+    Provider {
+        /// `model_provider`.
+        id: String,
+        /// The provider's `env_key`, when it has one.
+        env_key: Option<String>,
+    },
+}
+
+/// The outcome of [`find_credentials`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialCheck {
+    /// Found.
+    Found(Credentials),
+    /// None: each entry says what was looked at, for a message.
+    Missing(Vec<String>),
+}
+
+/// Finds the credentials a run in `home` would use, without a network request: an API key
+/// variable, the configured provider's `env_key`, `auth.json`, and (only when `config.toml`
+/// keeps logins in the OS keyring, `cli_auth_credentials_store = "keyring"|"auto"`, and a
+/// `binary` is given) `codex login status`. Reads the home; writes nothing.
+pub async fn find_credentials(
+    home: &CodexHome,
+    binary: Option<&crate::Binary>,
+) -> Result<CredentialCheck> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).is_some();
+    let check = find_credentials_offline(home, &env)?;
+    let CredentialCheck::Missing(mut looked) = check else {
+        return Ok(check);
+    };
+    let store = crate::config::ConfigFile::for_home(home)?
+        .get("cli_auth_credentials_store")
+        .and_then(|v| v.as_str().map(str::to_owned));
+    if let (Some(store @ ("keyring" | "auto")), Some(bin)) = (store.as_deref(), binary) {
+        let home_env = [("CODEX_HOME", home.path().as_os_str())];
+        let out = crate::process::run_bounded_in(
+            bin.path(),
+            &["login", "status"],
+            &home_env,
+            crate::binary::VERSION_PROBE_TIMEOUT,
+        )
+        .await
+        .map_err(|e| Error::io("running `codex login status`", e))?;
+        if out.is_some_and(|o| o.status.success()) {
+            return Ok(CredentialCheck::Found(Credentials::LoginStatus));
+        }
+        looked.push(format!("a login in the {store} credential store (`codex login status`)"));
+    }
+    Ok(CredentialCheck::Missing(looked))
+}
+
+/// [`find_credentials`] without running Codex, with the environment given as `is_set`.
+pub fn find_credentials_offline(
+    home: &CodexHome,
+    is_set: &dyn Fn(&str) -> bool,
+) -> Result<CredentialCheck> {
+    let cfg = crate::config::ConfigFile::for_home(home)?;
+    let provider = cfg
+        .get("model_provider")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .filter(|p| p != "openai");
+    let mut looked = Vec::new();
+    if let Some(id) = provider {
+        let table = |k: &str| cfg.get_path(["model_providers", id.as_str(), k]);
+        let env_key = table("env_key").and_then(|v| v.as_str().map(str::to_owned));
+        let openai_auth = table("requires_openai_auth").and_then(|v| v.as_bool()) == Some(true);
+        match env_key {
+            Some(var) if is_set(&var) => {
+                return Ok(CredentialCheck::Found(Credentials::Provider {
+                    id,
+                    env_key: Some(var),
+                }));
+            }
+            Some(var) => {
+                looked.push(format!("${var} (the key of model provider `{id}`)"));
+                return Ok(CredentialCheck::Missing(looked));
+            }
+            None if !openai_auth => {
+                return Ok(CredentialCheck::Found(Credentials::Provider { id, env_key: None }));
+            }
+            None => {}
+        }
+    }
+    for var in ["CODEX_API_KEY", "OPENAI_API_KEY"] {
+        if is_set(var) {
+            return Ok(CredentialCheck::Found(Credentials::ApiKeyEnv { var: var.into() }));
+        }
+        looked.push(format!("${var}"));
+    }
+    if home.auth_json().is_file() {
+        return Ok(CredentialCheck::Found(Credentials::AuthJson));
+    }
+    looked.push(home.auth_json().display().to_string());
+    Ok(CredentialCheck::Missing(looked))
+}
+
 /// What [`seed`] copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -104,8 +218,8 @@ pub enum SyncOutcome {
 }
 
 /// Reconciles `isolated`'s login with `source`'s under a lock on the source: the copy with the
-/// newer `last_refresh` wins. `.credentials.json` follows the same direction (or, when only it
-/// changed, the newer file by modification time).
+/// newer `last_refresh` wins. `.credentials.json` (MCP OAuth tokens) is merged per server,
+/// independently of that direction: each server's newest entry wins and no server is dropped.
 pub fn sync(isolated: &CodexHome, source: &CodexHome) -> Result<SyncOutcome> {
     let _lock = lock(source)?;
     let (iso_path, src_path) = (isolated.auth_json(), source.auth_json());
@@ -136,31 +250,76 @@ pub fn sync(isolated: &CodexHome, source: &CodexHome) -> Result<SyncOutcome> {
             }
         }
     };
-    sync_credentials(isolated, source, outcome)?;
+    sync_credentials(isolated, source)?;
     Ok(outcome)
 }
 
-fn sync_credentials(isolated: &CodexHome, source: &CodexHome, outcome: SyncOutcome) -> Result<()> {
+/// Merges the two `.credentials.json` files (MCP OAuth tokens, one entry per server) entry by
+/// entry, whatever direction `auth.json` went: an entry only one side has is kept, and where
+/// both differ the one that expires later (it was refreshed later) wins, else the one in the
+/// more recently modified file. Both homes end with the merged map. A server logged out in one
+/// home is therefore logged back in from the other: log out of every home (or remove the entry
+/// from both files) to forget a server.
+fn sync_credentials(isolated: &CodexHome, source: &CodexHome) -> Result<()> {
     let (i, s) = (isolated.credentials_json(), source.credentials_json());
     let (ib, sb) = (read_bytes(&i)?, read_bytes(&s)?);
     match (ib, sb) {
+        (None, None) => Ok(()),
         (Some(ib), Some(sb)) if ib == sb => Ok(()),
         (Some(ib), None) => write_secret(&s, &ib),
         (None, Some(sb)) => write_secret(&i, &sb),
         (Some(ib), Some(sb)) => {
-            let copy_back = match outcome {
-                SyncOutcome::CopiedBack => true,
-                SyncOutcome::Refreshed | SyncOutcome::Seeded => false,
-                SyncOutcome::InSync => mtime(&i) > mtime(&s),
-            };
-            if copy_back {
-                write_secret(&s, &ib)
-            } else {
-                write_secret(&i, &sb)
+            let iv = credentials_map(&i, &ib)?;
+            let sv = credentials_map(&s, &sb)?;
+            let isolated_newer = mtime(&i) > mtime(&s);
+            let merged = merge_credentials(&iv, &sv, isolated_newer);
+            let bytes = serde_json::to_vec_pretty(&Value::Object(merged.clone()))
+                .map_err(|e| auth_err(&s, format!("encoding the merged credentials: {e}")))?;
+            if merged != iv {
+                write_secret(&i, &bytes)?;
             }
+            if merged != sv {
+                write_secret(&s, &bytes)?;
+            }
+            Ok(())
         }
-        (None, None) => Ok(()),
     }
+}
+
+fn credentials_map(path: &Path, bytes: &[u8]) -> Result<serde_json::Map<String, Value>> {
+    match parse(path, bytes)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(auth_err(path, "not a JSON object of MCP servers".into())),
+    }
+}
+
+/// Entry-wise merge of two MCP OAuth stores; `a_newer` breaks ties between differing entries
+/// that carry no (or equal) `expires_at`.
+fn merge_credentials(
+    a: &serde_json::Map<String, Value>,
+    b: &serde_json::Map<String, Value>,
+    a_newer: bool,
+) -> serde_json::Map<String, Value> {
+    let mut out = b.clone();
+    for (key, av) in a {
+        let take_a = match b.get(key) {
+            None => true,
+            Some(bv) if bv == av => false,
+            Some(bv) => {
+                let expiry = |v: &Value| v.get("expires_at").and_then(Value::as_u64);
+                match (expiry(av), expiry(bv)) {
+                    (Some(x), Some(y)) if x != y => x > y,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    _ => a_newer,
+                }
+            }
+        };
+        if take_a {
+            out.insert(key.clone(), av.clone());
+        }
+    }
+    out
 }
 
 fn mtime(p: &Path) -> Option<std::time::SystemTime> {
@@ -316,6 +475,112 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(b.auth_json()).unwrap(),
             login("2025-01-02T00:00:00Z", "t1")
+        );
+    }
+
+    fn mcp_entry(server: &str, access: &str, expires_at: u64) -> Value {
+        serde_json::json!({
+            "server_name": server, "server_url": format!("https://{server}.example/mcp"),
+            "client_id": "c", "access_token": access, "refresh_token": format!("r-{access}"),
+            "expires_at": expires_at, "scopes": [],
+        })
+    }
+
+    #[test]
+    fn mcp_logins_merge_per_server_whatever_way_auth_json_goes() {
+        let t = tempfile::tempdir().unwrap();
+        let (src, a) = (home(&t.path().join("src")), home(&t.path().join("a")));
+        // The source holds server x (refreshed later than a's copy) and y; a logged into z and
+        // holds an older x. a's auth.json is the newer one, so auth.json goes back to the source.
+        std::fs::write(src.auth_json(), login("2025-01-01T00:00:00Z", "t0")).unwrap();
+        std::fs::write(a.auth_json(), login("2025-01-02T00:00:00Z", "t1")).unwrap();
+        let src_creds = serde_json::json!({
+            "x|1": mcp_entry("x", "x-new", 2_000), "y|1": mcp_entry("y", "y", 1_000),
+        });
+        let a_creds = serde_json::json!({
+            "x|1": mcp_entry("x", "x-rotated-away", 1_500), "z|1": mcp_entry("z", "z", 1_000),
+        });
+        std::fs::write(src.credentials_json(), src_creds.to_string()).unwrap();
+        std::fs::write(a.credentials_json(), a_creds.to_string()).unwrap();
+        assert_eq!(sync(&a, &src).unwrap(), SyncOutcome::CopiedBack);
+        let want = serde_json::json!({
+            "x|1": mcp_entry("x", "x-new", 2_000), "y|1": mcp_entry("y", "y", 1_000),
+            "z|1": mcp_entry("z", "z", 1_000),
+        });
+        for h in [&src, &a] {
+            let got: Value =
+                serde_json::from_slice(&std::fs::read(h.credentials_json()).unwrap()).unwrap();
+            assert_eq!(got, want, "{}", h.path().display());
+            assert_eq!(
+                std::fs::metadata(h.credentials_json()).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        // In sync now: nothing is rewritten.
+        assert_eq!(sync(&a, &src).unwrap(), SyncOutcome::InSync);
+    }
+
+    #[test]
+    fn a_damaged_credentials_file_is_an_error_and_nothing_is_lost() {
+        let t = tempfile::tempdir().unwrap();
+        let (src, a) = (home(&t.path().join("src")), home(&t.path().join("a")));
+        let good = serde_json::json!({"x|1": mcp_entry("x", "sekrit", 1)}).to_string();
+        std::fs::write(src.credentials_json(), &good).unwrap();
+        std::fs::write(a.credentials_json(), "{\"x|1\": {\"access_token\": \"sekrit").unwrap();
+        let err = sync(&a, &src).unwrap_err().to_string();
+        assert!(err.contains("not valid JSON") && !err.contains("sekrit"), "{err}");
+        assert_eq!(std::fs::read_to_string(src.credentials_json()).unwrap(), good);
+    }
+
+    #[test]
+    fn credentials_are_found_where_codex_looks() {
+        let t = tempfile::tempdir().unwrap();
+        let h = home(t.path());
+        let none = |_: &str| false;
+        assert_eq!(
+            find_credentials_offline(&h, &none).unwrap(),
+            CredentialCheck::Missing(vec![
+                "$CODEX_API_KEY".into(),
+                "$OPENAI_API_KEY".into(),
+                h.auth_json().display().to_string()
+            ])
+        );
+        let openai = |k: &str| k == "OPENAI_API_KEY";
+        assert_eq!(
+            find_credentials_offline(&h, &openai).unwrap(),
+            CredentialCheck::Found(Credentials::ApiKeyEnv {
+                var: "OPENAI_API_KEY".into()
+            })
+        );
+        std::fs::write(
+            h.config_toml(),
+            "model_provider = \"corp\"\n[model_providers.corp]\nbase_url = \"https://llm.corp/v1\"\nenv_key = \"CORP_KEY\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            find_credentials_offline(&h, &openai).unwrap(),
+            CredentialCheck::Missing(vec!["$CORP_KEY (the key of model provider `corp`)".into()])
+        );
+        assert_eq!(
+            find_credentials_offline(&h, &|k| k == "CORP_KEY").unwrap(),
+            CredentialCheck::Found(Credentials::Provider {
+                id: "corp".into(),
+                env_key: Some("CORP_KEY".into())
+            })
+        );
+        std::fs::write(h.config_toml(), "model_provider = \"ollama\"\n").unwrap();
+        assert_eq!(
+            find_credentials_offline(&h, &none).unwrap(),
+            CredentialCheck::Found(Credentials::Provider {
+                id: "ollama".into(),
+                env_key: None
+            })
+        );
+        std::fs::write(h.config_toml(), "model = \"gpt-5\"\n").unwrap();
+        std::fs::write(h.auth_json(), login("2025-01-01T00:00:00Z", "a")).unwrap();
+        assert_eq!(
+            find_credentials_offline(&h, &none).unwrap(),
+            CredentialCheck::Found(Credentials::AuthJson)
         );
     }
 

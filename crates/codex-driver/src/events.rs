@@ -676,7 +676,8 @@ pub(crate) fn parse_numbered_line(line: &str, line_number: u64) -> Line {
     }
 }
 
-fn cut(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes on a character boundary (with `…` when cut).
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }

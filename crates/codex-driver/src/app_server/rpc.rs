@@ -4,7 +4,7 @@
 use super::approvals::{ApprovalHandler, ApprovalRequest, Approvals};
 use super::protocol::{ServerNotification, ServerRequest};
 use crate::error::{Error, Result};
-use crate::events::DIAGNOSTIC_KEEP;
+use crate::events::{DIAGNOSTIC_KEEP, cut};
 use crate::process::{LineReader, ReadLine, StderrTail};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -240,6 +240,9 @@ impl Rpc {
     }
 
     async fn read_loop<R: AsyncBufRead + Unpin>(self, reader: R) {
+        // However the reader ends (a panic or the runtime dropping the task included), the
+        // connection closes: pending requests fail and subscriptions end instead of hanging.
+        let guard = CloseOnDrop(self.clone());
         let mut lines = LineReader::new(reader, 256 * 1024 * 1024);
         loop {
             match lines.next_line().await {
@@ -256,7 +259,7 @@ impl Rpc {
                     let text = String::from_utf8_lossy(lines.line());
                     tracing::warn!(
                         "app-server: non-JSON line ({e}): {}",
-                        &text[..text.len().min(DIAGNOSTIC_KEEP)]
+                        cut(&text, DIAGNOSTIC_KEEP)
                     );
                     continue;
                 }
@@ -266,6 +269,7 @@ impl Rpc {
         // The stream ended; the owner (process supervisor) may refine the reason first.
         let reason = self.wait_for_exit_reason().await;
         self.close(reason);
+        drop(guard);
     }
 
     async fn wait_for_exit_reason(&self) -> Closed {
@@ -418,6 +422,25 @@ impl Rpc {
     }
 }
 
+/// Closes the connection when the reader task ends without doing so itself.
+struct CloseOnDrop(Rpc);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if self.0.0.closed.borrow().is_none() {
+            let why = if std::thread::panicking() {
+                "the connection's reader failed (panicked)"
+            } else {
+                "the connection's reader stopped"
+            };
+            self.0.close(Closed {
+                reason: why.into(),
+                stderr_tail: self.0.0.stderr.as_ref().map(StderrTail::text).unwrap_or_default(),
+            });
+        }
+    }
+}
+
 fn closed_error(method: &str, c: Closed) -> Error {
     Error::AppServerClosed {
         method: method.to_owned(),
@@ -449,4 +472,111 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::Receiver<Stri
     }
     // Dropping the writer closes the server's stdin: its signal to exit.
     let _ = w.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app_server::approvals::DenyAll;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncWriteExt, BufReader};
+
+    /// A subscriber that enables everything, so `warn!` arguments are evaluated.
+    struct Everything;
+    impl tracing::Subscriber for Everything {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, e: &tracing::Event<'_>) {
+            // Format the fields, as a real subscriber would.
+            struct V;
+            impl tracing::field::Visit for V {
+                fn record_debug(&mut self, _: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    let _ = format!("{v:?}");
+                }
+            }
+            e.record(&mut V);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    fn start<R: AsyncBufRead + Unpin + Send + 'static>(
+        r: R,
+    ) -> (Rpc, tokio::io::DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let rpc = Rpc::start(
+            r,
+            ours,
+            Approvals::new(Arc::new(DenyAll), Duration::from_secs(5)),
+            Duration::from_secs(5),
+            16,
+            None,
+        );
+        (rpc, theirs)
+    }
+
+    #[test]
+    fn a_long_non_json_line_cut_inside_a_character_is_a_warning() -> anyhow::Result<()> {
+        let _sub = tracing::subscriber::set_default(Everything);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let (mut server, client) = tokio::io::duplex(1 << 20);
+            let (rpc, _requests) = start(BufReader::new(client));
+            // 4095 ASCII bytes, then 'é' (2 bytes) straddles the DIAGNOSTIC_KEEP cut.
+            let mut garbage = "x".repeat(DIAGNOSTIC_KEEP - 1);
+            garbage.push_str("é and more\n");
+            server.write_all(garbage.as_bytes()).await?;
+            server
+                .write_all(b"{\"id\":1,\"result\":{\"ok\":true}}\n")
+                .await?;
+            let got = rpc.request("ping", Value::Null, None).await?;
+            assert_eq!(got, json!({"ok": true}));
+            assert!(rpc.0.closed.borrow().is_none(), "the reader survived");
+            anyhow::Ok(())
+        })
+    }
+
+    /// A reader that panics on its first read.
+    struct Exploding;
+    impl tokio::io::AsyncRead for Exploding {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+    impl AsyncBufRead for Exploding {
+        fn poll_fill_buf(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<&[u8]>> {
+            panic!("reader bug")
+        }
+        fn consume(self: Pin<&mut Self>, _: usize) {}
+    }
+
+    #[tokio::test]
+    async fn a_panicking_reader_closes_the_connection() {
+        let (rpc, _requests) = start(Exploding);
+        let err = rpc
+            .request("ping", Value::Null, Some(Duration::from_secs(20)))
+            .await
+            .err();
+        match err {
+            Some(Error::AppServerClosed { reason, .. }) => {
+                assert_eq!(reason, "the connection's reader failed (panicked)");
+            }
+            other => panic!("expected a closed connection, got {other:?}"),
+        }
+        let mut sub = rpc.subscribe(None);
+        assert!(sub.recv().await.is_none(), "subscriptions end");
+    }
 }
