@@ -150,10 +150,24 @@ struct RunArgs {
     /// Print the events as JSONL, in `codex exec --json`'s own format, instead of progress.
     #[arg(long)]
     json: bool,
-    /// Use the built-in offline provider and demo script (default when no OpenAI credentials
-    /// are found).
+    /// Use the built-in offline provider and demo script (also chosen when no credentials are
+    /// found and neither --codex-home, $CODEX_HOME nor --cd names a place: then it runs in
+    /// fresh private directories). The demo runs a shell command and creates files in its
+    /// workspace (--cd, else a scratch directory removed at the end). Nothing is written to a
+    /// home's config.toml.
     #[arg(long)]
     offline: bool,
+    /// With --offline: keep the scratch workspace (its path is printed on stderr).
+    #[arg(long)]
+    keep_workspace: bool,
+    /// Pass the whole environment to Codex and the commands it runs. By default only an
+    /// allow-list passes (PATH, HOME, locale, TLS and proxy settings, Codex's own variables,
+    /// the configured provider's env_key and --pass-env).
+    #[arg(long)]
+    inherit_env: bool,
+    /// Also pass this environment variable to Codex (repeatable).
+    #[arg(long, value_name = "VAR")]
+    pass_env: Vec<String>,
     /// The Codex binary (default: $CODEX_BINARY, then `codex` on PATH).
     #[arg(long, env = "CODEX_BINARY", value_name = "PATH")]
     codex_binary: Option<PathBuf>,
@@ -260,7 +274,7 @@ async fn watch(
     spool: Option<PathBuf>,
     keep: bool,
 ) -> Result<ExitCode> {
-    use codex_driver::notify::NotifySpool;
+    use codex_driver::notify::{NotifySpool, Spooled};
     use std::io::Write;
     let home = home_or_default(codex_home)?;
     let dir = spool.unwrap_or_else(|| home.path().join(".codex-driver/notify-spool"));
@@ -277,8 +291,20 @@ async fn watch(
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return Ok(()),
                 _ = term.recv() => return Ok(()),
-                n = spool.next() => {
-                    let line = serde_json::to_string(&n?)?;
+                // A bad file was set aside: warn and go on; only spool failures stop.
+                n = spool.next_spooled() => {
+                    let n = match n? {
+                        Spooled::Notification(n) => n,
+                        Spooled::Bad(bad) => {
+                            eprintln!("warning: {bad}");
+                            continue;
+                        }
+                        other => {
+                            eprintln!("warning: skipped {other:?}");
+                            continue;
+                        }
+                    };
+                    let line = serde_json::to_string(&n)?;
                     let mut out = std::io::stdout().lock();
                     match writeln!(out, "{line}").and_then(|_| out.flush()) {
                         // The reader went away (e.g. `| head -1`): stop quietly.
@@ -409,17 +435,22 @@ async fn features(json: bool, refresh: bool, binary: &BinaryArgs) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_app_server(args: RunArgs, binary: Binary, offline: bool) -> Result<ExitCode> {
+async fn run_app_server(
+    args: RunArgs,
+    binary: Binary,
+    offline: bool,
+    home: Option<&Path>,
+) -> Result<ExitCode> {
     let mut server = codex_driver::app_server::AppServer::new().binary(binary);
     let mut sandbox = args.sandbox.clone();
     let mut cwd = args.cd.as_ref().map(|c| c.display().to_string());
+    server = server.spawn_env(spawn_env(&args, home)?);
     let demo = if offline {
-        let demo = offline::Demo::start(args.codex_home.as_deref(), args.cd.as_deref()).await?;
-        eprintln!(
-            "codex-driver: offline workspace {}",
-            demo.workspace().display()
-        );
+        let demo = start_demo(&args).await?;
         server = server.codex_home(demo.home()).current_dir(demo.workspace());
+        for (k, v) in demo.overrides() {
+            server = server.config(k, v);
+        }
         sandbox.get_or_insert_with(|| "workspace-write".into());
         cwd = Some(demo.workspace().display().to_string());
         Some(demo)
@@ -454,19 +485,84 @@ async fn run_app_server(args: RunArgs, binary: Binary, offline: bool) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn default_codex_home() -> Option<PathBuf> {
-    std::env::var_os("CODEX_HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".codex")))
+/// `--codex-home`, else a non-empty `$CODEX_HOME`: a home the user named.
+fn named_codex_home(args: &RunArgs) -> Option<PathBuf> {
+    args.codex_home.clone().or_else(|| {
+        std::env::var_os("CODEX_HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
-/// Whether Codex would find OpenAI credentials: an API key in the environment or an auth.json.
-fn has_credentials(home: Option<&Path>) -> bool {
-    ["CODEX_API_KEY", "OPENAI_API_KEY"]
-        .iter()
-        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
-        || home.is_some_and(|h| h.join("auth.json").is_file())
+/// The environment Codex gets: the allow-list (plus the configured provider's `env_key` and
+/// `--pass-env`) unless `--inherit-env`.
+fn spawn_env(args: &RunArgs, home: Option<&Path>) -> Result<codex_driver::env::SpawnEnv> {
+    if args.inherit_env {
+        return Ok(codex_driver::env::SpawnEnv::new());
+    }
+    let mut env = codex_driver::env::SpawnEnv::allow_listed();
+    for var in &args.pass_env {
+        env.allow(var);
+    }
+    if let Some(h) = home.filter(|h| h.join("config.toml").is_file()) {
+        let cfg = codex_driver::config::ConfigFile::for_home(&codex_driver::CodexHome::new(h))?;
+        if let Some(id) = cfg
+            .get("model_provider")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            && let Some(key) = cfg
+                .get_path(["model_providers", id.as_str(), "env_key"])
+                .and_then(|v| v.as_str().map(str::to_owned))
+        {
+            env.allow(key);
+        }
+    }
+    Ok(env)
+}
+
+async fn start_demo(args: &RunArgs) -> Result<offline::Demo> {
+    let demo = offline::Demo::start(
+        args.codex_home.as_deref(),
+        args.cd.as_deref(),
+        args.keep_workspace,
+    )
+    .await?;
+    eprintln!(
+        "codex-driver: offline workspace {}{}",
+        demo.workspace().display(),
+        if demo.workspace_is_temporary() {
+            " (removed at the end; --keep-workspace keeps it)"
+        } else {
+            ""
+        }
+    );
+    Ok(demo)
+}
+
+/// Whether this run goes offline: asked for, or no credentials anywhere and no place named.
+/// A run that names a home or a working directory never silently turns into the demo.
+async fn choose_offline(args: &RunArgs, binary: &Binary, home: Option<&Path>) -> Result<bool> {
+    if args.offline {
+        return Ok(true);
+    }
+    use codex_driver::auth::CredentialCheck;
+    // No $HOME and no named home: only the environment can hold a key.
+    let home = codex_driver::CodexHome::new(home.unwrap_or(Path::new("/nonexistent")));
+    let looked = match codex_driver::auth::find_credentials(&home, Some(binary)).await? {
+        CredentialCheck::Missing(looked) => looked,
+        _ => return Ok(false),
+    };
+    if named_codex_home(args).is_some() || args.cd.is_some() {
+        anyhow::bail!(
+            "no credentials for a real run in {home}: looked for {}. Log in with `CODEX_HOME={home} codex login`, set CODEX_API_KEY, or pass --offline for the scripted demo",
+            looked.join(", "),
+            home = home.path().display(),
+        );
+    }
+    eprintln!(
+        "codex-driver: no credentials found (looked for {}); using the built-in offline provider in fresh private directories (--offline)",
+        looked.join(", ")
+    );
+    Ok(true)
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
@@ -477,38 +573,32 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     .resolver()
     .resolve()?
     .binary;
-    let home = args.codex_home.clone().or_else(default_codex_home);
-    let offline = args.offline || !has_credentials(home.as_deref());
-    if offline && !args.offline {
-        eprintln!(
-            "codex-driver: no OpenAI credentials found (CODEX_API_KEY, OPENAI_API_KEY or {}); using the built-in offline provider (--offline)",
-            home.as_deref()
-                .map(|h| h.join("auth.json").display().to_string())
-                .unwrap_or_else(|| "auth.json".into())
-        );
-    }
-
+    let home = named_codex_home(&args).or_else(|| {
+        codex_driver::CodexHome::user_default()
+            .ok()
+            .map(|h| h.path().to_path_buf())
+    });
+    let offline = choose_offline(&args, &binary, home.as_deref()).await?;
     if args.app_server {
-        return run_app_server(args, binary, offline).await;
+        return run_app_server(args, binary, offline, home.as_deref()).await;
     }
     let mut exec = match &args.resume {
         Some(id) => Exec::resume(id, &args.prompt),
         None => Exec::new(&args.prompt),
     }
     .binary(binary)
-    .env_remove("RUST_BACKTRACE");
+    .spawn_env(spawn_env(&args, home.as_deref())?);
     let demo = if offline {
-        let demo = offline::Demo::start(args.codex_home.as_deref(), args.cd.as_deref()).await?;
-        eprintln!(
-            "codex-driver: offline workspace {}",
-            demo.workspace().display()
-        );
+        let demo = start_demo(&args).await?;
         exec = exec
             .codex_home(demo.home())
             .cd(demo.workspace())
             .current_dir(demo.workspace())
             .skip_git_repo_check(true)
             .sandbox(SandboxMode::WorkspaceWrite);
+        for (k, v) in demo.overrides() {
+            exec = exec.config(k, v);
+        }
         Some(demo)
     } else {
         if let Some(h) = &args.codex_home {

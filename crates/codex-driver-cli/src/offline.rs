@@ -1,96 +1,147 @@
 //! `--offline`: a built-in scripted provider so a real Codex turn runs without credentials.
+//!
+//! Nothing of the demo is persisted: the provider is named by `-c` overrides for this run only
+//! (a home the user gave keeps its `config.toml` byte for byte, and no later run can be pointed
+//! at a port someone else may bind), and the home and workspace it creates itself are fresh
+//! private directories removed when the run ends.
 
 use anyhow::{Context, Result};
 use codex_driver_testkit::{MockProvider, MockResponse, add_file_patch};
 use std::path::{Path, PathBuf};
 
-/// The demo: a provider, a CODEX_HOME pointing at it and a workspace.
+/// The demo: a provider, the overrides pointing Codex at it, a home and a workspace.
 pub struct Demo {
     _provider: MockProvider,
-    home: Home,
-    workspace: PathBuf,
+    overrides: Vec<(String, toml_edit::Value)>,
+    home: Scratch,
+    workspace: Scratch,
 }
 
-enum Home {
+/// A directory the demo made (removed on drop) or one the user named (left alone).
+enum Scratch {
     Temp(tempfile::TempDir),
     Given(PathBuf),
 }
 
-/// Points a home the user gave at the provider, editing its config.toml in place: only the
-/// model and the `mock` provider change; their comments, MCP servers, notify hook... stay.
-fn point_at(provider: &MockProvider, home: &Path) -> Result<()> {
-    use codex_driver::config::{ConfigFile, ModelProvider};
-    let home = codex_driver::CodexHome::new(home).materialize()?;
-    let mut cfg = ConfigFile::for_home(&home)?;
-    let mut mock = ModelProvider::responses("mock", provider.base_url());
-    mock.request_max_retries = Some(0);
-    mock.stream_max_retries = Some(0);
-    cfg.use_model_provider("mock", &mock)?;
-    cfg.set("model", "mock-model")?;
-    cfg.save()?;
-    Ok(())
+impl Scratch {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Temp(d) => d.path(),
+            Self::Given(p) => p,
+        }
+    }
 }
 
-/// A place for our files outside the temp dir (Codex warns about a CODEX_HOME under it).
-fn state_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
+/// Where the demo's own directories go: a fresh private directory under
+/// `$XDG_CACHE_HOME/codex-driver` (or `~/.cache/codex-driver`), outside the temp dir where Codex
+/// warns that it can't create its helper aliases. That parent must be ours and not writable by
+/// others; when it isn't (or there is no home) a fresh private temp dir is used instead.
+fn scratch(prefix: &str) -> Result<tempfile::TempDir> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("codex-driver")
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| Path::new(&h).join(".cache"))
+        });
+    if let Some(base) = cache.map(|c| c.join("codex-driver"))
+        && private_base(&base)
+        && let Ok(d) = tempfile::Builder::new().prefix(prefix).tempdir_in(&base)
+    {
+        return Ok(d);
+    }
+    tempfile::Builder::new()
+        .prefix(&format!("codex-driver-{prefix}"))
+        .tempdir()
+        .context("creating a private temporary directory")
+}
+
+/// Creates `dir` (0700) if needed and says whether it is a real directory of ours that nobody
+/// else can write to.
+fn private_base(dir: &Path) -> bool {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir);
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == current_euid() && m.mode() & 0o022 == 0)
+}
+
+/// The effective user id, read from a file we just created (no `unsafe`, no libc).
+fn current_euid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    tempfile::tempfile()
+        .and_then(|f| f.metadata())
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
 }
 
 impl Demo {
-    pub async fn start(home: Option<&Path>, workspace: Option<&Path>) -> Result<Self> {
+    /// Starts the provider. `home`: the user's (used as is: nothing of ours is written to it)
+    /// or a fresh private one. `workspace`: the user's, or a fresh private one that is removed
+    /// at the end unless `keep_workspace`.
+    pub async fn start(
+        home: Option<&Path>,
+        workspace: Option<&Path>,
+        keep_workspace: bool,
+    ) -> Result<Self> {
         let provider = MockProvider::start(script())
             .await
             .context("starting the offline provider")?;
         provider.set_fallback(Some(MockResponse::text(
             "(offline demo) The scripted conversation is over; nothing more to do.",
         )));
-        let base = state_dir();
-        std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         let home = match home {
             Some(h) => {
-                point_at(&provider, h)?;
-                Home::Given(h.to_path_buf())
+                // Created (0700) when missing; an existing home is only checked.
+                codex_driver::CodexHome::new(h).materialize()?;
+                Scratch::Given(h.to_path_buf())
             }
-            None => Home::Temp(
-                tempfile::Builder::new()
-                    .prefix("offline-home-")
-                    .tempdir_in(&base)
-                    .and_then(|d| provider.write_codex_home(d.path()).map(|_| d))
-                    .context("creating the offline CODEX_HOME")?,
-            ),
+            None => Scratch::Temp(scratch("offline-home-")?),
         };
         let workspace = match workspace {
-            Some(w) => w.to_path_buf(),
-            None => {
-                let d = tempfile::Builder::new()
-                    .prefix("workspace-")
-                    .tempdir_in(&base)
-                    .context("creating the offline workspace")?;
-                // Kept so the files the turn created can be inspected.
-                d.keep()
-            }
+            Some(w) => Scratch::Given(w.to_path_buf()),
+            None if keep_workspace => Scratch::Given(scratch("workspace-")?.keep()),
+            None => Scratch::Temp(scratch("workspace-")?),
         };
+        let overrides = vec![
+            ("model".into(), "mock-model".into()),
+            ("model_provider".into(), "mock".into()),
+            ("model_providers.mock.name".into(), "mock".into()),
+            (
+                "model_providers.mock.base_url".into(),
+                provider.base_url().into(),
+            ),
+            ("model_providers.mock.wire_api".into(), "responses".into()),
+            ("model_providers.mock.request_max_retries".into(), 0.into()),
+            ("model_providers.mock.stream_max_retries".into(), 0.into()),
+        ];
         Ok(Self {
             _provider: provider,
+            overrides,
             home,
             workspace,
         })
     }
 
+    /// The `-c` overrides that point Codex at the provider, for this run only.
+    pub fn overrides(&self) -> impl Iterator<Item = (String, toml_edit::Value)> + '_ {
+        self.overrides.iter().cloned()
+    }
+
     pub fn home(&self) -> &Path {
-        match &self.home {
-            Home::Temp(d) => d.path(),
-            Home::Given(p) => p,
-        }
+        self.home.path()
     }
 
     pub fn workspace(&self) -> &Path {
-        &self.workspace
+        self.workspace.path()
+    }
+
+    /// Whether the workspace is removed at the end.
+    pub fn workspace_is_temporary(&self) -> bool {
+        matches!(self.workspace, Scratch::Temp(_))
     }
 }
 

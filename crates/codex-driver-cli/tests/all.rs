@@ -55,19 +55,138 @@ fn offline_demo_runs_a_real_turn() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Without credentials and without a named place, `run` falls back to the demo in fresh
+/// private directories, removed at the end (nothing under the user's home survives it).
 #[test]
-fn offline_is_the_default_without_credentials() -> anyhow::Result<()> {
-    let ws = tmp();
+fn offline_is_the_default_without_credentials_or_a_named_place() -> anyhow::Result<()> {
+    let user = tmp();
     let out = cli()
-        .env("HOME", ws.path())
+        .env("HOME", user.path())
         .env_remove("CODEX_HOME")
-        .args(["run", "--cd"])
-        .arg(ws.path())
-        .arg("hi")
+        .env_remove("XDG_CACHE_HOME")
+        .args(["run", "hi"])
         .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("no OpenAI credentials found"), "{stderr}");
+    assert!(stderr.contains("no credentials found"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Offline demo complete: I ran a shell command (shell-output.txt) and created CODEX_DRIVER_DEMO.md.\n"
+    );
+    // The scratch parent is private, and empty again.
+    let base = user.path().join(".cache/codex-driver");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&base)?.permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(std::fs::read_dir(&base)?.count(), 0);
+    assert!(!user.path().join(".codex").exists());
+    Ok(())
+}
+
+/// Regression (security review): a run that names a home (or a working directory) but has no
+/// credentials refuses, saying what is missing, and leaves the home byte for byte as it was;
+/// `--offline` in that home never writes its config either.
+#[test]
+fn a_named_home_without_credentials_is_refused_and_left_untouched() -> anyhow::Result<()> {
+    let (home, ws) = (tmp(), tmp());
+    let config = home.path().join("config.toml");
+    let mine = "# my settings\nmodel = \"gpt-5\"\nmodel_provider = \"openai\"\n";
+    std::fs::write(&config, mine)?;
+    let listing = |p: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(p)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    for extra in [&["--codex-home"][..], &["--cd"][..]] {
+        let mut c = cli();
+        c.env("CODEX_HOME", home.path()).arg("run");
+        match extra[0] {
+            "--codex-home" => c.arg("--codex-home").arg(home.path()),
+            _ => c.arg("--cd").arg(ws.path()),
+        };
+        let out = c.arg("hello").output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: no credentials for a real run in {h}: looked for $CODEX_API_KEY, $OPENAI_API_KEY, {h}/auth.json. Log in with `CODEX_HOME={h} codex login`, set CODEX_API_KEY, or pass --offline for the scripted demo\n",
+                h = home.path().display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&config)?, mine);
+        assert_eq!(listing(home.path()), ["config.toml"]);
+        assert!(listing(ws.path()).is_empty());
+    }
+    // An explicit --offline run in that home: Codex keeps its session there, but the config
+    // (which would otherwise point later runs at a port anyone may bind) is untouched.
+    let out = cli()
+        .args(["run", "--offline", "--codex-home"])
+        .arg(home.path())
+        .arg("hello")
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&config)?, mine);
+    Ok(())
+}
+
+/// The CLI passes only an allow-list of the environment to Codex (and so to the commands the
+/// model runs and its notify hook) unless `--inherit-env`.
+#[test]
+fn codex_gets_an_allow_listed_environment() -> anyhow::Result<()> {
+    let (home, out_dir) = (tmp(), tmp());
+    // Codex's notify hook inherits Codex's own environment: it records it.
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "notify = [\"sh\", \"-c\", \"env > \\\"$0/env.txt\\\"\", {:?}]\n",
+            out_dir.path().display().to_string()
+        ),
+    )?;
+    let env_txt = out_dir.path().join("env.txt");
+    let run = |extra: &[&str]| -> anyhow::Result<String> {
+        let _ = std::fs::remove_file(&env_txt);
+        let out = cli()
+            .env("DATABASE_PASSWORD", "hunter2")
+            .env("PASSED_ON", "yes")
+            .args(["run", "--offline", "--codex-home"])
+            .arg(home.path())
+            .args(extra)
+            .arg("x")
+            .output()?;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for _ in 0..100 {
+            if let Ok(t) = std::fs::read_to_string(&env_txt)
+                && t.contains("CODEX_HOME=")
+            {
+                return Ok(t);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        anyhow::bail!("the notify hook never ran")
+    };
+    let seen = run(&["--pass-env", "PASSED_ON"])?;
+    assert!(!seen.contains("DATABASE_PASSWORD"), "{seen}");
+    assert!(seen.contains("PASSED_ON=yes"), "{seen}");
+    assert!(seen.contains("PATH="), "{seen}");
+    let seen = run(&["--inherit-env"])?;
+    assert!(seen.contains("DATABASE_PASSWORD=hunter2"), "{seen}");
     Ok(())
 }
 
@@ -546,8 +665,8 @@ fn registry_with(
 }
 
 /// `watch` prints each finished turn of a home as a JSON line and takes its hook out again on
-/// SIGTERM; `run --offline --codex-home` edits the user's config.toml in place (the hook and
-/// the user's comments survive it).
+/// SIGTERM; `run --offline --codex-home` leaves the user's config.toml alone (the hook and the
+/// user's comments survive it).
 #[test]
 fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
     use std::io::BufRead;

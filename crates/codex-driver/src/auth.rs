@@ -124,7 +124,9 @@ pub async fn find_credentials(
         if out.is_some_and(|o| o.status.success()) {
             return Ok(CredentialCheck::Found(Credentials::LoginStatus));
         }
-        looked.push(format!("a login in the {store} credential store (`codex login status`)"));
+        looked.push(format!(
+            "a login in the {store} credential store (`codex login status`)"
+        ));
     }
     Ok(CredentialCheck::Missing(looked))
 }
@@ -156,14 +158,19 @@ pub fn find_credentials_offline(
                 return Ok(CredentialCheck::Missing(looked));
             }
             None if !openai_auth => {
-                return Ok(CredentialCheck::Found(Credentials::Provider { id, env_key: None }));
+                return Ok(CredentialCheck::Found(Credentials::Provider {
+                    id,
+                    env_key: None,
+                }));
             }
             None => {}
         }
     }
     for var in ["CODEX_API_KEY", "OPENAI_API_KEY"] {
         if is_set(var) {
-            return Ok(CredentialCheck::Found(Credentials::ApiKeyEnv { var: var.into() }));
+            return Ok(CredentialCheck::Found(Credentials::ApiKeyEnv {
+                var: var.into(),
+            }));
         }
         looked.push(format!("${var}"));
     }
@@ -512,7 +519,11 @@ mod tests {
                 serde_json::from_slice(&std::fs::read(h.credentials_json()).unwrap()).unwrap();
             assert_eq!(got, want, "{}", h.path().display());
             assert_eq!(
-                std::fs::metadata(h.credentials_json()).unwrap().permissions().mode() & 0o777,
+                std::fs::metadata(h.credentials_json())
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
                 0o600
             );
         }
@@ -526,10 +537,20 @@ mod tests {
         let (src, a) = (home(&t.path().join("src")), home(&t.path().join("a")));
         let good = serde_json::json!({"x|1": mcp_entry("x", "sekrit", 1)}).to_string();
         std::fs::write(src.credentials_json(), &good).unwrap();
-        std::fs::write(a.credentials_json(), "{\"x|1\": {\"access_token\": \"sekrit").unwrap();
+        std::fs::write(
+            a.credentials_json(),
+            "{\"x|1\": {\"access_token\": \"sekrit",
+        )
+        .unwrap();
         let err = sync(&a, &src).unwrap_err().to_string();
-        assert!(err.contains("not valid JSON") && !err.contains("sekrit"), "{err}");
-        assert_eq!(std::fs::read_to_string(src.credentials_json()).unwrap(), good);
+        assert!(
+            err.contains("not valid JSON") && !err.contains("sekrit"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(src.credentials_json()).unwrap(),
+            good
+        );
     }
 
     #[test]

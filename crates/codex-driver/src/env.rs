@@ -1,6 +1,26 @@
 //! The environment a Codex process gets: `CODEX_HOME`, extra variables, an optional clean
 //! environment with an allow-list, and control of `RUST_LOG`/`RUST_BACKTRACE`. Applied to each
 //! spawned command; the parent's environment is never changed.
+//!
+//! By default a Codex process inherits the whole parent environment, and so do the commands
+//! the model runs (subject to Codex's own `shell_environment_policy`). A service holding
+//! secrets in its environment (database URLs, cloud keys) should use the allow-list mode,
+//! [`SpawnEnv::allow_listed`]: only [`DEFAULT_ALLOW`] (what a shell, git, TLS and the sandbox
+//! need), [`CODEX_VARS`] (what Codex itself reads) and the variables named with
+//! [`SpawnEnv::allow`] pass. The `codex-driver` CLI runs Codex this way unless given
+//! `--inherit-env`.
+//!
+//! Secrets belong in the environment (or on stdin), never in `-c key=value` overrides: argv is
+//! readable by every local user in `/proc/<pid>/cmdline`.
+//!
+//! ```
+//! use codex_driver::env::SpawnEnv;
+//!
+//! let mut env = SpawnEnv::allow_listed();
+//! env.allow("CORP_LLM_KEY"); // the model provider's env_key
+//! let got = env.resolve([("PATH", "/bin"), ("DATABASE_URL", "postgres://secret"), ("CORP_LLM_KEY", "k")]);
+//! assert_eq!(got.keys().collect::<Vec<_>>(), ["CORP_LLM_KEY", "PATH"]);
+//! ```
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -30,6 +50,17 @@ pub const DEFAULT_ALLOW: &[&str] = &[
     "no_proxy",
     "XDG_RUNTIME_DIR",
     "DBUS_SESSION_BUS_ADDRESS",
+];
+
+/// Variables Codex itself reads, kept by [`SpawnEnv::allow_listed`]: its credentials, the
+/// OpenAI endpoint, extra CA certificates and where its databases live.
+pub const CODEX_VARS: &[&str] = &[
+    "CODEX_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "CODEX_CA_CERTIFICATE",
+    "CODEX_SQLITE_HOME",
+    "CODEX_ACCESS_TOKEN",
 ];
 
 /// How to build a Codex process's environment. Its `Debug` output names variables but never
@@ -68,6 +99,28 @@ impl SpawnEnv {
     /// its error messages when it is set).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The allow-list mode: an empty environment plus the parent's [`DEFAULT_ALLOW`] and
+    /// [`CODEX_VARS`] variables; add more with [`allow`](Self::allow).
+    pub fn allow_listed() -> Self {
+        let mut env = Self::new();
+        env.clear(DEFAULT_ALLOW.iter().chain(CODEX_VARS).copied());
+        env
+    }
+
+    /// Lets the parent's `key` through the allow-list (starting one with [`DEFAULT_ALLOW`] when
+    /// there was none).
+    pub fn allow(&mut self, key: impl Into<OsString>) -> &mut Self {
+        self.clear
+            .get_or_insert_with(|| DEFAULT_ALLOW.iter().map(OsString::from).collect())
+            .push(key.into());
+        self
+    }
+
+    /// Whether only allow-listed variables of the parent pass.
+    pub fn is_allow_listed(&self) -> bool {
+        self.clear.is_some()
     }
 
     /// `CODEX_HOME` for the process.
@@ -234,6 +287,23 @@ mod tests {
             d.contains("CODEX_API_KEY=<redacted>") && d.contains("-HOME"),
             "{d}"
         );
+    }
+
+    #[test]
+    fn allow_listed_keeps_codex_credentials_and_named_vars_only() {
+        let mut e = SpawnEnv::allow_listed();
+        e.allow("SECRET_TOKEN");
+        let parent = [
+            ("PATH", "/bin"),
+            ("CODEX_API_KEY", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("SECRET_TOKEN", "x"),
+        ];
+        assert_eq!(
+            keys(&e.resolve(parent)),
+            ["CODEX_API_KEY=k", "PATH=/bin", "SECRET_TOKEN=x"]
+        );
+        assert!(e.is_allow_listed() && !SpawnEnv::new().is_allow_listed());
     }
 
     #[test]

@@ -435,7 +435,13 @@ impl Drop for CloseOnDrop {
             };
             self.0.close(Closed {
                 reason: why.into(),
-                stderr_tail: self.0.0.stderr.as_ref().map(StderrTail::text).unwrap_or_default(),
+                stderr_tail: self
+                    .0
+                    .0
+                    .stderr
+                    .as_ref()
+                    .map(StderrTail::text)
+                    .unwrap_or_default(),
             });
         }
     }
@@ -507,9 +513,7 @@ mod tests {
         fn exit(&self, _: &tracing::span::Id) {}
     }
 
-    fn start<R: AsyncBufRead + Unpin + Send + 'static>(
-        r: R,
-    ) -> (Rpc, tokio::io::DuplexStream) {
+    fn start<R: AsyncBufRead + Unpin + Send + 'static>(r: R) -> (Rpc, tokio::io::DuplexStream) {
         let (ours, theirs) = tokio::io::duplex(1 << 16);
         let rpc = Rpc::start(
             r,
@@ -557,7 +561,10 @@ mod tests {
         }
     }
     impl AsyncBufRead for Exploding {
-        fn poll_fill_buf(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<&[u8]>> {
+        fn poll_fill_buf(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<std::io::Result<&[u8]>> {
             panic!("reader bug")
         }
         fn consume(self: Pin<&mut Self>, _: usize) {}
