@@ -32,7 +32,7 @@ use crate::events::{
     Diagnostic, ItemDetails, Line, ThreadEvent, ThreadItem, Usage, parse_numbered_line,
 };
 use crate::probe::Capabilities;
-use crate::process::{LineReader, ReadLine, StderrTail, signal_group, terminate_group};
+use crate::process::{Leader, LineReader, ReadLine, StderrTail, signal_group};
 use futures_core::Stream;
 use semver::Version;
 use serde::de::DeserializeOwned;
@@ -609,7 +609,8 @@ impl Exec {
         self
     }
 
-    /// Copy every stdout line, as received, to this file (created or truncated).
+    /// Copy every stdout line, as received, to this file (created or truncated, mode 0600: it
+    /// holds prompts and output). A symlink, FIFO or other non-regular file there is refused.
     pub fn tee_jsonl(mut self, path: impl Into<PathBuf>) -> Self {
         self.runtime.tee = Some(path.into());
         self
@@ -964,11 +965,9 @@ impl Exec {
         let mut cmd = self.command_for(&binary)?;
         let rt = self.runtime.clone();
         let tee = match &rt.tee {
-            Some(p) => Some(
-                tokio::fs::File::create(p)
-                    .await
-                    .map_err(|e| Error::io(format!("creating tee file {}", p.display()), e))?,
-            ),
+            Some(p) => Some(tokio::fs::File::from_std(open_tee(p).map_err(|e| {
+                Error::io(format!("creating tee file {}", p.display()), e)
+            })?)),
             None => None,
         };
         let mut child = cmd.spawn().map_err(|source| Error::Spawn {
@@ -1003,8 +1002,7 @@ impl Exec {
         let shared = Arc::new(Shared::default());
         let done = Arc::new(AtomicBool::new(false));
         let sup = Supervisor {
-            child,
-            pgid,
+            leader: Leader::new(child).reaping_flag(done.clone()),
             stdout,
             stderr_task,
             tail: tail.clone(),
@@ -1014,7 +1012,6 @@ impl Exec {
             tee,
             shared: shared.clone(),
             done: done.clone(),
-            exit_status: None,
         };
         tokio::spawn(sup.run());
         Ok(ExecStream {
@@ -1259,7 +1256,7 @@ impl Seen {
 
 enum Pumped {
     Read(std::io::Result<ReadLine>),
-    Exited(Option<std::process::ExitStatus>),
+    Exited,
 }
 
 enum Stop {
@@ -1270,8 +1267,8 @@ enum Stop {
 }
 
 struct Supervisor {
-    child: tokio::process::Child,
-    pgid: u32,
+    /// Codex, reaped only after its group was killed.
+    leader: Leader,
     stdout: Option<tokio::process::ChildStdout>,
     stderr_task: Option<tokio::task::JoinHandle<()>>,
     tail: StderrTail,
@@ -1280,9 +1277,8 @@ struct Supervisor {
     rt: RunOptions,
     tee: Option<tokio::fs::File>,
     shared: Arc<Shared>,
+    /// Set just before Codex is reaped: [`KillOnDrop`] must not signal the group after that.
     done: Arc<AtomicBool>,
-    /// Codex's exit status, once reaped.
-    exit_status: Option<std::process::ExitStatus>,
 }
 
 async fn sleep_opt(deadline: Option<Instant>) {
@@ -1319,7 +1315,7 @@ impl Supervisor {
         let mut drain_until: Option<Instant> = None;
         let stop = loop {
             let idle = self.rt.idle_timeout.map(|d| Instant::now() + d);
-            let waiting = self.exit_status.is_none();
+            let waiting = !self.leader.has_exited();
             let next = tokio::select! {
                 biased;
                 _ = self.token.cancelled() => break Stop::Cancelled,
@@ -1329,13 +1325,12 @@ impl Supervisor {
                 // write for ever). Time spent waiting for a slow consumer does not count (see
                 // below), so nothing Codex wrote before exiting is dropped.
                 _ = sleep_opt(drain_until) => break Stop::Eof,
-                s = self.child.wait(), if waiting => Pumped::Exited(s.ok()),
+                () = self.leader.exited(), if waiting => Pumped::Exited,
                 r = lines.next_line() => Pumped::Read(r),
             };
             let read = match next {
-                Pumped::Exited(status) => {
-                    self.exit_status = status;
-                    self.done.store(true, Ordering::Release);
+                // Exited, not reaped: the group id stays ours until `finish` kills and reaps.
+                Pumped::Exited => {
                     drain_until = Some(Instant::now() + Duration::from_secs(2));
                     continue;
                 }
@@ -1407,27 +1402,25 @@ impl Supervisor {
         let grace = self.rt.grace;
         // Why we stopped waiting, when stdout ended before Codex exited.
         let mut late = None;
-        let status = match (&stop, self.exit_status) {
-            (Stop::Eof, Some(s)) => Some(s),
-            (Stop::Eof, None) => {
+        let status = match &stop {
+            Stop::Eof if self.leader.has_exited() => self.leader.reap().await,
+            Stop::Eof => {
                 // stdout is closed; Codex is exiting. Still honour cancel and the deadline.
                 tokio::select! {
                     biased;
                     _ = self.token.cancelled() => late = Some(Stop::Cancelled),
                     _ = sleep_opt(overall) => late = Some(Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default())),
-                    s = self.child.wait() => self.exit_status = s.ok(),
+                    () = self.leader.exited() => {}
                 }
                 match late {
-                    Some(_) => terminate_group(&mut self.child, self.pgid, grace).await,
-                    None => self.exit_status,
+                    Some(_) => self.leader.terminate(grace).await,
+                    None => self.leader.reap().await,
                 }
             }
-            (_, Some(s)) => Some(s),
-            _ => terminate_group(&mut self.child, self.pgid, grace).await,
+            _ => self.leader.terminate(grace).await,
         };
-        // Reap stragglers (e.g. background commands, a descendant holding stdout) with the group,
-        // then say so before anything slow: the process is gone.
-        signal_group(self.pgid, nix::sys::signal::Signal::SIGKILL);
+        // Stragglers (background commands, a descendant holding stdout) went with the group,
+        // killed before Codex was reaped; say so before anything slow.
         self.done.store(true, Ordering::Release);
         if let Some(task) = self.stderr_task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
@@ -1528,6 +1521,71 @@ fn config_error(stderr: &str) -> Option<String> {
         .lines()
         .find(|l| MARKERS.iter().any(|m| l.contains(m)))
         .map(|l| l.trim().to_owned())
+}
+
+/// Opens the tee file for writing: never through a symlink (`O_NOFOLLOW`), never blocking on a
+/// FIFO (`O_NONBLOCK`), only a regular file, and private (0600, also when it existed).
+fn open_tee(path: &Path) -> std::io::Result<std::fs::File> {
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) if code == nix::errno::Errno::ELOOP as i32 => {
+                std::io::Error::other("it is a symbolic link")
+            }
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.permissions().mode() & 0o777 != 0o600 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.set_len(0)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tee_tests {
+    use super::open_tee;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_tee_file_is_private_and_never_followed() -> anyhow::Result<()> {
+        let d = tempfile::tempdir()?;
+        let mode = |p: &std::path::Path| -> anyhow::Result<u32> {
+            Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+        };
+        let new = d.path().join("new.jsonl");
+        drop(open_tee(&new)?);
+        assert_eq!(mode(&new)?, 0o600);
+        // An existing, world-readable file is made private and truncated.
+        let old = d.path().join("old.jsonl");
+        std::fs::write(&old, "old content")?;
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644))?;
+        drop(open_tee(&old)?);
+        assert_eq!((mode(&old)?, std::fs::read(&old)?.len()), (0o600, 0));
+        // A planted symlink (to a file the attacker wants overwritten or read) is refused.
+        let target = d.path().join("victim");
+        std::fs::write(&target, "keep me")?;
+        let link = d.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&target, &link)?;
+        let err = open_tee(&link).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("it is a symbolic link"));
+        assert_eq!(std::fs::read_to_string(&target)?, "keep me");
+        // A FIFO neither blocks nor is accepted.
+        let fifo = d.path().join("fifo.jsonl");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU)?;
+        assert!(open_tee(&fifo).is_err());
+        Ok(())
+    }
 }
 
 #[cfg(test)]

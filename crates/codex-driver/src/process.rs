@@ -8,9 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
 use tokio::process::Child;
+use tokio::sync::watch;
 
 /// Sends `signal` to the whole process group led by `pgid`. Errors (the group is gone) are ignored.
+///
+/// Only call it while the leader is not reaped (see [`Leader`]): a reaped leader's id may be
+/// recycled, and the signal would reach an unrelated process group.
 pub(crate) fn signal_group(pgid: u32, signal: Signal) {
+    #[cfg(test)]
+    signals::record(pgid);
     if let Ok(raw) = i32::try_from(pgid)
         && raw > 0
     {
@@ -27,28 +33,141 @@ pub fn group_alive(pgid: u32) -> bool {
     }
 }
 
-/// Stops a child that leads its own process group: SIGTERM to the group, up to `grace` for the
-/// leader to exit, then SIGKILL to the group; always reaps the leader and ends with a SIGKILL to
-/// the group so that no grandchild outlives it.
-pub(crate) async fn terminate_group(
-    child: &mut Child,
-    pgid: u32,
-    grace: Duration,
-) -> Option<std::process::ExitStatus> {
-    if let Ok(Some(status)) = child.try_wait() {
-        signal_group(pgid, Signal::SIGKILL);
-        return Some(status);
-    }
-    signal_group(pgid, Signal::SIGTERM);
-    let status = match tokio::time::timeout(grace, child.wait()).await {
-        Ok(Ok(status)) => Some(status),
-        _ => {
-            signal_group(pgid, Signal::SIGKILL);
-            child.wait().await.ok()
+/// A child that leads its own process group, reaped only after its group was signalled.
+///
+/// A zombie keeps its pid, and with it the group id, reserved until it is reaped, so every
+/// group signal sent through a `Leader` reaches our group and never a process that got a
+/// recycled id. Exit is observed with `waitid(WNOWAIT)` on a small thread of its own, which
+/// leaves the zombie in place; [`reap`](Self::reap) kills what is left of the group and only
+/// then collects the status.
+pub(crate) struct Leader {
+    child: Child,
+    pgid: Option<u32>,
+    exit: watch::Receiver<bool>,
+    status: Option<std::process::ExitStatus>,
+    reaping: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Leader {
+    /// Watches `child` (spawned with `process_group(0)`).
+    pub(crate) fn new(child: Child) -> Self {
+        let pgid = child.id();
+        let (tx, exit) = watch::channel(false);
+        match pgid.and_then(|p| i32::try_from(p).ok()) {
+            Some(pid) => {
+                let watcher = move || {
+                    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+                    while let Err(nix::errno::Errno::EINTR) = waitid(
+                        Id::Pid(Pid::from_raw(pid)),
+                        WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+                    ) {}
+                    let _ = tx.send(true);
+                };
+                let spawned = std::thread::Builder::new()
+                    .name("codex-driver-exit".into())
+                    .stack_size(64 * 1024)
+                    .spawn(watcher);
+                if spawned.is_err() {
+                    // No thread to be had: poll the process state instead (a zombie is `Z`).
+                    let (tx, rx) = watch::channel(false);
+                    tokio::spawn(async move {
+                        let stat = format!("/proc/{pid}/stat");
+                        loop {
+                            let state = std::fs::read_to_string(&stat).ok().and_then(|s| {
+                                s.rsplit_once(')')
+                                    .and_then(|(_, r)| r.trim_start().chars().next())
+                            });
+                            if matches!(state, None | Some('Z' | 'X')) {
+                                let _ = tx.send(true);
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    });
+                    return Self {
+                        child,
+                        pgid,
+                        exit: rx,
+                        status: None,
+                        reaping: None,
+                    };
+                }
+            }
+            None => {
+                let _ = tx.send(true);
+            }
         }
-    };
-    signal_group(pgid, Signal::SIGKILL);
-    status
+        Self {
+            child,
+            pgid,
+            exit,
+            status: None,
+            reaping: None,
+        }
+    }
+
+    /// Sets `flag` just before the leader is reaped: a drop guard elsewhere that SIGKILLs the
+    /// group checks it, so it never signals a group whose id may be recycled.
+    pub(crate) fn reaping_flag(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.reaping = Some(flag);
+        self
+    }
+
+    /// The process group id (the leader's pid), while it was known at spawn.
+    pub(crate) fn pgid(&self) -> Option<u32> {
+        self.pgid
+    }
+
+    /// The child, e.g. to take its pipes.
+    pub(crate) fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Whether the leader has exited (it may not be reaped yet).
+    pub(crate) fn has_exited(&self) -> bool {
+        *self.exit.borrow()
+    }
+
+    /// Resolves once the leader has exited, without reaping it. Cancel-safe.
+    pub(crate) async fn exited(&mut self) {
+        // A closed channel means the watcher is gone, which it only is after the exit.
+        let _ = self.exit.wait_for(|e| *e).await;
+    }
+
+    /// Signals the group (a no-op once reaped).
+    pub(crate) fn signal(&self, signal: Signal) {
+        if self.status.is_none()
+            && let Some(p) = self.pgid
+        {
+            signal_group(p, signal);
+        }
+    }
+
+    /// Waits for the leader to exit, SIGKILLs the rest of its group (background commands, a
+    /// descendant holding a pipe), then reaps it.
+    pub(crate) async fn reap(&mut self) -> Option<std::process::ExitStatus> {
+        if self.status.is_none() {
+            self.exited().await;
+            self.signal(Signal::SIGKILL);
+            if let Some(f) = &self.reaping {
+                f.store(true, std::sync::atomic::Ordering::Release);
+            }
+            self.status = self.child.wait().await.ok();
+        }
+        self.status
+    }
+
+    /// Stops the group: SIGTERM, up to `grace` for the leader to exit, then SIGKILL; always
+    /// ends with the group killed and the leader reaped.
+    pub(crate) async fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        if self.status.is_none() && !self.has_exited() {
+            self.signal(Signal::SIGTERM);
+            if tokio::time::timeout(grace, self.exited()).await.is_err() {
+                self.signal(Signal::SIGKILL);
+            }
+        }
+        self.reap().await
+    }
 }
 
 /// The last bytes a child wrote to stderr, bounded.
@@ -168,15 +287,58 @@ pub(crate) async fn run_bounded_in(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()?;
-    let mut guard = GroupKillGuard(child.id());
-    let out = tokio::time::timeout(limit, child.wait_with_output()).await;
-    match out {
-        Ok(Ok(o)) => {
-            guard.disarm();
-            Ok(Some(o))
-        }
-        // On an I/O error or the deadline the guard kills the group (a descendant may hold the
-        // pipes open).
+    let mut leader = Leader::new(child);
+    // On a timeout, an I/O error or a dropped future, the guard kills the group before the
+    // child (declared earlier, dropped later) can be reaped.
+    let mut guard = GroupKillGuard(leader.pgid());
+    let (mut out, mut err) = (
+        leader.child_mut().stdout.take(),
+        leader.child_mut().stderr.take(),
+    );
+    let work = async {
+        let reads = async {
+            let (mut o, mut e) = (Vec::new(), Vec::new());
+            // Both at once: a child blocked writing one pipe never closes the other.
+            let read_out = async {
+                match out.as_mut() {
+                    Some(s) => s.read_to_end(&mut o).await.map(drop),
+                    None => Ok(()),
+                }
+            };
+            let read_err = async {
+                match err.as_mut() {
+                    Some(s) => s.read_to_end(&mut e).await.map(drop),
+                    None => Ok(()),
+                }
+            };
+            tokio::try_join!(read_out, read_err)?;
+            std::io::Result::Ok((o, e))
+        };
+        tokio::pin!(reads);
+        // Once the leader exits, a descendant holding a pipe open is killed with the group:
+        // what was written stays readable.
+        let read_first = tokio::select! {
+            r = &mut reads => Some(r),
+            () = leader.exited() => None,
+        };
+        leader.exited().await;
+        leader.signal(Signal::SIGKILL);
+        let (o, e) = match read_first {
+            Some(r) => r?,
+            None => reads.await?,
+        };
+        let status = leader.reap().await;
+        guard.disarm();
+        let status =
+            status.ok_or_else(|| std::io::Error::other("the exit status could not be read"))?;
+        std::io::Result::Ok(std::process::Output {
+            status,
+            stdout: o,
+            stderr: e,
+        })
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(Ok(o)) => Ok(Some(o)),
         Ok(Err(e)) => Err(e),
         Err(_) => Ok(None),
     }
@@ -275,9 +437,98 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     }
 }
 
+/// Test-only record of every group signal: was the leader's pid still reserved (a live process
+/// or a zombie) when it was sent?
+#[cfg(test)]
+pub(crate) mod signals {
+    use std::sync::Mutex;
+
+    static LOG: Mutex<Vec<(u32, bool)>> = Mutex::new(Vec::new());
+
+    pub(crate) fn record(pgid: u32) {
+        let reserved = std::path::Path::new(&format!("/proc/{pgid}")).exists();
+        if let Ok(mut l) = LOG.lock() {
+            l.push((pgid, reserved));
+        }
+    }
+
+    /// Whether each signal sent to `pgid` so far found its leader's pid reserved.
+    pub(crate) fn sent_to(pgid: u32) -> Vec<bool> {
+        LOG.lock()
+            .map(|l| {
+                l.iter()
+                    .filter(|(p, _)| *p == pgid)
+                    .map(|(_, r)| *r)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every signal recorded whose leader was already gone.
+    pub(crate) fn after_reaping() -> Vec<u32> {
+        LOG.lock()
+            .map(|l| l.iter().filter(|(_, r)| !r).map(|(p, _)| *p).collect())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn sh(script: &str) -> std::io::Result<Child> {
+        tokio::process::Command::new("sh")
+            .args(["-c", script])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+    }
+
+    /// Regression (security review): the group was SIGKILLed after its leader was reaped, when
+    /// the id may already belong to someone else. Every signal must find the leader unreaped.
+    #[tokio::test]
+    async fn groups_are_signalled_only_while_the_leader_is_unreaped() -> anyhow::Result<()> {
+        // A leader that exits by itself, leaving a background straggler in its group.
+        let mut quick = Leader::new(sh("sleep 30 & exit 3")?);
+        let quick_pgid = quick.pgid().unwrap_or_default();
+        let status = quick.reap().await;
+        assert_eq!(status.and_then(|s| s.code()), Some(3));
+        // (Killed; its zombie is reaped by init, which may take a moment.)
+        let gone = async {
+            while group_alive(quick_pgid) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let gone = tokio::time::timeout(Duration::from_secs(5), gone).await;
+        assert!(gone.is_ok(), "the straggler was killed with the group");
+        // A leader that ignores SIGTERM: terminated with the grace, then killed.
+        let mut stubborn = Leader::new(sh("trap '' TERM; sleep 30")?);
+        let stubborn_pgid = stubborn.pgid().unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let status = stubborn.terminate(Duration::from_millis(200)).await;
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.and_then(|s| s.signal()), Some(9));
+        // A bounded probe whose straggler holds stdout open.
+        let out = run_bounded(
+            Path::new("/bin/sh"),
+            &["-c", "sleep 30 & echo probed"],
+            Duration::from_secs(10),
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("timed out"))?;
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "probed\n");
+        for pgid in [quick_pgid, stubborn_pgid] {
+            let sent = signals::sent_to(pgid);
+            assert!(
+                !sent.is_empty() && sent.iter().all(|r| *r),
+                "{pgid}: {sent:?}"
+            );
+        }
+        assert_eq!(signals::after_reaping(), Vec::<u32>::new());
+        Ok(())
+    }
 
     #[test]
     fn tail_keeps_last_bytes_from_a_line_start() {

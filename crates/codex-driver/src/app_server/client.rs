@@ -10,7 +10,7 @@ use crate::binary::Binary;
 use crate::config::ConfigOverrides;
 use crate::env::SpawnEnv;
 use crate::error::{Error, Result};
-use crate::process::{StderrTail, signal_group, terminate_group};
+use crate::process::{Leader, StderrTail, signal_group};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -245,17 +245,16 @@ impl AppServer {
                 tail.clone(),
             );
             tokio::spawn(async move {
+                // The group is killed before the leader is reaped (never a recycled id), and
+                // `done` is set just before reaping so that `ProcessGuard` stops signalling.
+                let mut leader = Leader::new(child).reaping_flag(done.clone());
                 // If the runtime drops this task before it reaps (runtime shutdown), the group
-                // must not outlive it.
+                // must not outlive it (dropped before `leader`, so while the id is ours).
                 let mut reap_guard = crate::process::GroupKillGuard(Some(pgid));
                 let status = tokio::select! {
-                    s = child.wait() => {
-                        signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
-                        s.ok()
-                    }
-                    _ = kill.cancelled() => terminate_group(&mut child, pgid, grace).await,
+                    () = leader.exited() => leader.reap().await,
+                    _ = kill.cancelled() => leader.terminate(grace).await,
                 };
-                done.store(true, Ordering::Release);
                 reap_guard.disarm();
                 // Let the stderr drain catch the last lines.
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -94,12 +94,29 @@ fn request(
         .into_client_request()
         .map_err(|e| Error::InvalidOptions(format!("bad WebSocket URL {url}: {e}")))?;
     if let Some(t) = bearer_token {
+        // Anyone on the path could read a token sent over plain ws:// to another machine.
+        let uri = req.uri();
+        let host = uri.host().unwrap_or_default();
+        if uri.scheme_str() != Some("wss") && !is_loopback(host) {
+            return Err(Error::InvalidOptions(format!(
+                "refusing to send the bearer token in clear text (ws://) to `{host}`: connect through a loopback address, a unix socket or an SSH tunnel"
+            )));
+        }
         let v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
             Error::InvalidOptions("the token has characters not allowed in a header".into())
         })?;
         req.headers_mut().insert("authorization", v);
     }
     Ok(req)
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn connect_err(place: &str, e: tokio_tungstenite::tungstenite::Error) -> Error {
@@ -112,5 +129,37 @@ fn connect_err(place: &str, e: tokio_tungstenite::tungstenite::Error) -> Error {
         method: "connect".into(),
         reason: format!("could not connect to {place}: {detail}"),
         stderr_tail: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_go_in_clear_text_only_to_loopback() {
+        for ok in [
+            "ws://127.0.0.1:4500",
+            "ws://127.8.9.1:1/",
+            "ws://localhost:4500",
+            "ws://[::1]:4500",
+        ] {
+            let req = request(ok, Some("tok")).unwrap();
+            assert_eq!(req.headers()["authorization"], "Bearer tok", "{ok}");
+        }
+        for bad in [
+            "ws://10.0.0.5:4500",
+            "ws://codex.example:4500",
+            "ws://127.0.0.1.evil.example/",
+        ] {
+            let err = request(bad, Some("s3cret")).unwrap_err().to_string();
+            assert!(
+                err.contains("refusing to send the bearer token"),
+                "{bad}: {err}"
+            );
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        // Without a token any host is fine.
+        assert!(request("ws://codex.example:4500", None).is_ok());
     }
 }
