@@ -8,6 +8,10 @@
 //! string. We always send a TOML literal encoded by `toml_edit`, so what you pass is what Codex
 //! gets.
 //!
+//! Overrides travel in argv, which every local user can read (`/proc/<pid>/cmdline`, `ps`):
+//! never put a secret in one. Give Codex keys through the environment (a provider's `env_key`,
+//! `CODEX_API_KEY`; see [`env`](crate::env)) or a login stored in its home.
+//!
 //! ```
 //! use codex_driver::config::ConfigOverrides;
 //!
