@@ -413,15 +413,21 @@ fn install_takes_the_registry_from_the_npm_configuration() -> anyhow::Result<()>
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // ... and from a project .npmrc in the working directory.
+    // ... and from the user's .npmrc, never from one in the working directory (a cloned
+    // repository's) or its parents.
     let project = tmp();
     std::fs::write(
         project.path().join(".npmrc"),
+        "registry=http://127.0.0.1:9/\n",
+    )?;
+    std::fs::write(
+        project.path().join("user-npmrc"),
         format!("registry={}\n", reg.url()),
     )?;
     let dir = tmp();
     let out = cli()
         .current_dir(project.path())
+        .env("NPM_CONFIG_USERCONFIG", project.path().join("user-npmrc"))
         .env_remove("NPM_CONFIG_REGISTRY")
         .env_remove("npm_config_registry")
         .args(["install", "7.7.8", "--dir"])
@@ -449,7 +455,7 @@ fn install_from_a_private_registry_with_an_npmrc_token() -> anyhow::Result<()> {
     let project = tmp();
     let scope = reg.url().replace("http:", "");
     std::fs::write(
-        project.path().join(".npmrc"),
+        project.path().join("user-npmrc"),
         format!(
             "registry={}\n{scope}:_authToken=${{CDRV_TEST_NPM_TOKEN}}\n",
             reg.url()
@@ -458,12 +464,9 @@ fn install_from_a_private_registry_with_an_npmrc_token() -> anyhow::Result<()> {
     let install = |token: Option<&str>| -> anyhow::Result<std::process::Output> {
         let dir = tmp();
         let mut cmd = cli();
-        // Only the project's .npmrc counts: no user file of the machine's.
+        // The user's .npmrc (not the machine's), where `${VAR}` is expanded.
         cmd.current_dir(project.path())
-            .env(
-                "NPM_CONFIG_USERCONFIG",
-                project.path().join("no-user-npmrc"),
-            )
+            .env("NPM_CONFIG_USERCONFIG", project.path().join("user-npmrc"))
             .env_remove("NPM_CONFIG_REGISTRY")
             .env_remove("npm_config_registry")
             .env_remove("CDRV_TEST_NPM_TOKEN")

@@ -131,6 +131,19 @@ impl MockRegistry {
         );
     }
 
+    /// Announces `integrity` as the `dist.integrity` of a published `manifest_version` (e.g.
+    /// `0.169.0-linux-x64`) instead of its tarball's own hash: metadata that lies about the
+    /// bytes served. `false` when nothing is published under that version.
+    pub fn set_integrity(&self, manifest_version: &str, integrity: impl Into<String>) -> bool {
+        match self.shared.lock().packages.get_mut(manifest_version) {
+            Some(pkg) => {
+                pkg.integrity = integrity.into();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Makes the registry private: every request must carry `Authorization: Bearer <token>`,
     /// or is answered 401.
     pub fn require_token(&self, token: impl Into<String>) {

@@ -18,6 +18,62 @@ pub const SUPPORTED_CODEX: &str = ">=0.130.0, <=0.169.0";
 /// The releases the test suite runs against, newest first.
 pub const TESTED_CODEX: &[&str] = &["0.169.0", "0.130.0"];
 
+/// The `dist.integrity` of each [`TESTED_CODEX`] release's npm platform package
+/// (`@openai/codex@<version>-<platform>`), as `(version, npm platform, integrity)`, recorded
+/// from the public registry with `scripts/pin-codex-integrity`. A managed install of one of
+/// these refuses any other tarball, whatever the registry's metadata says.
+pub const TESTED_CODEX_INTEGRITY: &[(&str, &str, &str)] = &[
+    (
+        "0.169.0",
+        "linux-x64",
+        "sha512-o05NyAOCDygSPRo1yinzxvkRSdmsZyBD9E7mbpmjRanSfM8lypqWtQgEo4XfNkwhuCR2aFu8mlGOsQGFXVbVww==",
+    ),
+    (
+        "0.169.0",
+        "linux-arm64",
+        "sha512-NZ/DaQUpcQmxmqee7Z9uC1rzw3GhSbooawcaTe1LN5Yk+WlinUKGdTXJgClRT/9ogQEEM9TWxYzvxPfj5G/xFg==",
+    ),
+    (
+        "0.169.0",
+        "darwin-x64",
+        "sha512-K1FKSsSLl9v3z5TeagBQXyQRDBIGB5Jncy5dxsRxwT3aaTqN3AI8VrCfoxBxKMOOU9O2QX1vg7WkBwNVth/s9A==",
+    ),
+    (
+        "0.169.0",
+        "darwin-arm64",
+        "sha512-5WsWFBbVP78D+6FvNo1MMVxLPZdmcoQlqVJFrF4qx/TmvneLnMQKtLyXkUo54XOTDfoYKpNouTJ/F7gTVA8FnQ==",
+    ),
+    (
+        "0.130.0",
+        "linux-x64",
+        "sha512-3VcNlez99xdnEf+kB1IOpWv9fICYV9PiGj4sLCO4TCcShLnyxe+YBGa3poknkvXLnMG0qiN9SMnYS2FGrMxQcA==",
+    ),
+    (
+        "0.130.0",
+        "linux-arm64",
+        "sha512-tFtH0V9/hEI3d9y7zP92BXI9FM4Z3+STNQaOR52Czv18TRtCFUp7CbIUYaToopuq6UBfnE1VKr8RLhwT5FcbmA==",
+    ),
+    (
+        "0.130.0",
+        "darwin-x64",
+        "sha512-gJ+7J8djevgtdra+NgDAiQQPW+O3KTsgGfE3E5dpDfww3zS5OCeV0V2dhxqnJdlOjOSDw99o0P2LqBv19mhpRw==",
+    ),
+    (
+        "0.130.0",
+        "darwin-arm64",
+        "sha512-R9pkGC7kwC8yQ8el5hvBlmugQlcsG/pHMEFgZluu03X9fD2TezGxdq3KqRDRCZuMYl07ILamVEoqknuJ0cq7MA==",
+    ),
+];
+
+/// The pinned integrity of `@openai/codex@<version>-<npm_platform>` from
+/// [`TESTED_CODEX_INTEGRITY`], if recorded.
+pub fn pinned_integrity(version: &str, npm_platform: &str) -> Option<&'static str> {
+    TESTED_CODEX_INTEGRITY
+        .iter()
+        .find(|(v, p, _)| *v == version && *p == npm_platform)
+        .map(|(_, _, i)| *i)
+}
+
 /// Environment variable naming the binary to use.
 pub const CODEX_BINARY_ENV: &str = "CODEX_BINARY";
 

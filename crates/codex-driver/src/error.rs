@@ -301,6 +301,8 @@ pub enum InstallStage {
     Lock,
     /// The package did not have the expected layout.
     Layout,
+    /// The registry's integrity for a release differs from the one this library pins.
+    Integrity,
 }
 
 impl std::fmt::Display for InstallStage {
@@ -311,6 +313,7 @@ impl std::fmt::Display for InstallStage {
             Self::Unpack => "unpacking",
             Self::Lock => "locking",
             Self::Layout => "layout check",
+            Self::Integrity => "integrity check",
         })
     }
 }

@@ -2,9 +2,13 @@
 //! published integrity hash, and unpack it atomically into [`ManagedInstalls`].
 //!
 //! The registry and its credentials come from the user's npm configuration ([`NpmConfig`]:
-//! `$NPM_CONFIG_REGISTRY`, `.npmrc` files with `//host/:_authToken=${TOKEN}` lines), never a
-//! hard-coded host. Concurrent installers serialize on a lock file; a failed, tampered or truncated
-//! download leaves nothing behind.
+//! `$NPM_CONFIG_REGISTRY`, the user and global `.npmrc` with `//host/:_authToken=${TOKEN}`
+//! lines; a project's `.npmrc` only when named, see [`NpmConfig::load_for_project`]), never a
+//! hard-coded host. The releases in [`TESTED_CODEX`](crate::binary::TESTED_CODEX) have their
+//! integrity pinned ([`TESTED_CODEX_INTEGRITY`](crate::binary::TESTED_CODEX_INTEGRITY)): a
+//! registry announcing another hash for one fails with [`InstallStage::Integrity`], and its
+//! bytes must match the pin. Concurrent installers serialize on a lock file; a failed, tampered
+//! or truncated download leaves nothing behind.
 //!
 //! ```no_run
 //! # async fn demo() -> codex_driver::Result<()> {
@@ -95,7 +99,8 @@ impl Installer {
         self
     }
 
-    /// Uses this npm configuration instead of reading the user's ([`NpmConfig::load`]).
+    /// Uses this npm configuration instead of reading the user's ([`NpmConfig::load`]), e.g.
+    /// [`NpmConfig::load_for_project`] to honour a project's `.npmrc`.
     pub fn npm_config(mut self, cfg: NpmConfig) -> Self {
         self.npm = Some(cfg);
         self
@@ -183,6 +188,23 @@ impl Installer {
                 ),
             ));
         };
+        // A tested release has a recorded hash: the registry's metadata (a mirror, or one a
+        // configuration pointed at) must agree with it, and the bytes are checked against it.
+        let pinned = crate::binary::pinned_integrity(&version.to_string(), platform);
+        if let Some(pin) = pinned
+            && Integrity::parse(integrity).map(|i| i.sha512)
+                != Integrity::parse(pin).map(|i| i.sha512)
+        {
+            let got: String = integrity.chars().take(200).collect();
+            return Err(fail(
+                InstallStage::Integrity,
+                format!(
+                    "the registry's integrity for {NPM_PACKAGE}@{version}-{platform} is {got:?}, \
+                     but codex-driver pins {pin}"
+                ),
+            ));
+        }
+        let integrity = pinned.unwrap_or(integrity);
 
         let platform_dir = self
             .installs
@@ -435,13 +457,7 @@ pub async fn npm_registry() -> String {
 
 /// The `registry=` value of an `.npmrc` text.
 pub fn registry_from_npmrc(text: &str) -> Option<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
-        .filter_map(|l| l.split_once('='))
-        .find(|(k, _)| k.trim() == "registry")
-        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
+    npm_config::npmrc_value(text, "registry")
 }
 
 #[cfg(test)]
@@ -469,6 +485,26 @@ mod tests {
         assert_eq!(redact("https://u@h"), "https://h/");
         assert_eq!(redact("https://evil\\@h/x"), "https://evil/@h/x");
         assert_eq!(redact("not a url: t0ken@x"), "<redacted>@x");
+    }
+
+    #[test]
+    fn every_tested_release_is_pinned_for_linux_and_macos() {
+        use crate::binary::{TESTED_CODEX, TESTED_CODEX_INTEGRITY, pinned_integrity};
+        for v in TESTED_CODEX {
+            for p in ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"] {
+                let pin = pinned_integrity(v, p).and_then(Integrity::parse);
+                let bytes = pin.and_then(|i| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(i.sha512)
+                        .ok()
+                });
+                assert_eq!(bytes.map(|b| b.len()), Some(64), "{v} {p}");
+            }
+        }
+        for (v, _, _) in TESTED_CODEX_INTEGRITY {
+            assert!(TESTED_CODEX.contains(v), "{v} is pinned but not tested");
+        }
+        assert_eq!(pinned_integrity("9.9.9", "linux-x64"), None);
     }
 
     #[test]

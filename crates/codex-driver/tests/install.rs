@@ -1,9 +1,11 @@
 //! Managed installs against a mock npm registry on 127.0.0.1.
 
 use crate::common::tmp_base;
-use codex_driver::binary::{ManagedInstalls, Resolver, npm_platform, target_triple};
+use codex_driver::binary::{
+    ManagedInstalls, Resolver, TESTED_CODEX, npm_platform, pinned_integrity, target_triple,
+};
 use codex_driver::error::InstallStage;
-use codex_driver::install::{Installer, NpmConfig, Progress};
+use codex_driver::install::{DEFAULT_REGISTRY, Installer, NpmConfig, Progress};
 use codex_driver::{Binary, Error};
 use codex_driver_testkit::{MockRegistry, TarballFault};
 use std::path::Path;
@@ -258,5 +260,141 @@ async fn a_private_registry_gets_the_npmrc_token_and_only_it_does() -> anyhow::R
             .iter()
             .all(|a| a.as_deref() == Some("Bearer s3cret-npm-token"))
     );
+    Ok(())
+}
+
+/// A tested release whose registry (a mirror, or one a configuration pointed at) serves a
+/// self-consistent package of its own, tarball and `dist.integrity` agreeing: refused before
+/// anything is downloaded, because the library pins the real hash.
+#[tokio::test]
+async fn a_pinned_release_with_another_hash_is_refused() -> anyhow::Result<()> {
+    let version = TESTED_CODEX[0];
+    let pin = pinned_integrity(version, npm_platform().unwrap()).unwrap();
+    let reg = registry(version, None).await;
+    for requested in [version, "latest"] {
+        let (_d, installs) = installs();
+        let err = Installer::new(installs.clone())
+            .registry(reg.url())
+            .install(requested, &mut |_| {})
+            .await
+            .err();
+        match err {
+            Some(Error::Install {
+                stage: InstallStage::Integrity,
+                detail,
+                ..
+            }) => {
+                assert!(detail.contains(&format!("@{version}-")), "{detail}");
+                assert!(detail.contains(pin), "{detail}");
+                assert_eq!(detail.matches("sha512-").count(), 2, "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(installs.installed().is_empty());
+        assert_eq!(contents(installs.root()), Vec::<String>::new());
+    }
+    assert!(!reg.requests().iter().any(|r| r.ends_with(".tgz")));
+    Ok(())
+}
+
+/// Metadata announcing the pinned hash does not make other bytes acceptable.
+#[tokio::test]
+async fn a_pinned_release_must_hash_to_its_pin() -> anyhow::Result<()> {
+    let (version, platform) = (TESTED_CODEX[0], npm_platform().unwrap());
+    let pin = pinned_integrity(version, platform).unwrap();
+    let reg = registry(version, None).await;
+    assert!(reg.set_integrity(&format!("{version}-{platform}"), pin));
+    let (_d, installs) = installs();
+    let err = Installer::new(installs.clone())
+        .registry(reg.url())
+        .install(version, &mut |_| {})
+        .await
+        .err();
+    match err {
+        Some(Error::Integrity {
+            expected, actual, ..
+        }) => {
+            assert_eq!(expected, pin);
+            assert!(actual.starts_with("sha512-") && actual != pin, "{actual}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(installs.installed().is_empty());
+    assert_eq!(
+        contents(installs.root()),
+        [target_triple().unwrap().to_string()]
+    );
+    Ok(())
+}
+
+/// Set in the child process of the test below.
+const NPMRC_CHILD: &str = "CDRV_TEST_NPMRC_CHILD";
+
+/// `.npmrc` files in the working directory and each parent (a cloned repository's, another
+/// user's `/tmp/.npmrc`) name a hostile registry and ask for `${SECRET}`: `NpmConfig::load`
+/// reads none of them, nor does the `npm config get` it falls back to. Runs `load` in a child
+/// process of this test binary, so the working directory is its own.
+#[tokio::test]
+async fn npmrc_files_of_the_working_directory_and_its_parents_are_not_read() -> anyhow::Result<()> {
+    if std::env::var_os(NPMRC_CHILD).is_some() {
+        let cfg = NpmConfig::load().await;
+        println!(
+            "\nNPMCFG {} {}",
+            cfg.registry(),
+            cfg.has_credentials_for("https://evil.example/x.tgz")
+        );
+        return Ok(());
+    }
+    let root = tempfile::Builder::new()
+        .prefix("npmrc-")
+        .tempdir_in(tmp_base())?;
+    let (repo, home) = (root.path().join("repo"), root.path().join("home"));
+    std::fs::create_dir_all(repo.join("src"))?;
+    std::fs::create_dir_all(&home)?;
+    let hostile = "registry=https://evil.example/\n//evil.example/:_authToken=${SECRET}\n_authToken=${SECRET}\n";
+    for dir in [root.path(), &repo, &repo.join("src")] {
+        std::fs::write(dir.join(".npmrc"), hostile)?;
+    }
+    // npm itself would take `repo/.npmrc` as the project's config from `repo/src`.
+    std::fs::write(repo.join("package.json"), "{}")?;
+    let load = |user_npmrc: &str| -> anyhow::Result<String> {
+        std::fs::write(home.join(".npmrc"), user_npmrc)?;
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .args([
+                "--exact",
+                "install::npmrc_files_of_the_working_directory_and_its_parents_are_not_read",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .current_dir(repo.join("src"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env(
+                "NPM_CONFIG_GLOBALCONFIG",
+                root.path().join("no-global-npmrc"),
+            )
+            .env("SECRET", "hunter2")
+            .env(NPMRC_CHILD, "1")
+            .output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+            .lines()
+            .find_map(|l| l.split_once("NPMCFG ").map(|(_, v)| v))
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no answer from the child: {stdout}"))
+    };
+    // The user's file names the registry.
+    assert_eq!(
+        load("registry=https://user.example/\n")?,
+        "https://user.example/ false"
+    );
+    // No file does: npm answers (global mode, no project file), or the public default.
+    assert_eq!(load("")?, format!("{DEFAULT_REGISTRY} false"));
     Ok(())
 }

@@ -1,15 +1,28 @@
 //! The parts of the user's npm configuration an install needs: the registry and its credentials.
 //!
+//! Which files count: the user config (`$NPM_CONFIG_USERCONFIG`, else `~/.npmrc`) and npm's
+//! global config (`$NPM_CONFIG_GLOBALCONFIG`, else `globalconfig=` in the user config, else
+//! `<prefix>/etc/npmrc` with npm's prefix: `$NPM_CONFIG_PREFIX`, `prefix=` in the user config,
+//! `$PREFIX`, or the directory above the `bin/` holding `node`). `.npmrc` files in the current
+//! directory or its parents are never read: a cloned repository (or another user's
+//! `/tmp/.npmrc`) must not pick the registry a binary comes from, nor receive the user's
+//! secrets. A project's `.npmrc` counts only when the caller names the project
+//! ([`NpmConfig::load_for_project`]); it then wins over the user file as in npm, but its
+//! `${VAR}` references are not expanded (a line needing one is ignored), so it can't send the
+//! environment anywhere. When no file names a registry, `npm --global config get registry`
+//! answers (global mode: npm skips project files too).
+//!
 //! Credentials follow npm's `.npmrc` conventions: keys scoped to a registry URL without its
-//! scheme (`//npm.example.com/repo/:_authToken=...`), `${VAR}` expanded from the environment.
-//! A request gets the credential whose scope is the longest prefix of its URL, as parsed by the
-//! HTTP client that connects (so `\`, `@` or case tricks can't move a token to another host),
-//! and only over HTTPS or the registry's own scheme. Unscoped keys (`_authToken=`) count only
-//! in a file that also names the `registry=` they belong to. Tokens are never shown by `Debug`,
-//! in errors or in logs.
+//! scheme (`//npm.example.com/repo/:_authToken=...`), `${VAR}` expanded from the environment in
+//! the user and global files. A request gets the credential whose scope is the longest prefix
+//! of its URL, as parsed by the HTTP client that connects (so `\`, `@` or case tricks can't move
+//! a token to another host), and only over HTTPS, or in clear text to the registry's own origin
+//! (scheme, host and port) when the registry itself is plain HTTP (a local mirror). Unscoped
+//! keys (`_authToken=`) count only in a file that also names the `registry=` they belong to.
+//! Tokens are never shown by `Debug`, in errors or in logs.
 
 use base64::Engine;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A registry credential. Its `Debug` shows only the kind.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,6 +43,13 @@ impl std::fmt::Debug for Credential {
 }
 
 /// The registry to install from and the credentials for it (and any other scoped registry).
+///
+/// [`load`](Self::load) reads what npm reads outside a project: the user config
+/// (`$NPM_CONFIG_USERCONFIG` or `~/.npmrc`) and the global one (`$NPM_CONFIG_GLOBALCONFIG`,
+/// else `<prefix>/etc/npmrc`), never an `.npmrc` of the current directory or its parents.
+/// [`load_for_project`](Self::load_for_project) adds a project's file without expanding its
+/// `${VAR}`s. Credentials go only to URLs in their scope, over HTTPS or to the registry's own
+/// `http://` origin.
 #[derive(Clone, Default)]
 pub struct NpmConfig {
     registry: String,
@@ -56,38 +76,56 @@ impl NpmConfig {
         }
     }
 
-    /// Reads the user's configuration. Registry: `$NPM_CONFIG_REGISTRY` (any case), then
-    /// `registry=` in the nearest project `.npmrc` (current directory upwards), then
-    /// `~/.npmrc`, then `npm config get registry`, then the public registry. Credentials: from
-    /// the same `.npmrc` files, nearest first.
+    /// Reads the user's configuration. Registry:
+    /// `$NPM_CONFIG_REGISTRY` (any case), then `registry=` in the user config, then in the
+    /// global config, then `npm --global config get registry`, then the public registry.
+    /// Credentials: from the user config, then the global one. No `.npmrc` of the current
+    /// directory or its parents is read.
     pub async fn load() -> Self {
-        let texts: Vec<String> = npmrc_paths()
-            .iter()
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .collect();
-        let env = |k: &str| std::env::var(k).ok();
-        let mut registry = ["NPM_CONFIG_REGISTRY", "npm_config_registry"]
-            .iter()
-            .filter_map(|k| env(k))
-            .map(|v| v.trim().to_owned())
-            .find(|v| !v.is_empty());
-        if registry.is_none() {
-            registry = texts
-                .iter()
-                .filter_map(|t| super::registry_from_npmrc(t))
-                .find_map(|r| expand(&r, &env));
-        }
-        let registry = match registry {
+        let home = crate::home::user_home();
+        Self::or_ask_npm(Self::from_files(&process_env, home.as_deref(), None)).await
+    }
+
+    /// As [`load`](Self::load), plus the project config `<dir>/.npmrc` (only that directory,
+    /// not its parents), which wins over the user's as in npm. Its `${VAR}` references are not
+    /// expanded: a `registry=` or credential line needing one is ignored, so a project file
+    /// can't carry the environment's secrets to a host it picks.
+    pub async fn load_for_project(dir: impl AsRef<Path>) -> Self {
+        let home = crate::home::user_home();
+        let files = Self::from_files(&process_env, home.as_deref(), Some(dir.as_ref()));
+        Self::or_ask_npm(files).await
+    }
+
+    /// `cfg` with `registry`, else the one npm names, else the public one.
+    async fn or_ask_npm((registry, mut cfg): (Option<String>, Self)) -> Self {
+        cfg.registry = match registry {
             Some(r) => r,
             None => npm_config_get_registry()
                 .await
                 .unwrap_or_else(|| super::DEFAULT_REGISTRY.to_owned()),
         };
-        let mut cfg = Self::new(registry);
-        for t in &texts {
-            cfg.add_npmrc(t, &env);
-        }
         cfg
+    }
+
+    /// The registry named by `env` or a config file (`None`: ask npm), and the credentials of
+    /// those files. `home` is the user's home directory; `project` a directory the caller named.
+    fn from_files(
+        env: &Env<'_>,
+        home: Option<&Path>,
+        project: Option<&Path>,
+    ) -> (Option<String>, Self) {
+        let files = config_files(env, home, project);
+        let mut registry = env_setting(env, "registry");
+        if registry.is_none() {
+            registry = files.iter().find_map(|f| {
+                super::registry_from_npmrc(&f.text).and_then(|r| expand(&r, f.env(env)))
+            });
+        }
+        let mut cfg = Self::new(registry.clone().unwrap_or_default());
+        for f in &files {
+            cfg.add_npmrc(&f.text, f.env(env));
+        }
+        (registry, cfg)
     }
 
     /// The registry URL.
@@ -109,8 +147,9 @@ impl NpmConfig {
         self
     }
 
-    /// Adds the credentials of an `.npmrc` text, expanding `${VAR}` with `env`. Credentials
-    /// already known for a scope win (add the nearest file first).
+    /// Adds the credentials of an `.npmrc` text, expanding `${VAR}` with `env` (a line whose
+    /// variable `env` doesn't know is ignored; pass `&|_| None` for a text that must not reach
+    /// the environment). Credentials already known for a scope win (add the nearest file first).
     pub fn add_npmrc(&mut self, text: &str, env: &dyn Fn(&str) -> Option<String>) -> &mut Self {
         let mut users: Vec<(String, String)> = Vec::new();
         let mut passwords: Vec<(String, String)> = Vec::new();
@@ -176,11 +215,11 @@ impl NpmConfig {
 
     fn credential_for(&self, url: &str) -> Option<&Credential> {
         let parsed = reqwest::Url::parse(url).ok()?;
-        let registry_scheme = reqwest::Url::parse(&self.registry)
-            .map(|u| u.scheme().to_owned())
-            .unwrap_or_default();
-        // No secret in clear text unless the registry itself is plain HTTP (a local mirror).
-        if parsed.scheme() != "https" && parsed.scheme() != registry_scheme {
+        // No secret in clear text, except to the registry's own origin when it is itself plain
+        // HTTP (a local mirror): never to another http:// host or port it links to.
+        if parsed.scheme() != "https"
+            && reqwest::Url::parse(&self.registry).map(|r| r.origin()) != Ok(parsed.origin())
+        {
             return None;
         }
         let target = scope_of(url)?;
@@ -235,24 +274,115 @@ fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     Some(out)
 }
 
-fn npmrc_paths() -> Vec<PathBuf> {
-    let mut rcs: Vec<PathBuf> = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        rcs.extend(cwd.ancestors().map(|d| d.join(".npmrc")));
+/// Looks up an environment variable.
+type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+fn process_env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// One config file's text; `expand` says whether its `${VAR}`s may read the environment.
+struct ConfigFile {
+    text: String,
+    expand: bool,
+}
+
+impl ConfigFile {
+    fn env<'a>(&self, env: &'a Env<'a>) -> &'a Env<'a> {
+        if self.expand { env } else { &no_env }
     }
-    // As npm: $NPM_CONFIG_USERCONFIG names the user file instead of ~/.npmrc.
-    match std::env::var_os("NPM_CONFIG_USERCONFIG")
-        .or_else(|| std::env::var_os("npm_config_userconfig"))
-    {
-        Some(p) => rcs.push(PathBuf::from(p)),
-        None => rcs.extend(crate::home::user_home().map(|h| h.join(".npmrc"))),
+}
+
+/// npm's `npm_config_<key>` environment setting (any case), when not empty.
+fn env_setting(env: &Env<'_>, key: &str) -> Option<String> {
+    [
+        format!("NPM_CONFIG_{}", key.to_ascii_uppercase()),
+        format!("npm_config_{key}"),
+    ]
+    .iter()
+    .filter_map(|k| env(k))
+    .map(|v| v.trim().to_owned())
+    .find(|v| !v.is_empty())
+}
+
+/// The files to read, most specific first: the named project's, the user's, the global one.
+fn config_files(env: &Env<'_>, home: Option<&Path>, project: Option<&Path>) -> Vec<ConfigFile> {
+    let read = |p: PathBuf| std::fs::read_to_string(p).ok();
+    let path = |v: String| match (v.strip_prefix("~/"), home) {
+        (Some(rest), Some(h)) => h.join(rest),
+        _ => PathBuf::from(v),
+    };
+    let mut files = Vec::new();
+    if let Some(text) = project.and_then(|d| read(d.join(".npmrc"))) {
+        files.push(ConfigFile {
+            text,
+            expand: false,
+        });
     }
-    rcs
+    let user_path = env_setting(env, "userconfig")
+        .map(path)
+        .or_else(|| home.map(|h| h.join(".npmrc")));
+    let user = user_path.and_then(read);
+    // As npm: the global file is `globalconfig`, else `<prefix>/etc/npmrc`, where the user
+    // file may set either (a project file may not).
+    let user_value = |key: &str| {
+        user.as_deref()
+            .and_then(|t| npmrc_value(t, key))
+            .and_then(|v| expand(&v, env))
+    };
+    let global_path = env_setting(env, "globalconfig")
+        .or_else(|| user_value("globalconfig"))
+        .map(path)
+        .or_else(|| {
+            env_setting(env, "prefix")
+                .or_else(|| user_value("prefix"))
+                .map(path)
+                .or_else(|| default_prefix(env))
+                .map(|p| p.join("etc").join("npmrc"))
+        });
+    if let Some(text) = user {
+        files.push(ConfigFile { text, expand: true });
+    }
+    if let Some(text) = global_path.and_then(read) {
+        files.push(ConfigFile { text, expand: true });
+    }
+    files
+}
+
+/// npm's default prefix: `$PREFIX`, else the directory above the `bin/` holding `node`
+/// (symlinks resolved, as node's `process.execPath` is).
+fn default_prefix(env: &Env<'_>) -> Option<PathBuf> {
+    if let Some(p) = env("PREFIX").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let path = env("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("node"))
+        .find(|n| crate::binary::is_executable(n))
+        .and_then(|n| std::fs::canonicalize(n).ok())
+        .and_then(|n| n.parent()?.parent().map(Path::to_path_buf))
+}
+
+/// The value of `key=` in an `.npmrc` text.
+pub(super) fn npmrc_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 async fn npm_config_get_registry() -> Option<String> {
     let npm = tokio::process::Command::new("npm")
-        .args(["config", "get", "registry"])
+        // Global mode: npm then ignores the project `.npmrc` it would find from the current
+        // directory (a cloned repository's, or one in /tmp).
+        .args(["--global", "config", "get", "registry"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -378,6 +508,142 @@ mod tests {
             Some("Bearer t".into())
         );
         assert_eq!(header(&explicit, "http://127.0.0.1:4874/a.tgz"), None);
+    }
+
+    #[test]
+    fn clear_text_credentials_go_only_to_the_registrys_own_origin() {
+        let mut cfg = NpmConfig::new("http://localhost:4873/");
+        cfg.add_npmrc(
+            "//localhost:4873/:_authToken=mirror\n//localhost/:_authToken=port-80\n//npm.example.com/:_authToken=elsewhere\n",
+            &env,
+        );
+        assert_eq!(
+            header(&cfg, "http://localhost:4873/a.tgz"),
+            Some("Bearer mirror".into())
+        );
+        // Another http:// host, or the same host on another port, gets nothing in clear text.
+        assert_eq!(header(&cfg, "http://npm.example.com/a.tgz"), None);
+        assert_eq!(header(&cfg, "http://localhost/a.tgz"), None);
+        assert_eq!(header(&cfg, "http://localhost:80/a.tgz"), None);
+        // Over HTTPS, scoped credentials still apply.
+        assert_eq!(
+            header(&cfg, "https://npm.example.com/a.tgz"),
+            Some("Bearer elsewhere".into())
+        );
+        // Not a network scheme at all: nothing.
+        assert_eq!(header(&cfg, "file://localhost:4873/a.tgz"), None);
+    }
+
+    /// `<root>/.npmrc` (say `/tmp/.npmrc`, or a cloned repository's) names a hostile registry
+    /// and asks for the environment's secrets; `<root>/home/.npmrc` is the user's.
+    fn hostile_tree() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let write = |rel: &str, text: &str| {
+            let p = root.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap_or(root.path()))
+                .and_then(|()| std::fs::write(&p, text))
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let hostile = "registry=https://evil.example/\n//evil.example/:_authToken=${SECRET}\n_auth=${SECRET}\n";
+        write(".npmrc", hostile);
+        write("repo/.npmrc", hostile);
+        write("repo/package.json", "{}");
+        write(
+            "home/.npmrc",
+            "registry=https://user.example/\n//user.example/:_authToken=${NPM_TOKEN}\nprefix=~/prefix\n",
+        );
+        write(
+            "home/prefix/etc/npmrc",
+            "registry=https://global.example/\n//global.example/:_authToken=${NPM_TOKEN}\n",
+        );
+        root
+    }
+
+    fn tree_env(k: &str) -> Option<String> {
+        match k {
+            "SECRET" => Some("hunter2".into()),
+            "NPM_TOKEN" => Some("user-token".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn user_and_global_config_count_and_no_other_file_does() {
+        let root = hostile_tree();
+        let home = root.path().join("home");
+        let (registry, cfg) = NpmConfig::from_files(&tree_env, Some(&home), None);
+        assert_eq!(registry.as_deref(), Some("https://user.example/"));
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("evil"), "{shown}");
+        assert_eq!(
+            header(&cfg, "https://user.example/x"),
+            Some("Bearer user-token".into())
+        );
+        // The global file, found through the user file's `prefix=`.
+        assert_eq!(
+            header(&cfg, "https://global.example/x"),
+            Some("Bearer user-token".into())
+        );
+        assert_eq!(header(&cfg, "https://evil.example/x"), None);
+
+        // $NPM_CONFIG_USERCONFIG names the user file; $NPM_CONFIG_GLOBALCONFIG the global one.
+        let (g, u) = (
+            root.path().join("global-npmrc"),
+            root.path().join("user-npmrc"),
+        );
+        std::fs::write(&g, "registry=https://g2.example/\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&u, "//u2.example/:_authToken=${NPM_TOKEN}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (gs, us) = (g.display().to_string(), u.display().to_string());
+        let env = |k: &str| match k {
+            "NPM_CONFIG_GLOBALCONFIG" => Some(gs.clone()),
+            "npm_config_userconfig" => Some(us.clone()),
+            _ => tree_env(k),
+        };
+        let (registry, cfg) = NpmConfig::from_files(&env, Some(&home), None);
+        assert_eq!(registry.as_deref(), Some("https://g2.example/"));
+        assert_eq!(
+            header(&cfg, "https://u2.example/x"),
+            Some("Bearer user-token".into())
+        );
+        assert_eq!(header(&cfg, "https://user.example/x"), None);
+
+        // $NPM_CONFIG_REGISTRY wins over every file.
+        let env = |k: &str| (k == "NPM_CONFIG_REGISTRY").then(|| " https://env.example/ ".into());
+        let (registry, _) = NpmConfig::from_files(&env, Some(&home), None);
+        assert_eq!(registry.as_deref(), Some("https://env.example/"));
+    }
+
+    #[test]
+    fn a_named_project_file_counts_but_never_reads_the_environment() {
+        let root = hostile_tree();
+        let home = root.path().join("home");
+        let project = root.path().join("repo");
+        let (registry, cfg) = NpmConfig::from_files(&tree_env, Some(&home), Some(&project));
+        // Its registry wins over the user's, as in npm ...
+        assert_eq!(registry.as_deref(), Some("https://evil.example/"));
+        // ... but its `${SECRET}` lines are ignored: nothing of the environment goes there.
+        assert_eq!(header(&cfg, "https://evil.example/x"), None);
+        assert!(!cfg.has_credentials_for("https://evil.example/-/a.tgz"));
+        // The user's credentials stay scoped to the user's registry.
+        assert_eq!(
+            header(&cfg, "https://user.example/x"),
+            Some("Bearer user-token".into())
+        );
+
+        // Literal values in a project file count; a `registry=` needing a variable does not.
+        std::fs::write(
+            project.join(".npmrc"),
+            "registry=https://${SECRET}.example/\n//npm.project.example/:_authToken=literal\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (registry, cfg) = NpmConfig::from_files(&tree_env, Some(&home), Some(&project));
+        assert_eq!(registry.as_deref(), Some("https://user.example/"));
+        assert_eq!(
+            header(&cfg, "https://npm.project.example/x"),
+            Some("Bearer literal".into())
+        );
+        assert!(!format!("{cfg:?}").contains("hunter2"));
     }
 
     #[test]
