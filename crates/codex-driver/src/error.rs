@@ -178,6 +178,17 @@ pub enum Error {
         problem: crate::home::HomeProblem,
     },
 
+    /// A directory the library would trust (e.g. a notify spool) is not private to the current
+    /// user: see [`crate::fsutil::check_private_dir`]. Homes report the same problems as
+    /// [`Error::Home`].
+    #[error("directory {} can't be trusted: {problem}", path.display())]
+    UnsafeDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        problem: crate::home::HomeProblem,
+    },
+
     /// A `config.toml` could not be read, parsed or written; nothing in it was changed.
     #[error("config file {}{}: {detail}", path.display(), match (line, column) {
         (Some(l), Some(c)) => format!(":{l}:{c}"),

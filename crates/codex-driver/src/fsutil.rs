@@ -1,8 +1,87 @@
-//! Atomic file writes and locks for files we write in a user's CODEX_HOME.
+//! Atomic file writes and locks for files we write in a user's CODEX_HOME, and the check that a
+//! directory we trust (a home, a notify spool) is private to us.
 
+use crate::error::{Error, Result};
+use crate::home::HomeProblem;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// Checks that `path` is a directory private to the current (effective) user, who must own it
+/// and be the only one able to write to it: see [`check_private_dir_as`]. Fails with
+/// [`Error::UnsafeDir`] naming the directory and the problem.
+pub fn check_private_dir(path: &Path) -> Result<()> {
+    let uid = current_uid().map_err(|e| Error::io("finding the current user id", e))?;
+    check_private_dir_as(path, uid).map_err(|problem| Error::UnsafeDir {
+        path: path.to_path_buf(),
+        problem,
+    })
+}
+
+/// Checks that `path` is a directory owned by `uid` with no group or other write bit (sticky or
+/// not: anyone who can add files to it could plant a config, a hook or a symlink). A symlink is
+/// judged by its target, and every link on the way must be owned by `uid` too (a link someone
+/// else owns can be pointed elsewhere later). Ancestors of `path` are not checked.
+pub fn check_private_dir_as(path: &Path, uid: u32) -> std::result::Result<(), HomeProblem> {
+    let inaccessible = |e: std::io::Error| HomeProblem::NotAccessible(e.to_string());
+    let mut at = path.to_path_buf();
+    // Follow the final component's symlinks ourselves, checking each link's owner.
+    for _ in 0..40 {
+        let meta = std::fs::symlink_metadata(&at).map_err(inaccessible)?;
+        if !meta.file_type().is_symlink() {
+            if !meta.is_dir() {
+                return Err(HomeProblem::NotADirectory);
+            }
+            if meta.uid() != uid {
+                return Err(HomeProblem::NotOwned {
+                    owner: meta.uid(),
+                    expected: uid,
+                });
+            }
+            let mode = meta.mode() & 0o7777;
+            if mode & 0o022 != 0 {
+                return Err(HomeProblem::WritableByOthers { mode });
+            }
+            return Ok(());
+        }
+        if meta.uid() != uid {
+            return Err(HomeProblem::SymlinkNotOwned {
+                link: at,
+                owner: meta.uid(),
+                expected: uid,
+            });
+        }
+        let target = std::fs::read_link(&at).map_err(inaccessible)?;
+        at = match at.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
+    Err(HomeProblem::NotAccessible(
+        "too many levels of symbolic links".into(),
+    ))
+}
+
+/// The effective user id: the owner of the files and directories this process creates.
+///
+/// std has no `geteuid` and the crate has no unsafe code: Linux states it in `/proc/self/status`;
+/// elsewhere it is read off an anonymous temp file we create.
+pub fn current_uid() -> std::io::Result<u32> {
+    if let Some(uid) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .as_deref()
+        .and_then(effective_uid_in_status)
+    {
+        return Ok(uid);
+    }
+    Ok(tempfile::tempfile()?.metadata()?.uid())
+}
+
+/// The effective uid in a `/proc/<pid>/status` text (`Uid: real effective saved fs`).
+fn effective_uid_in_status(status: &str) -> Option<u32> {
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
 
 /// Writes `bytes` to `path` atomically (a temp file in the same directory, fsynced, renamed
 /// over the target) with permission bits `mode`. Readers see the old or the new file, never a
@@ -63,6 +142,155 @@ impl Drop for FileLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn private_dir() -> std::io::Result<(tempfile::TempDir, u32)> {
+        let d = tempfile::tempdir()?;
+        let uid = std::fs::metadata(d.path())?.uid();
+        Ok((d, uid))
+    }
+
+    #[test]
+    fn the_current_uid_owns_what_we_create() -> std::io::Result<()> {
+        let (d, uid) = private_dir()?;
+        assert_eq!(current_uid()?, uid, "{}", d.path().display());
+        assert_eq!(tempfile::tempfile()?.metadata()?.uid(), uid);
+        assert_eq!(
+            effective_uid_in_status("Name:\tx\nUid:\t1000\t1001\t1002\t1003\n"),
+            Some(1001)
+        );
+        assert_eq!(effective_uid_in_status("Name:\tx\n"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_private_dir_passes_and_another_users_does_not() -> std::io::Result<()> {
+        let (d, uid) = private_dir()?;
+        assert_eq!(check_private_dir_as(d.path(), uid), Ok(()));
+        assert!(check_private_dir(d.path()).is_ok());
+        // The expected uid is injectable: the same directory, judged for someone else.
+        let other = uid.wrapping_add(1);
+        assert_eq!(
+            check_private_dir_as(d.path(), other),
+            Err(HomeProblem::NotOwned {
+                owner: uid,
+                expected: other
+            })
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn group_or_other_write_bits_are_refused() -> std::io::Result<()> {
+        let (d, uid) = private_dir()?;
+        for mode in [0o777, 0o775, 0o757, 0o1777, 0o720] {
+            std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(mode))?;
+            assert_eq!(
+                check_private_dir_as(d.path(), uid),
+                Err(HomeProblem::WritableByOthers { mode }),
+                "{mode:o}"
+            );
+        }
+        for mode in [0o700, 0o755, 0o750, 0o500] {
+            std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(mode))?;
+            assert_eq!(check_private_dir_as(d.path(), uid), Ok(()), "{mode:o}");
+        }
+        let err = check_private_dir(d.path()).err();
+        assert!(err.is_none(), "{err:?}");
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777))?;
+        let err = check_private_dir(d.path()).err();
+        assert!(
+            matches!(
+                &err,
+                Some(Error::UnsafeDir { path, problem: HomeProblem::WritableByOthers { mode: 0o777 } })
+                    if path == d.path()
+            ),
+            "{err:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn symlinks_are_judged_by_target_and_link() -> std::io::Result<()> {
+        let (d, uid) = private_dir()?;
+        let target = d.path().join("real");
+        std::fs::create_dir(&target)?;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700))?;
+        let link = d.path().join("link");
+        let link2 = d.path().join("link2");
+        std::os::unix::fs::symlink("real", &link)?;
+        std::os::unix::fs::symlink(&link, &link2)?;
+        assert_eq!(check_private_dir_as(&link2, uid), Ok(()));
+        // The first link is checked before its target.
+        let other = uid.wrapping_add(1);
+        assert_eq!(
+            check_private_dir_as(&link2, other),
+            Err(HomeProblem::SymlinkNotOwned {
+                link: link2.clone(),
+                owner: uid,
+                expected: other
+            })
+        );
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o777))?;
+        assert_eq!(
+            check_private_dir_as(&link2, uid),
+            Err(HomeProblem::WritableByOthers { mode: 0o777 })
+        );
+        std::fs::write(d.path().join("file"), "x")?;
+        std::os::unix::fs::symlink("file", d.path().join("to-file"))?;
+        assert_eq!(
+            check_private_dir_as(&d.path().join("to-file"), uid),
+            Err(HomeProblem::NotADirectory)
+        );
+        std::os::unix::fs::symlink("loop", d.path().join("loop"))?;
+        assert!(matches!(
+            check_private_dir_as(&d.path().join("loop"), uid),
+            Err(HomeProblem::NotAccessible(_))
+        ));
+        assert!(matches!(
+            check_private_dir_as(&d.path().join("missing"), uid),
+            Err(HomeProblem::NotAccessible(_))
+        ));
+        Ok(())
+    }
+
+    /// Ownership for real: as root, a directory (or a link) chowned to `nobody`.
+    #[test]
+    fn another_users_dir_or_link_is_refused_as_root() -> std::io::Result<()> {
+        let (d, uid) = private_dir()?;
+        if uid != 0 {
+            eprintln!(
+                "SKIPPED another_users_dir_or_link_is_refused_as_root: needs root to chown \
+                 (the injectable-uid tests cover the logic)"
+            );
+            return Ok(());
+        }
+        let theirs = d.path().join("theirs");
+        std::fs::create_dir(&theirs)?;
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534))?;
+        let err = check_private_dir(&theirs).err();
+        assert!(
+            matches!(
+                &err,
+                Some(Error::UnsafeDir { path, problem: HomeProblem::NotOwned { owner: 65534, expected: 0 } })
+                    if path == &theirs
+            ),
+            "{err:?}"
+        );
+        let mine = d.path().join("mine");
+        std::fs::create_dir(&mine)?;
+        let link = d.path().join("their-link");
+        std::os::unix::fs::symlink(&mine, &link)?;
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534))?;
+        assert_eq!(
+            check_private_dir_as(&link, 0),
+            Err(HomeProblem::SymlinkNotOwned {
+                link: link.clone(),
+                owner: 65534,
+                expected: 0
+            })
+        );
+        Ok(())
+    }
 
     #[test]
     fn atomic_write_sets_mode_and_replaces() -> std::io::Result<()> {

@@ -1,5 +1,14 @@
 //! `CODEX_HOME` as a type: where it is, what is in it, and creating it safely.
 //!
+//! A home holds credentials (`auth.json`) and commands Codex runs (`notify`, MCP servers in
+//! `config.toml`), so [`CodexHome::materialize`] and [`CodexHome::check`] only accept one that is
+//! private to the current (effective) user: the directory, and `sessions/`, `archived_sessions/`
+//! and `log/`, must be owned by that user with no group or other write bit
+//! ([`fsutil::check_private_dir_as`](crate::fsutil::check_private_dir_as)). A symlinked home is
+//! judged by its target, and the link must be the user's too. Anything else fails with
+//! [`Error::Home`] and a [`HomeProblem`] saying what is wrong ([`HomeProblem::NotOwned`],
+//! [`HomeProblem::WritableByOthers`], [`HomeProblem::SymlinkNotOwned`]); nothing is chmod'ed.
+//!
 //! ```no_run
 //! use codex_driver::home::CodexHome;
 //!
@@ -11,6 +20,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::fsutil::check_private_dir_as;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -21,7 +31,8 @@ pub struct CodexHome {
     isolated: bool,
 }
 
-/// What is wrong with a home directory.
+/// What is wrong with a home directory (or another directory the library must trust, see
+/// [`Error::UnsafeDir`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HomeProblem {
@@ -35,6 +46,30 @@ pub enum HomeProblem {
     NoUserHome,
     /// Creating or fixing it failed.
     Io(String),
+    /// Another user owns it: they could plant a `config.toml` (with a `notify` or MCP command),
+    /// or read what we put there.
+    NotOwned {
+        /// Its owner's uid.
+        owner: u32,
+        /// The uid it must have (the current effective user).
+        expected: u32,
+    },
+    /// Its group or others may write to it (and so add or replace files in it).
+    WritableByOthers {
+        /// Its permission bits (`0o7777` mask).
+        mode: u32,
+    },
+    /// It is a symlink, and this directory must not be one (a notify spool).
+    Symlink,
+    /// It is reached through a symlink another user owns (who could point it elsewhere).
+    SymlinkNotOwned {
+        /// The link.
+        link: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// The uid it must have (the current effective user).
+        expected: u32,
+    },
 }
 
 impl std::fmt::Display for HomeProblem {
@@ -47,6 +82,25 @@ impl std::fmt::Display for HomeProblem {
             }
             Self::NoUserHome => f.write_str("$HOME is not set"),
             Self::Io(e) => f.write_str(e),
+            Self::NotOwned { owner, expected } => write!(
+                f,
+                "it is owned by uid {owner}, not by the current user (uid {expected})"
+            ),
+            Self::WritableByOthers { mode } => write!(
+                f,
+                "its mode {mode:04o} lets group or others write to it (chmod go-w to fix)"
+            ),
+            Self::Symlink => f.write_str("it is a symlink (use the directory it points to)"),
+            Self::SymlinkNotOwned {
+                link,
+                owner,
+                expected,
+            } => write!(
+                f,
+                "it is reached through the symlink {} owned by uid {owner}, not by the current \
+                 user (uid {expected})",
+                link.display()
+            ),
         }
     }
 }
@@ -98,7 +152,8 @@ impl CodexHome {
     }
 
     /// Checks the directory without changing anything: it exists, is a directory we can use,
-    /// and (when isolated) is not the user's own home.
+    /// is private to the current user (see the [module docs](self)), and (when isolated) is not
+    /// the user's own home.
     pub fn check(&self) -> Result<()> {
         if self.isolated && self.is_users_home() {
             return Err(self.err(HomeProblem::IsUsersHome));
@@ -110,11 +165,14 @@ impl CodexHome {
         }
         std::fs::read_dir(&self.root)
             .map_err(|e| self.err(HomeProblem::NotAccessible(e.to_string())))?;
-        Ok(())
+        let uid = current_uid(&self.root)?;
+        check_private_dir_as(&self.root, uid).map_err(|p| self.err(p))
     }
 
     /// Creates the home (mode 0700) and the directories Codex expects, or checks an existing
-    /// one. Existing contents are never modified.
+    /// one. Existing contents are never modified. The home and those directories, created or
+    /// found, must be private to the current user (see the [module docs](self)): a directory
+    /// someone else created first, even at the moment we create it, is refused.
     pub fn materialize(self) -> Result<Self> {
         if self.isolated && self.is_users_home() {
             return Err(self.err(HomeProblem::IsUsersHome));
@@ -133,20 +191,27 @@ impl CodexHome {
             }
             Err(e) => return Err(self.err(HomeProblem::NotAccessible(e.to_string()))),
         }
+        // Checked after creating: it may have been there (or appeared) already.
         self.check()?;
+        let uid = current_uid(&self.root)?;
         for dir in [
             self.sessions_dir(),
             self.archived_sessions_dir(),
             self.log_dir(),
         ] {
-            if !dir.exists() {
-                std::fs::DirBuilder::new()
-                    .mode(0o700)
-                    .create(&dir)
-                    .map_err(|e| {
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(
                         self.err(HomeProblem::Io(format!("creating {}: {e}", dir.display())))
-                    })?;
+                    );
+                }
             }
+            check_private_dir_as(&dir, uid).map_err(|problem| Error::Home {
+                path: dir.clone(),
+                problem,
+            })?;
         }
         Ok(self)
     }
@@ -186,9 +251,12 @@ impl CodexHome {
     pub fn config_toml(&self) -> PathBuf {
         self.root.join("config.toml")
     }
-    /// `<name>.config.toml`: a profile layered by `--profile <name>` (0.169+).
-    pub fn profile_toml(&self, name: &str) -> PathBuf {
-        self.root.join(format!("{name}.config.toml"))
+    /// `<name>.config.toml`: a profile layered by `--profile <name>` (0.169+). The name is
+    /// validated like an app name (not empty, no `/`, not starting with `.`), so the file is
+    /// always inside the home; anything else is [`Error::InvalidOptions`] naming it.
+    pub fn profile_toml(&self, name: &str) -> Result<PathBuf> {
+        check_name("profile", name)?;
+        Ok(self.root.join(format!("{name}.config.toml")))
     }
     /// `auth.json` (login credentials, 0600).
     pub fn auth_json(&self) -> PathBuf {
@@ -248,9 +316,7 @@ pub(crate) fn user_home() -> Option<PathBuf> {
 
 /// The app-scoped directory: `$XDG_DATA_HOME/<app>` or `~/.<app>`.
 pub fn app_dir(app: &str) -> Result<PathBuf> {
-    if app.is_empty() || app.contains('/') || app.starts_with('.') {
-        return Err(Error::InvalidOptions(format!("invalid app name `{app}`")));
-    }
+    check_name("app", app)?;
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
         return Ok(PathBuf::from(x).join(app));
     }
@@ -259,6 +325,26 @@ pub fn app_dir(app: &str) -> Result<PathBuf> {
         problem: HomeProblem::NoUserHome,
     })?;
     Ok(home.join(format!(".{app}")))
+}
+
+/// A name that becomes one path component: not empty, no `/` (nor NUL), not starting with `.`
+/// (so neither `.`, `..` nor a hidden file).
+fn check_name(kind: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.contains(['/', '\0']) || name.starts_with('.') {
+        return Err(Error::InvalidOptions(format!(
+            "invalid {kind} name `{}`: it must be non-empty, without `/`, and not start with `.`",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+/// The current effective uid, as a home error.
+fn current_uid(root: &Path) -> Result<u32> {
+    crate::fsutil::current_uid().map_err(|e| Error::Home {
+        path: root.to_path_buf(),
+        problem: HomeProblem::Io(format!("finding the current user id: {e}")),
+    })
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
@@ -278,7 +364,10 @@ mod tests {
         assert_eq!(h.config_toml(), PathBuf::from("/h/config.toml"));
         assert_eq!(h.auth_json(), PathBuf::from("/h/auth.json"));
         assert_eq!(h.credentials_json(), PathBuf::from("/h/.credentials.json"));
-        assert_eq!(h.profile_toml("ci"), PathBuf::from("/h/ci.config.toml"));
+        assert_eq!(
+            h.profile_toml("ci").ok(),
+            Some(PathBuf::from("/h/ci.config.toml"))
+        );
         assert_eq!(h.sqlite_files().len(), 6);
     }
 
@@ -309,5 +398,63 @@ mod tests {
     fn app_names_are_validated() {
         assert!(app_dir("../x").is_err());
         assert!(app_dir("").is_err());
+    }
+
+    #[test]
+    fn profile_names_stay_inside_the_home() {
+        let h = CodexHome::new("/h");
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            "a/b",
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "a\0b",
+        ] {
+            let err = h.profile_toml(bad).err();
+            assert!(
+                matches!(&err, Some(Error::InvalidOptions(m)) if m.contains("profile name")
+                    && m.contains(&bad.escape_debug().to_string())),
+                "{bad:?}: {err:?}"
+            );
+        }
+        assert_eq!(
+            h.profile_toml("ci.fast").ok(),
+            Some(PathBuf::from("/h/ci.fast.config.toml"))
+        );
+    }
+
+    #[test]
+    fn materialize_refuses_dirs_others_can_write() -> std::io::Result<()> {
+        let t = tempfile::tempdir()?;
+        let root = t.path().join("home");
+        std::fs::create_dir(&root)?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777))?;
+        let err = CodexHome::isolated(&root).materialize().err();
+        assert!(
+            matches!(
+                &err,
+                Some(Error::Home { path, problem: HomeProblem::WritableByOthers { mode: 0o777 } })
+                    if path == &root
+            ),
+            "{err:?}"
+        );
+        assert!(!root.join("sessions").exists(), "nothing created in it");
+        // A subdirectory Codex uses is checked too, and named.
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::create_dir(root.join("log"))?;
+        std::fs::set_permissions(root.join("log"), std::fs::Permissions::from_mode(0o775))?;
+        let err = CodexHome::isolated(&root).materialize().err();
+        assert!(
+            matches!(
+                &err,
+                Some(Error::Home { path, problem: HomeProblem::WritableByOthers { mode: 0o775 } })
+                    if path == &root.join("log")
+            ),
+            "{err:?}"
+        );
+        Ok(())
     }
 }

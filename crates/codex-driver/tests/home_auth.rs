@@ -5,7 +5,7 @@ use crate::common::tmp_base;
 use codex_driver::Error;
 use codex_driver::auth::{self, SyncOutcome};
 use codex_driver::home::{CodexHome, HomeProblem};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 fn dir() -> tempfile::TempDir {
@@ -72,6 +72,129 @@ fn isolation_refuses_the_users_own_home() {
                 problem: HomeProblem::IsUsersHome,
                 ..
             })
+        ),
+        "{err:?}"
+    );
+}
+
+/// A home others can write to is refused, whether we would create it or adopt it, and so is one
+/// of its directories Codex uses; nothing is created in it.
+#[test]
+fn a_home_others_can_write_is_refused() {
+    let d = dir();
+    for mode in [0o777, 0o775, 0o1777] {
+        let root = d.path().join(format!("home-{mode:o}"));
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(mode)).unwrap();
+        for home in [CodexHome::isolated(&root), CodexHome::new(&root)] {
+            let err = home.materialize().err();
+            assert!(
+                matches!(
+                    &err,
+                    Some(Error::Home { path, problem: HomeProblem::WritableByOthers { mode: m } })
+                        if path == &root && *m == mode
+                ),
+                "{mode:o}: {err:?}"
+            );
+        }
+        assert!(
+            CodexHome::new(&root).check().is_err(),
+            "check says the same"
+        );
+        assert!(std::fs::read_dir(&root).unwrap().next().is_none());
+        let err = CodexHome::new(&root).materialize().unwrap_err().to_string();
+        assert!(err.contains("group or others"), "{err}");
+    }
+    let root = d.path().join("sub-dir");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::create_dir(root.join("sessions")).unwrap();
+    std::fs::set_permissions(
+        root.join("sessions"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let err = CodexHome::new(&root).materialize().err();
+    assert!(
+        matches!(
+            &err,
+            Some(Error::Home { path, problem: HomeProblem::WritableByOthers { mode: 0o777 } })
+                if path == &root.join("sessions")
+        ),
+        "{err:?}"
+    );
+}
+
+/// A symlinked home is judged by its target: fine when it is ours and private.
+#[test]
+fn a_symlinked_home_is_judged_by_its_target() {
+    let d = dir();
+    let real = CodexHome::new(d.path().join("real")).materialize().unwrap();
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink(real.path(), &link).unwrap();
+    CodexHome::isolated(&link).materialize().unwrap();
+    std::fs::set_permissions(real.path(), std::fs::Permissions::from_mode(0o770)).unwrap();
+    assert!(matches!(
+        CodexHome::isolated(&link).materialize(),
+        Err(Error::Home {
+            problem: HomeProblem::WritableByOthers { mode: 0o770 },
+            ..
+        })
+    ));
+}
+
+/// Ownership needs a second user: as root, homes (and links, and `sessions/`) are chowned to
+/// `nobody`, who could otherwise have planted a `config.toml` with a `notify` command.
+#[test]
+fn another_users_home_is_refused() {
+    let d = dir();
+    if std::fs::metadata(d.path()).unwrap().uid() != 0 {
+        eprintln!(
+            "SKIPPED another_users_home_is_refused: not root, can't chown a home to another user \
+             (fsutil's unit tests check ownership with an injected uid)"
+        );
+        return;
+    }
+    let nobody = |p: &Path| std::os::unix::fs::lchown(p, Some(65534), Some(65534)).unwrap();
+    let theirs = d.path().join("shared/app/codex");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(theirs.join("config.toml"), "notify = [\"/tmp/evil\"]\n").unwrap();
+    nobody(&theirs);
+    let err = CodexHome::isolated(&theirs).materialize().err();
+    assert!(
+        matches!(
+            &err,
+            Some(Error::Home { path, problem: HomeProblem::NotOwned { owner: 65534, expected: 0 } })
+                if path == &theirs
+        ),
+        "{err:?}"
+    );
+    assert!(!theirs.join("sessions").exists());
+    assert!(CodexHome::new(&theirs).check().is_err());
+
+    // Ours, behind their link.
+    let ours = CodexHome::new(d.path().join("ours")).materialize().unwrap();
+    let link = d.path().join("their-link");
+    std::os::unix::fs::symlink(ours.path(), &link).unwrap();
+    nobody(&link);
+    let err = CodexHome::new(&link).materialize().err();
+    assert!(
+        matches!(
+            &err,
+            Some(Error::Home { problem: HomeProblem::SymlinkNotOwned { link: l, owner: 65534, .. }, .. })
+                if l == &link
+        ),
+        "{err:?}"
+    );
+
+    // Ours, with their sessions/ in it.
+    nobody(&ours.sessions_dir());
+    let err = CodexHome::new(ours.path()).materialize().err();
+    assert!(
+        matches!(
+            &err,
+            Some(Error::Home { path, problem: HomeProblem::NotOwned { owner: 65534, .. } })
+                if path == &ours.sessions_dir()
         ),
         "{err:?}"
     );
