@@ -679,17 +679,21 @@ fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
         &config,
         "# my own settings\nmodel_reasoning_effort = \"low\"\n",
     )?;
+    let errors = home.path().join("watch.stderr");
     let mut watch = cli()
         .args(["watch", "--codex-home"])
         .arg(home.path())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&errors)?)
         .spawn()?;
     let installed = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
         std::fs::read_to_string(&config).is_ok_and(|t| t.contains("notify"))
     });
     assert!(installed, "the hook was not installed");
+    // A file that is no notification is set aside with a warning; watch goes on.
+    let spool = home.path().join(".codex-driver/notify-spool");
+    std::fs::write(spool.join("00000000000000000001-1-1.json"), "not json")?;
 
     let run = cli()
         .args(["run", "--offline", "--codex-home"])
@@ -735,6 +739,14 @@ fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
     assert!(killed.success());
     let status = watch.wait()?;
     assert!(status.success(), "{status:?}");
+    let stderr = std::fs::read_to_string(&errors)?;
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains("00000000000000000001-1-1")),
+        "{stderr}"
+    );
+    assert!(spool.join("00000000000000000001-1-1.bad").is_file());
     let text = std::fs::read_to_string(&config)?;
     assert!(!text.contains("notify"), "{text}");
     assert!(text.starts_with("# my own settings\n"), "{text}");
