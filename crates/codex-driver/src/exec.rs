@@ -1329,8 +1329,11 @@ impl Supervisor {
                 r = lines.next_line() => Pumped::Read(r),
             };
             let read = match next {
-                // Exited, not reaped: the group id stays ours until `finish` kills and reaps.
+                // Exited, not reaped: the group id stays ours until `finish` reaps. What is left
+                // of the group (a background command, a descendant holding or flooding stdout)
+                // goes now; what Codex wrote is still in the pipe and is read to EOF.
                 Pumped::Exited => {
+                    self.leader.signal(nix::sys::signal::Signal::SIGKILL);
                     drain_until = Some(Instant::now() + Duration::from_secs(2));
                     continue;
                 }
