@@ -1315,7 +1315,9 @@ impl Supervisor {
         let mut drain_until: Option<Instant> = None;
         let stop = loop {
             let idle = self.rt.idle_timeout.map(|d| Instant::now() + d);
-            let waiting = !self.leader.has_exited();
+            // Not `has_exited()`: an exit that happened while this loop was busy elsewhere must
+            // still be handled once, below.
+            let waiting = drain_until.is_none();
             let next = tokio::select! {
                 biased;
                 _ = self.token.cancelled() => break Stop::Cancelled,

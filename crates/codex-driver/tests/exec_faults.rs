@@ -291,6 +291,35 @@ async fn a_child_holding_stdout_does_not_hang_a_finished_run() -> anyhow::Result
     Ok(())
 }
 
+/// Regression: Codex exiting while the reader waited on a slow consumer was never handled, so
+/// a descendant holding stdout hung the run until its timeout.
+#[tokio::test]
+async fn an_exit_during_backpressure_still_ends_the_run() -> anyhow::Result<()> {
+    let marker = "cdrv-leaky-slow-marker-7c";
+    let mut stream = fake("leaky")
+        .env("FAKE_MARKER", marker)
+        .channel_capacity(1)
+        .timeout(Duration::from_secs(30))
+        .stream()
+        .await?;
+    let mut kinds = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while let Some(ev) = tokio::time::timeout_at(deadline, stream.next_event()).await? {
+        // Slow enough that Codex is gone before the reader can hand over the next event.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        kinds.push(
+            ev?.to_json_line()
+                .split('"')
+                .nth(3)
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(kinds, ["thread.started", "turn.started", "turn.completed"]);
+    assert!(crate::common::all_gone(marker).await);
+    Ok(())
+}
+
 #[tokio::test]
 async fn overall_timeout_after_stdout_closed_is_a_timeout() -> anyhow::Result<()> {
     let err = fake("closed-stdout")
