@@ -249,6 +249,7 @@ pub struct Exec {
     disable: Vec<String>,
     strict_config: bool,
     images: Vec<PathBuf>,
+    other_options: Vec<OsString>,
     model: Option<String>,
     oss: bool,
     local_provider: Option<LocalProvider>,
@@ -328,6 +329,7 @@ impl Exec {
             disable: Vec::new(),
             strict_config: false,
             images: Vec::new(),
+            other_options: Vec::new(),
             model: None,
             oss: false,
             local_provider: None,
@@ -398,8 +400,8 @@ impl Exec {
     }
 
     /// `CODEX_HOME` for this run only (the parent's environment is never changed).
-    pub fn codex_home(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.env.codex_home(dir);
+    pub fn codex_home(mut self, dir: impl AsRef<Path>) -> Self {
+        self.env.codex_home(dir.as_ref());
         self
     }
 
@@ -479,6 +481,25 @@ impl Exec {
     /// `--enable FEATURE`.
     pub fn enable(mut self, feature: impl Into<String>) -> Self {
         self.enable.push(feature.into());
+        self
+    }
+
+    /// An option this library does not know yet (say, a flag of a newer Codex), passed after
+    /// every known option and before `resume`/`fork`. With probed
+    /// [`capabilities`](Self::capabilities), a `--flag` the binary's `exec --help` does not list
+    /// is refused before spawning, like the known ones.
+    pub fn other_option(mut self, arg: impl Into<OsString>) -> Self {
+        self.other_options.push(arg.into());
+        self
+    }
+
+    /// Several [`other_option`](Self::other_option)s, in order.
+    pub fn other_options<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.other_options.extend(args.into_iter().map(Into::into));
         self
     }
 
@@ -763,6 +784,22 @@ impl Exec {
     /// Checks every gated option against probed capabilities: flags and sub-commands must be
     /// listed by the binary's `exec --help`; the rest fall back to the version rule.
     pub fn check_capabilities(&self, caps: &Capabilities) -> Result<()> {
+        let binary = || {
+            self.binary
+                .as_ref()
+                .map(|b| b.path().to_path_buf())
+                .unwrap_or_default()
+        };
+        for flag in self.other_flags() {
+            if !caps.exec_flags.is_empty() && !caps.exec_flags.contains(flag.as_str()) {
+                return Err(Error::Unsupported {
+                    option: flag,
+                    required: "a Codex whose `exec --help` lists it".into(),
+                    found: caps.version.clone(),
+                    binary: binary(),
+                });
+            }
+        }
         for g in self.gated_flags() {
             let ok = match g.proof {
                 Proof::ExecFlag(f) => caps.exec_flags.contains(f),
@@ -770,11 +807,6 @@ impl Exec {
                 Proof::Version => g.req.allows(&caps.version),
             };
             if !ok {
-                let binary = self
-                    .binary
-                    .as_ref()
-                    .map(|b| b.path().to_path_buf())
-                    .unwrap_or_default();
                 return Err(Error::Unsupported {
                     option: g.option.to_owned(),
                     required: format!(
@@ -782,11 +814,21 @@ impl Exec {
                         g.req.describe()
                     ),
                     found: caps.version.clone(),
-                    binary,
+                    binary: binary(),
                 });
             }
         }
         Ok(())
+    }
+
+    /// The `--long` flag names among [`other_options`](Self::other_options) (`--x=1` → `--x`).
+    fn other_flags(&self) -> Vec<String> {
+        self.other_options
+            .iter()
+            .filter_map(|a| a.to_str())
+            .filter(|a| a.starts_with("--") && a.len() > 2)
+            .map(|a| a.split('=').next().unwrap_or(a).to_owned())
+            .collect()
     }
 
     /// The argv after the binary, exactly as it will be passed. The prompt is not in it: it
@@ -874,6 +916,7 @@ impl Exec {
                 .filter(|(on, _)| *on)
                 .map(|(_, f)| OsString::from(*f)),
         );
+        a.extend(self.other_options.iter().cloned());
         // Every option above precedes the sub-command: `exec resume`/`exec fork` accept only a
         // subset after it (no -s, -C, -p, --add-dir, --color, --oss) but honour all of them before.
         match &self.session {
@@ -938,9 +981,10 @@ impl Exec {
     /// Spawns Codex and returns the event stream.
     pub async fn stream(self) -> Result<ExecStream> {
         let binary = self.resolve_binary()?;
-        if self.runtime.check_versions && !self.gated_flags().is_empty() {
+        if self.runtime.check_versions {
             match &self.capabilities {
                 Some(caps) => self.check_capabilities(caps)?,
+                None if self.gated_flags().is_empty() => {}
                 None => {
                     // The probe honours the caller's cancel token like the run itself.
                     let v = match &self.runtime.cancel {
@@ -1609,6 +1653,52 @@ mod tests {
     #[test]
     fn minimal_argv_reads_prompt_from_stdin() {
         assert_eq!(argv(&Exec::new("hi")), ["exec", "--json", "-"]);
+    }
+
+    #[test]
+    fn other_options_go_before_the_sub_command_and_are_checked_against_help() {
+        let e = Exec::resume("t1", "p")
+            .model("m")
+            .other_option("--new-flag")
+            .other_options(["--level=3", "x"]);
+        assert_eq!(
+            argv(&e),
+            [
+                "exec",
+                "--json",
+                "--model",
+                "m",
+                "--new-flag",
+                "--level=3",
+                "x",
+                "resume",
+                "t1",
+                "-"
+            ]
+        );
+        let caps = |flags: &[&str]| Capabilities {
+            version: Version::new(0, 169, 0),
+            features: Vec::new(),
+            commands: std::collections::BTreeSet::new(),
+            exec_flags: flags.iter().map(|f| f.to_string()).collect(),
+            exec_commands: ["resume".to_owned()].into(),
+            probed_at: 0,
+        };
+        assert!(
+            e.check_capabilities(&caps(&["--new-flag", "--level"]))
+                .is_ok()
+        );
+        match e.check_capabilities(&caps(&["--new-flag"])) {
+            Err(Error::Unsupported { option, .. }) => assert_eq!(option, "--level"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_codex_home_is_taken_as_a_path() {
+        let home = crate::CodexHome::new("/h");
+        let e = Exec::new("p").codex_home(&home);
+        assert_eq!(e.env.home(), Some(&PathBuf::from("/h")));
     }
 
     /// An exec with every option set.

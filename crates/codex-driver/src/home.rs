@@ -307,6 +307,13 @@ impl CodexHome {
     }
 }
 
+impl AsRef<std::path::Path> for CodexHome {
+    /// The directory, so `.codex_home(&home)` works wherever a path is taken.
+    fn as_ref(&self) -> &std::path::Path {
+        &self.root
+    }
+}
+
 /// `$HOME`.
 pub(crate) fn user_home() -> Option<PathBuf> {
     std::env::var_os("HOME")

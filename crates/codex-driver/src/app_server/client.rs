@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::process::{Leader, StderrTail, signal_group};
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +31,7 @@ pub struct AppServer {
     current_dir: Option<PathBuf>,
     config: ConfigOverrides,
     enable: Vec<String>,
+    other_options: Vec<String>,
     client_name: String,
     client_version: String,
     experimental_api: bool,
@@ -66,6 +67,7 @@ impl AppServer {
             current_dir: None,
             config: ConfigOverrides::new(),
             enable: Vec::new(),
+            other_options: Vec::new(),
             client_name: "codex_driver".into(),
             client_version: env!("CARGO_PKG_VERSION").into(),
             experimental_api: false,
@@ -84,8 +86,8 @@ impl AppServer {
     }
 
     /// `CODEX_HOME` for the server.
-    pub fn codex_home(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.env.codex_home(dir);
+    pub fn codex_home(mut self, dir: impl AsRef<Path>) -> Self {
+        self.env.codex_home(dir.as_ref());
         self
     }
 
@@ -184,7 +186,25 @@ impl AppServer {
             a.push("--enable".into());
             a.push(f.clone());
         }
+        a.extend(self.other_options.iter().cloned());
         a
+    }
+
+    /// An `app-server` option this library does not know yet (say, a flag of a newer Codex),
+    /// passed after every known option.
+    pub fn other_option(mut self, arg: impl Into<String>) -> Self {
+        self.other_options.push(arg.into());
+        self
+    }
+
+    /// Several [`other_option`](Self::other_option)s, in order.
+    pub fn other_options<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.other_options.extend(args.into_iter().map(Into::into));
+        self
     }
 
     /// Spawns the server and performs the `initialize`/`initialized` handshake.
@@ -1088,6 +1108,14 @@ mod tests {
             ["app-server", "-c", "model=\"o3\"", "--enable", "web_search"]
         );
         assert_eq!(AppServer::new().args(), ["app-server"]);
+        let s = AppServer::new()
+            .enable("x")
+            .other_option("--new-flag")
+            .other_options(["--level", "3"]);
+        assert_eq!(
+            s.args(),
+            ["app-server", "--enable", "x", "--new-flag", "--level", "3"]
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn every_captured_line_is_a_known_event_and_round_trips() {
 
 #[test]
 fn turn_failed_fixture() {
-    let (events, _) = parse_jsonl(include_str!("fixtures/exec-json-turn-failed.jsonl"));
+    let (events, _) = parse_jsonl(include_str!("../fixtures/exec-json-turn-failed.jsonl"));
     let msg = "We’re currently experiencing high demand, which may cause temporary errors.";
     match (&events[3], &events[4]) {
         (ThreadEvent::Error(e), ThreadEvent::TurnFailed(f)) => {
@@ -68,7 +68,7 @@ fn turn_failed_fixture() {
 
 #[test]
 fn mcp_fixture_fields() {
-    let (events, _) = parse_jsonl(include_str!("fixtures/exec-json-mcp-tool-call.jsonl"));
+    let (events, _) = parse_jsonl(include_str!("../fixtures/exec-json-mcp-tool-call.jsonl"));
     let Some(ItemDetails::McpToolCall(call)) = events[4].item().map(|i| &i.details) else {
         panic!("{:?}", events[4]);
     };
@@ -90,7 +90,7 @@ fn mixed_stream_of_unknown_garbage_and_huge_lines() {
     let big = "x".repeat(10 * 1024 * 1024);
     let text = format!(
         "{}\nnot json\n{{\"type\":\"turn.paused\"}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"i\",\"type\":\"hologram\"}}}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"b\",\"type\":\"agent_message\",\"text\":\"{big}\"}}}}\n",
-        include_str!("fixtures/exec-json-message.jsonl")
+        include_str!("../fixtures/exec-json-message.jsonl")
             .lines()
             .next()
             .unwrap_or_default()
