@@ -277,6 +277,8 @@ async fn watch(
     use codex_driver::notify::{NotifySpool, Spooled};
     use std::io::Write;
     let home = home_or_default(codex_home)?;
+    // Its config.toml is about to be edited: it must be ours and private.
+    home.check()?;
     let dir = spool.unwrap_or_else(|| home.path().join(".codex-driver/notify-spool"));
     let mut spool = NotifySpool::create(&dir)?;
     spool.install(&home)?;
@@ -455,7 +457,8 @@ async fn run_app_server(
         cwd = Some(demo.workspace().display().to_string());
         Some(demo)
     } else {
-        if let Some(h) = &args.codex_home {
+        // A home named by $CODEX_HOME too: the allow-listed environment must not lose it.
+        if let Some(h) = named_codex_home(&args) {
             server = server.codex_home(h);
         }
         None
@@ -601,7 +604,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         }
         Some(demo)
     } else {
-        if let Some(h) = &args.codex_home {
+        // A home named by $CODEX_HOME too: the allow-listed environment must not lose it.
+        if let Some(h) = named_codex_home(&args) {
             exec = exec.codex_home(h);
         }
         if let Some(cd) = &args.cd {

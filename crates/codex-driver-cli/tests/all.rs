@@ -142,6 +142,44 @@ fn a_named_home_without_credentials_is_refused_and_left_untouched() -> anyhow::R
     Ok(())
 }
 
+/// A home named only by `$CODEX_HOME` is the one Codex runs in (the allow-listed environment
+/// keeps it), for a real (not offline) run through a configured provider, by both transports.
+#[test]
+fn a_home_named_by_codex_home_is_used() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let provider = rt.block_on(codex_driver_testkit::MockProvider::start(Vec::new()))?;
+    provider.set_fallback(Some(codex_driver_testkit::MockResponse::text(
+        "from the provider",
+    )));
+    for transport in [None, Some("--app-server")] {
+        let (home, user, ws) = (tmp(), tmp(), tmp());
+        provider.write_codex_home(home.path())?;
+        let mut c = cli();
+        c.env("CODEX_HOME", home.path())
+            .env("HOME", user.path())
+            .arg("run")
+            .args(transport)
+            .arg("--cd")
+            .arg(ws.path())
+            .args(["--sandbox", "read-only"]);
+        let out = c.arg("hello").output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{transport:?}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "from the provider\n");
+        let list = cli()
+            .args(["sessions", "--json", "--codex-home"])
+            .arg(home.path())
+            .output()?;
+        assert_eq!(
+            json_of(&list).as_array().map(Vec::len),
+            Some(1),
+            "{transport:?}"
+        );
+        assert!(!user.path().join(".codex").exists(), "{transport:?}");
+    }
+    Ok(())
+}
+
 /// The CLI passes only an allow-list of the environment to Codex (and so to the commands the
 /// model runs and its notify hook) unless `--inherit-env`.
 #[test]

@@ -52,9 +52,10 @@ pub const DEFAULT_ALLOW: &[&str] = &[
     "DBUS_SESSION_BUS_ADDRESS",
 ];
 
-/// Variables Codex itself reads, kept by [`SpawnEnv::allow_listed`]: its credentials, the
-/// OpenAI endpoint, extra CA certificates and where its databases live.
+/// Variables Codex itself reads, kept by [`SpawnEnv::allow_listed`]: its home, its credentials,
+/// the OpenAI endpoint, extra CA certificates and where its databases live.
 pub const CODEX_VARS: &[&str] = &[
+    "CODEX_HOME",
     "CODEX_API_KEY",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",

@@ -32,7 +32,7 @@ use crate::events::{
     Diagnostic, ItemDetails, Line, ThreadEvent, ThreadItem, Usage, parse_numbered_line,
 };
 use crate::probe::Capabilities;
-use crate::process::{Leader, LineReader, ReadLine, StderrTail, signal_group};
+use crate::process::{Leader, LineReader, ReadLine, ReapGate, StderrTail};
 use futures_core::Stream;
 use semver::Version;
 use serde::de::DeserializeOwned;
@@ -40,7 +40,6 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -631,7 +630,8 @@ impl Exec {
     }
 
     /// Copy every stdout line, as received, to this file (created or truncated, mode 0600: it
-    /// holds prompts and output). A symlink, FIFO or other non-regular file there is refused.
+    /// holds prompts and output). A symlink, a FIFO or other non-regular file, a file with other
+    /// hard links or one of another user there is refused.
     pub fn tee_jsonl(mut self, path: impl Into<PathBuf>) -> Self {
         self.runtime.tee = Some(path.into());
         self
@@ -868,6 +868,8 @@ impl Exec {
             push("--local-provider", &p.as_str());
         }
         if let Some(p) = &self.profile {
+            // Codex reads `<home>/<name>.config.toml`: the name must stay inside the home.
+            crate::home::check_name("profile", p)?;
             push("--profile", p);
         }
         if let Some(s) = self.sandbox {
@@ -1006,6 +1008,10 @@ impl Exec {
                 home.display()
             )));
         }
+        // A home someone else owns or can write to could hold their `notify` or MCP command.
+        if let Some(home) = self.env.home() {
+            crate::CodexHome::new(home).check()?;
+        }
         let mut cmd = self.command_for(&binary)?;
         let rt = self.runtime.clone();
         let tee = match &rt.tee {
@@ -1044,9 +1050,9 @@ impl Exec {
             .unwrap_or_default();
         let (tx, rx) = mpsc::channel(rt.channel_capacity);
         let shared = Arc::new(Shared::default());
-        let done = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(ReapGate::default());
         let sup = Supervisor {
-            leader: Leader::new(child).reaping_flag(done.clone()),
+            leader: Leader::new(child).reap_gate(done.clone()),
             stdout,
             stderr_task,
             tail: tail.clone(),
@@ -1141,14 +1147,14 @@ struct Shared {
 #[derive(Debug)]
 struct KillOnDrop {
     pgid: u32,
-    done: Arc<AtomicBool>,
+    done: Arc<ReapGate>,
 }
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if !self.done.load(Ordering::Acquire) {
-            signal_group(self.pgid, nix::sys::signal::Signal::SIGKILL);
-        }
+        // Through the gate: never after Codex was reaped.
+        self.done
+            .signal(self.pgid, nix::sys::signal::Signal::SIGKILL);
     }
 }
 
@@ -1321,8 +1327,8 @@ struct Supervisor {
     rt: RunOptions,
     tee: Option<tokio::fs::File>,
     shared: Arc<Shared>,
-    /// Set just before Codex is reaped: [`KillOnDrop`] must not signal the group after that.
-    done: Arc<AtomicBool>,
+    /// Closed just before Codex is reaped: [`KillOnDrop`] must not signal the group after that.
+    done: Arc<ReapGate>,
 }
 
 async fn sleep_opt(deadline: Option<Instant>) {
@@ -1339,7 +1345,7 @@ impl Supervisor {
         let mut seen = Seen::default();
         let stop = self.pump(overall, &mut seen).await;
         let result = self.finish(stop, overall, seen).await;
-        self.done.store(true, Ordering::Release);
+        self.done.close();
         let _ = self.tx.send(Msg::Done(result)).await;
     }
 
@@ -1470,7 +1476,7 @@ impl Supervisor {
         };
         // Stragglers (background commands, a descendant holding stdout) went with the group,
         // killed before Codex was reaped; say so before anything slow.
-        self.done.store(true, Ordering::Release);
+        self.done.close();
         if let Some(task) = self.stderr_task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }
@@ -1594,6 +1600,15 @@ fn open_tee(path: &Path) -> std::io::Result<std::fs::File> {
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
+    // A hard link planted to another file (or someone else's file) would be truncated and
+    // overwritten through it.
+    use std::os::unix::fs::MetadataExt;
+    if meta.nlink() > 1 {
+        return Err(std::io::Error::other("it has other hard links"));
+    }
+    if crate::fsutil::current_uid().is_ok_and(|uid| uid != meta.uid()) {
+        return Err(std::io::Error::other("it belongs to another user"));
+    }
     if meta.permissions().mode() & 0o777 != 0o600 {
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
@@ -1628,6 +1643,12 @@ mod tee_tests {
         std::os::unix::fs::symlink(&target, &link)?;
         let err = open_tee(&link).err().map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("it is a symbolic link"));
+        assert_eq!(std::fs::read_to_string(&target)?, "keep me");
+        // Nor a hard link to another file.
+        let hard = d.path().join("hard.jsonl");
+        std::fs::hard_link(&target, &hard)?;
+        let err = open_tee(&hard).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("it has other hard links"));
         assert_eq!(std::fs::read_to_string(&target)?, "keep me");
         // A FIFO neither blocks nor is accepted.
         let fifo = d.path().join("fifo.jsonl");
@@ -1692,6 +1713,21 @@ mod tests {
             Err(Error::Unsupported { option, .. }) => assert_eq!(option, "--level"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn profile_names_stay_inside_the_home() {
+        for bad in ["../x", "/etc/x", ".hidden", ""] {
+            let err = Exec::new("p").profile(bad).args().err();
+            assert!(
+                matches!(err, Some(Error::InvalidOptions(_))),
+                "{bad}: {err:?}"
+            );
+        }
+        assert_eq!(
+            argv(&Exec::new("p").profile("ci")),
+            ["exec", "--json", "--profile", "ci", "-"]
+        );
     }
 
     #[test]

@@ -336,7 +336,7 @@ pub fn app_dir(app: &str) -> Result<PathBuf> {
 
 /// A name that becomes one path component: not empty, no `/` (nor NUL), not starting with `.`
 /// (so neither `.`, `..` nor a hidden file).
-fn check_name(kind: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.contains(['/', '\0']) || name.starts_with('.') {
         return Err(Error::InvalidOptions(format!(
             "invalid {kind} name `{}`: it must be non-empty, without `/`, and not start with `.`",

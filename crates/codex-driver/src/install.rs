@@ -190,7 +190,10 @@ impl Installer {
         };
         // A tested release has a recorded hash: the registry's metadata (a mirror, or one a
         // configuration pointed at) must agree with it, and the bytes are checked against it.
-        let pinned = crate::binary::pinned_integrity(&version.to_string(), platform);
+        // Keyed on major.minor.patch: `0.169.0+x` or `0.169.0-rc` from a registry must not
+        // slip past the pin of 0.169.0.
+        let plain = Version::new(version.major, version.minor, version.patch);
+        let pinned = crate::binary::pinned_integrity(&plain.to_string(), platform);
         if let Some(pin) = pinned
             && Integrity::parse(integrity).map(|i| i.sha512)
                 != Integrity::parse(pin).map(|i| i.sha512)

@@ -45,7 +45,37 @@ pub(crate) struct Leader {
     pgid: Option<u32>,
     exit: watch::Receiver<bool>,
     status: Option<std::process::ExitStatus>,
-    reaping: Option<Arc<std::sync::atomic::AtomicBool>>,
+    reaping: Option<Arc<ReapGate>>,
+}
+
+/// Shared by a [`Leader`] and the drop guards that may kill its group from elsewhere: a guard
+/// signals only through the gate, and the leader closes the gate before it reaps, under one
+/// lock, so no guard can signal a group whose leader is reaped (its id may be recycled).
+#[derive(Debug, Default)]
+pub(crate) struct ReapGate(Mutex<bool>);
+
+impl ReapGate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// No more signals: the leader is about to be reaped (or the run is over).
+    pub(crate) fn close(&self) {
+        *self.lock() = true;
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        *self.lock()
+    }
+
+    /// Signals the group `pgid` unless the gate is closed.
+    pub(crate) fn signal(&self, pgid: u32, signal: Signal) {
+        let closed = self.lock();
+        if !*closed {
+            signal_group(pgid, signal);
+        }
+    }
 }
 
 impl Leader {
@@ -106,10 +136,9 @@ impl Leader {
         }
     }
 
-    /// Sets `flag` just before the leader is reaped: a drop guard elsewhere that SIGKILLs the
-    /// group checks it, so it never signals a group whose id may be recycled.
-    pub(crate) fn reaping_flag(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Self {
-        self.reaping = Some(flag);
+    /// Closes `gate` just before the leader is reaped (see [`ReapGate`]).
+    pub(crate) fn reap_gate(mut self, gate: Arc<ReapGate>) -> Self {
+        self.reaping = Some(gate);
         self
     }
 
@@ -149,8 +178,8 @@ impl Leader {
         if self.status.is_none() {
             self.exited().await;
             self.signal(Signal::SIGKILL);
-            if let Some(f) = &self.reaping {
-                f.store(true, std::sync::atomic::Ordering::Release);
+            if let Some(gate) = &self.reaping {
+                gate.close();
             }
             self.status = self.child.wait().await.ok();
         }

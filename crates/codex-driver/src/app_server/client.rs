@@ -10,13 +10,12 @@ use crate::binary::Binary;
 use crate::config::ConfigOverrides;
 use crate::env::SpawnEnv;
 use crate::error::{Error, Result};
-use crate::process::{Leader, StderrTail, signal_group};
+use crate::process::{Leader, ReapGate, StderrTail};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::BufReader;
 use tokio::sync::mpsc;
@@ -221,6 +220,10 @@ impl AppServer {
                 home.display()
             )));
         }
+        // A home someone else owns or can write to could hold their `notify` or MCP command.
+        if let Some(home) = self.env.home() {
+            crate::CodexHome::new(home).check()?;
+        }
         let mut cmd = tokio::process::Command::new(binary.path());
         cmd.args(self.args())
             .stdin(Stdio::piped())
@@ -255,7 +258,7 @@ impl AppServer {
             Some(tail.clone()),
         );
         let kill = CancellationToken::new();
-        let done = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(ReapGate::default());
         {
             let (rpc, kill, done, grace, tail) = (
                 rpc.clone(),
@@ -266,8 +269,8 @@ impl AppServer {
             );
             tokio::spawn(async move {
                 // The group is killed before the leader is reaped (never a recycled id), and
-                // `done` is set just before reaping so that `ProcessGuard` stops signalling.
-                let mut leader = Leader::new(child).reaping_flag(done.clone());
+                // `done` is closed just before reaping so that `ProcessGuard` stops signalling.
+                let mut leader = Leader::new(child).reap_gate(done.clone());
                 // If the runtime drops this task before it reaps (runtime shutdown), the group
                 // must not outlive it (dropped before `leader`, so while the id is ours).
                 let mut reap_guard = crate::process::GroupKillGuard(Some(pgid));
@@ -335,20 +338,23 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
 /// Kills the server when the last [`Codex`] clone goes away.
 struct ProcessGuard {
     pgid: u32,
-    done: Arc<AtomicBool>,
+    done: Arc<ReapGate>,
     kill: CancellationToken,
     grace: Duration,
 }
 
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
-        if !self.done.load(Ordering::Acquire) {
+        if !self.done.is_closed() {
             // Start the graceful stop now (the watcher may never run again if the runtime is
             // shutting down; its guard then SIGKILLs the group), and let the watcher escalate.
-            signal_group(self.pgid, nix::sys::signal::Signal::SIGTERM);
+            // Signals go through the gate: never after the server was reaped.
+            self.done
+                .signal(self.pgid, nix::sys::signal::Signal::SIGTERM);
             self.kill.cancel();
             if tokio::runtime::Handle::try_current().is_err() {
-                signal_group(self.pgid, nix::sys::signal::Signal::SIGKILL);
+                self.done
+                    .signal(self.pgid, nix::sys::signal::Signal::SIGKILL);
             }
         }
     }

@@ -300,3 +300,39 @@ fn copy_back_under_concurrent_writers() {
         assert_eq!(std::fs::read_to_string(h.auth_json()).unwrap(), newest);
     }
 }
+
+/// A run adopts the home it is given only when it is private: a home others can write to (where
+/// they could plant a `notify` or MCP command) is refused before Codex starts, by both transports.
+#[tokio::test]
+async fn runs_refuse_a_home_others_can_write() {
+    let d = dir();
+    let root = d.path().join("shared-home");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let exec = codex_driver::Exec::new("hi")
+        .binary(codex_driver::Binary::at(crate::common::codex()))
+        .codex_home(&root)
+        .run()
+        .await
+        .err();
+    let spawn = codex_driver::app_server::AppServer::new()
+        .binary(codex_driver::Binary::at(crate::common::codex()))
+        .codex_home(&root)
+        .spawn()
+        .await
+        .err();
+    for err in [exec, spawn] {
+        assert!(
+            matches!(
+                &err,
+                Some(Error::Home { path, problem: HomeProblem::WritableByOthers { mode: 0o777 } })
+                    if path == &root
+            ),
+            "{err:?}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(&root).unwrap().next().is_none(),
+        "Codex never ran in it"
+    );
+}

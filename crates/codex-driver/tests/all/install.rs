@@ -297,6 +297,34 @@ async fn a_pinned_release_with_another_hash_is_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A registry can't dodge the pin of a tested release with build metadata or a pre-release tag
+/// on its version (`latest` -> `0.169.0+x`).
+#[tokio::test]
+async fn a_tested_version_with_a_suffix_is_still_held_to_its_pin() -> anyhow::Result<()> {
+    for suffix in ["+evil", "-rc.1"] {
+        let version = format!("{}{suffix}", TESTED_CODEX[0]);
+        let reg = registry(&version, None).await;
+        let (_d, installs) = installs();
+        let err = Installer::new(installs.clone())
+            .registry(reg.url())
+            .install("latest", &mut |_| {})
+            .await
+            .err();
+        assert!(
+            matches!(
+                err,
+                Some(Error::Install {
+                    stage: InstallStage::Integrity,
+                    ..
+                })
+            ),
+            "{suffix}: {err:?}"
+        );
+        assert!(installs.installed().is_empty());
+    }
+    Ok(())
+}
+
 /// Metadata announcing the pinned hash does not make other bytes acceptable.
 #[tokio::test]
 async fn a_pinned_release_must_hash_to_its_pin() -> anyhow::Result<()> {
