@@ -62,6 +62,44 @@ pub fn check_private_dir_as(path: &Path, uid: u32) -> std::result::Result<(), Ho
     ))
 }
 
+/// Before creating `path` (and any missing parents): every existing ancestor must be owned by
+/// `uid` or root, and one that others can write to must be sticky (like `/tmp`). Otherwise
+/// whoever owns or can write to it could rename our fresh private directory away and put their
+/// own in its place. Fails with [`Error::UnsafeDir`] naming the ancestor.
+pub fn check_ancestors(path: &Path) -> Result<()> {
+    let uid = current_uid().map_err(|e| Error::io("finding the current user id", e))?;
+    check_ancestors_as(path, uid).map_err(|(path, problem)| Error::UnsafeDir { path, problem })
+}
+
+/// [`check_ancestors`] for an explicit `uid`.
+pub fn check_ancestors_as(
+    path: &Path,
+    uid: u32,
+) -> std::result::Result<(), (PathBuf, HomeProblem)> {
+    for dir in path
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        // Missing ancestors are created by us, 0700.
+        let Ok(meta) = std::fs::metadata(dir) else {
+            continue;
+        };
+        if meta.uid() != uid && meta.uid() != 0 {
+            let problem = HomeProblem::NotOwned {
+                owner: meta.uid(),
+                expected: uid,
+            };
+            return Err((dir.to_path_buf(), problem));
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err((dir.to_path_buf(), HomeProblem::WritableByOthers { mode }));
+        }
+    }
+    Ok(())
+}
+
 /// The effective user id: the owner of the files and directories this process creates.
 ///
 /// std has no `geteuid` and the crate has no unsafe code: Linux states it in `/proc/self/status`;
@@ -136,6 +174,52 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod ancestor_tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_must_be_ours_or_roots_and_shared_ones_sticky() -> std::io::Result<()> {
+        let d = tempfile::tempdir()?;
+        let uid = current_uid()?;
+        let set = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        };
+        let shared = d.path().join("shared");
+        std::fs::create_dir(&shared)?;
+        let target = shared.join("a/b/home");
+        set(&shared, 0o777)?;
+        assert_eq!(
+            check_ancestors_as(&target, uid),
+            Err((
+                shared.clone(),
+                HomeProblem::WritableByOthers { mode: 0o777 }
+            ))
+        );
+        set(&shared, 0o1777)?;
+        assert_eq!(check_ancestors_as(&target, uid), Ok(()));
+        set(&shared, 0o755)?;
+        assert_eq!(check_ancestors_as(&target, uid), Ok(()));
+        // Someone else's directory on the way (root's are fine: the system's own).
+        let owner = std::fs::metadata(&shared)?.uid();
+        if owner != 0 {
+            assert_eq!(
+                check_ancestors_as(&target, owner + 1),
+                Err((
+                    shared.clone(),
+                    HomeProblem::NotOwned {
+                        owner,
+                        expected: owner + 1
+                    }
+                ))
+            );
+        } else {
+            assert_eq!(check_ancestors_as(&target, 12345), Ok(()), "root owns it");
+        }
+        Ok(())
     }
 }
 

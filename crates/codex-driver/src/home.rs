@@ -183,6 +183,10 @@ impl CodexHome {
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Nobody else may be able to swap what we create for their own.
+                crate::fsutil::check_ancestors(&std::path::absolute(&self.root).map_err(|e| {
+                    self.err(HomeProblem::Io(format!("making the path absolute: {e}")))
+                })?)?;
                 std::fs::DirBuilder::new()
                     .recursive(true)
                     .mode(0o700)

@@ -246,6 +246,10 @@ impl NotifySpool {
         use std::os::unix::fs::DirBuilderExt;
         let dir = std::path::absolute(dir.into())
             .map_err(|e| Error::io("making the notify spool path absolute", e))?;
+        if std::fs::symlink_metadata(&dir).is_err() {
+            // Nobody else may be able to swap what we create for their own.
+            crate::fsutil::check_ancestors(&dir)?;
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

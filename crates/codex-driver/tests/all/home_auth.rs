@@ -336,3 +336,32 @@ async fn runs_refuse_a_home_others_can_write() {
         "Codex never ran in it"
     );
 }
+
+/// Regression (security review): a home or spool created under a directory others can write to
+/// (and that is not sticky) is refused before anything is created, since they could swap our
+/// fresh directory for theirs; under a sticky one (like /tmp) it is fine.
+#[test]
+fn nothing_is_created_under_a_shared_non_sticky_directory() {
+    let d = dir();
+    let shared = d.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = CodexHome::isolated(shared.join("team/codex"))
+        .materialize()
+        .err();
+    assert!(
+        matches!(&err, Some(Error::UnsafeDir { path, problem: HomeProblem::WritableByOthers { mode: 0o777 } }) if path == &shared),
+        "{err:?}"
+    );
+    let err = codex_driver::notify::NotifySpool::create(shared.join("spool")).err();
+    assert!(
+        matches!(&err, Some(Error::UnsafeDir { path, .. }) if path == &shared),
+        "{err:?}"
+    );
+    assert!(std::fs::read_dir(&shared).unwrap().next().is_none());
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let home = CodexHome::isolated(shared.join("team/codex"))
+        .materialize()
+        .unwrap();
+    assert_eq!(mode(home.path()), 0o700);
+}
