@@ -150,6 +150,7 @@ pub struct NotifySpool {
     dir: PathBuf,
     poll: Duration,
     max_file_size: u64,
+    stale_claim: Duration,
 }
 
 /// What [`NotifySpool::next_spooled`] found.
@@ -270,6 +271,7 @@ impl NotifySpool {
             dir,
             poll: Duration::from_millis(100),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            stale_claim: STALE_CLAIM,
         })
     }
 
@@ -293,6 +295,14 @@ impl NotifySpool {
     /// are set aside as `*.bad` ([`BadFileProblem::TooLarge`]).
     pub fn max_file_size(mut self, bytes: u64) -> Self {
         self.max_file_size = bytes;
+        self
+    }
+
+    /// How long another reader's claim on a file may last before this one takes the file again
+    /// (default 5 minutes): a claim is only held while one small file is read, so an older one
+    /// belongs to a reader that hung, or died with its pid reused.
+    pub fn stale_claim_after(mut self, after: Duration) -> Self {
+        self.stale_claim = after;
         self
     }
 
@@ -346,7 +356,7 @@ impl NotifySpool {
     pub fn drain(&mut self) -> Drained {
         let mut out = Drained::default();
         // One listing for the whole backlog.
-        let entries = match spooled(&self.dir) {
+        let entries = match spooled(&self.dir, self.stale_claim) {
             Ok(entries) => entries,
             Err(e) => {
                 out.error = Some(e);
@@ -393,8 +403,8 @@ impl NotifySpool {
     /// notification). Errors are failures of the spool itself (see the [module docs](self)).
     pub async fn next_spooled(&mut self) -> Result<Spooled> {
         loop {
-            let (dir, limit) = (self.dir.clone(), self.max_file_size);
-            let found = tokio::task::spawn_blocking(move || take_first(&dir, limit))
+            let (dir, limit, stale) = (self.dir.clone(), self.max_file_size, self.stale_claim);
+            let found = tokio::task::spawn_blocking(move || take_first(&dir, limit, stale))
                 .await
                 .map_err(|e| {
                     Error::io(
@@ -426,7 +436,7 @@ struct Entry {
 }
 
 /// The spooled files, oldest first (their names start with the time they were written).
-fn spooled(dir: &Path) -> Result<Vec<Entry>> {
+fn spooled(dir: &Path, stale: Duration) -> Result<Vec<Entry>> {
     let mut entries: Vec<Entry> = std::fs::read_dir(dir)
         .map_err(|e| spool_err("reading", dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -440,7 +450,9 @@ fn spooled(dir: &Path) -> Result<Vec<Entry>> {
             }
             let (stem, pid) = name.rsplit_once(".claimed-")?;
             let pid: i32 = pid.parse().ok().filter(|p| *p > 0)?;
-            if process_alive(pid) {
+            // A claim is only in hand for the moment it takes to read one small file: one held
+            // longer belongs to a reader that died (its pid maybe reused) or could not finish.
+            if process_alive(pid) && !claim_is_stale(&current, stale) {
                 return None;
             }
             Some(Entry {
@@ -453,6 +465,22 @@ fn spooled(dir: &Path) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// How long a claim may be held before another reader takes the file again.
+const STALE_CLAIM: Duration = Duration::from_secs(300);
+
+/// Whether the claim at `path` was made (renamed: its inode change time) over `stale` ago.
+fn claim_is_stale(path: &Path, stale: Duration) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    u64::try_from(meta.ctime()).is_ok_and(|claimed| now.saturating_sub(claimed) >= stale.as_secs())
+}
+
 /// Whether `pid` names a live process (including one we may not signal).
 fn process_alive(pid: i32) -> bool {
     !matches!(
@@ -462,8 +490,8 @@ fn process_alive(pid: i32) -> bool {
 }
 
 /// Takes the first file of the spool that is still there.
-fn take_first(dir: &Path, limit: u64) -> Result<Option<Taken>> {
-    for entry in spooled(dir)? {
+fn take_first(dir: &Path, limit: u64, stale: Duration) -> Result<Option<Taken>> {
+    for entry in spooled(dir, stale)? {
         if let Some(taken) = take(&entry, limit)? {
             return Ok(Some(taken));
         }
@@ -705,7 +733,7 @@ mod tests {
         let d = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
         let spooled = d.path().join("00000000000000000001-1-1.json");
         std::fs::write(&spooled, TURN).map_err(|e| Error::io("write", e))?;
-        let entries = super::spooled(d.path())?;
+        let entries = super::spooled(d.path(), STALE_CLAIM)?;
         let Some(Taken::Notification(n, claim)) = take(&entries[0], DEFAULT_MAX_FILE_SIZE)? else {
             panic!("not taken");
         };

@@ -410,6 +410,28 @@ fn a_failing_drain_keeps_what_it_took() {
     assert!(files(spool.dir()).is_empty());
 }
 
+/// A claim held too long by a live pid (a hung reader, or a dead one whose pid was reused) is
+/// taken again after `stale_claim_after`.
+#[test]
+fn a_stale_claim_of_a_live_pid_is_taken_again() {
+    let d = spool_dir();
+    let spool = NotifySpool::create(d.path().join("spool")).unwrap();
+    // PID 1 is alive; the claim was made just now.
+    let live = spool.dir().join(format!("{}.claimed-1", name(1)));
+    std::fs::write(&live, turn("held")).unwrap();
+    let mut patient = NotifySpool::create(spool.dir()).unwrap();
+    assert!(
+        patient.drain().notifications.is_empty(),
+        "fresh claims are left alone"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let mut impatient = NotifySpool::create(spool.dir())
+        .unwrap()
+        .stale_claim_after(std::time::Duration::from_secs(1));
+    assert_eq!(threads(&impatient.drain().notifications), ["held"]);
+    assert!(files(spool.dir()).is_empty());
+}
+
 /// A reader that died between claiming a file and removing it: the next reader takes the file
 /// again, in its place in time; a live reader's claim is left alone.
 #[test]
