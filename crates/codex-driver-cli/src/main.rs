@@ -509,9 +509,7 @@ fn spawn_env(args: &RunArgs, home: Option<&Path>) -> Result<codex_driver::env::S
     }
     if let Some(h) = home.filter(|h| h.join("config.toml").is_file()) {
         let cfg = codex_driver::config::ConfigFile::for_home(&codex_driver::CodexHome::new(h))?;
-        if let Some(id) = cfg
-            .get("model_provider")
-            .and_then(|v| v.as_str().map(str::to_owned))
+        if let Some(id) = codex_driver::auth::configured_provider(&cfg)
             && let Some(key) = cfg
                 .get_path(["model_providers", id.as_str(), "env_key"])
                 .and_then(|v| v.as_str().map(str::to_owned))

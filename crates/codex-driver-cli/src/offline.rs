@@ -93,11 +93,17 @@ impl Demo {
         provider.set_fallback(Some(MockResponse::text(
             "(offline demo) The scripted conversation is over; nothing more to do.",
         )));
+        // An active legacy profile of a given home outranks `-c model_provider`: override it too,
+        // or the scripted demo would go to the user's real provider.
+        let mut profile = None;
         let home = match home {
             Some(h) => {
                 // Created (0700) when missing; an existing home is only checked.
-                codex_driver::CodexHome::new(h).materialize()?;
-                Scratch::Given(h.to_path_buf())
+                let h = codex_driver::CodexHome::new(h).materialize()?;
+                profile = codex_driver::config::ConfigFile::for_home(&h)?
+                    .get("profile")
+                    .and_then(|v| v.as_str().map(str::to_owned));
+                Scratch::Given(h.path().to_path_buf())
             }
             None => Scratch::Temp(scratch("offline-home-")?),
         };
@@ -118,6 +124,16 @@ impl Demo {
             ("model_providers.mock.request_max_retries".into(), 0.into()),
             ("model_providers.mock.stream_max_retries".into(), 0.into()),
         ];
+        let mut overrides = overrides;
+        if let Some(p) = profile {
+            anyhow::ensure!(
+                p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "the home's active profile `{p}` can't be overridden for the offline demo; use a fresh --codex-home"
+            );
+            overrides.push((format!("profiles.{p}.model_provider"), "mock".into()));
+            overrides.push((format!("profiles.{p}.model"), "mock-model".into()));
+        }
         Ok(Self {
             _provider: provider,
             overrides,

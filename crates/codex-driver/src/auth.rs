@@ -131,16 +131,25 @@ pub async fn find_credentials(
     Ok(CredentialCheck::Missing(looked))
 }
 
+/// The model provider a `config.toml` selects: the active legacy profile's (`profile = "x"`
+/// with `[profiles.x] model_provider`, which Codex ranks above the top-level key), else the
+/// top-level `model_provider`.
+pub fn configured_provider(cfg: &crate::config::ConfigFile) -> Option<String> {
+    let text = |v: serde_json::Value| v.as_str().map(str::to_owned);
+    cfg.get("profile")
+        .and_then(text)
+        .and_then(|p| cfg.get_path(["profiles", p.as_str(), "model_provider"]))
+        .and_then(text)
+        .or_else(|| cfg.get("model_provider").and_then(text))
+}
+
 /// [`find_credentials`] without running Codex, with the environment given as `is_set`.
 pub fn find_credentials_offline(
     home: &CodexHome,
     is_set: &dyn Fn(&str) -> bool,
 ) -> Result<CredentialCheck> {
     let cfg = crate::config::ConfigFile::for_home(home)?;
-    let provider = cfg
-        .get("model_provider")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .filter(|p| p != "openai");
+    let provider = configured_provider(&cfg).filter(|p| p != "openai");
     let mut looked = Vec::new();
     if let Some(id) = provider {
         let table = |k: &str| cfg.get_path(["model_providers", id.as_str(), k]);
@@ -582,6 +591,19 @@ mod tests {
             find_credentials_offline(&h, &openai).unwrap(),
             CredentialCheck::Missing(vec!["$CORP_KEY (the key of model provider `corp`)".into()])
         );
+        assert_eq!(
+            find_credentials_offline(&h, &|k| k == "CORP_KEY").unwrap(),
+            CredentialCheck::Found(Credentials::Provider {
+                id: "corp".into(),
+                env_key: Some("CORP_KEY".into())
+            })
+        );
+        // An active legacy profile's provider ranks above the top-level one.
+        std::fs::write(
+            h.config_toml(),
+            "profile = \"work\"\nmodel_provider = \"openai\"\n[profiles.work]\nmodel_provider = \"corp\"\n[model_providers.corp]\nenv_key = \"CORP_KEY\"\n",
+        )
+        .unwrap();
         assert_eq!(
             find_credentials_offline(&h, &|k| k == "CORP_KEY").unwrap(),
             CredentialCheck::Found(Credentials::Provider {

@@ -1143,7 +1143,10 @@ struct Shared {
     diagnostics: Mutex<Vec<Diagnostic>>,
 }
 
-/// Last-resort cleanup when the stream is dropped where no task can run (e.g. runtime shutdown).
+/// Stops Codex when the stream is dropped. With a runtime, the supervisor (cancelled by the
+/// stream's drop guard) escalates: SIGTERM now lets Codex stop the commands it started (they
+/// may run outside its group), the grace, then SIGKILL. Without one (runtime shutdown), SIGKILL
+/// at once; the supervisor's [`Leader`] kills the group too if it is dropped unreaped.
 #[derive(Debug)]
 struct KillOnDrop {
     pgid: u32,
@@ -1152,9 +1155,13 @@ struct KillOnDrop {
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
+        use nix::sys::signal::Signal;
         // Through the gate: never after Codex was reaped.
-        self.done
-            .signal(self.pgid, nix::sys::signal::Signal::SIGKILL);
+        let signal = match tokio::runtime::Handle::try_current() {
+            Ok(_) => Signal::SIGTERM,
+            Err(_) => Signal::SIGKILL,
+        };
+        self.done.signal(self.pgid, signal);
     }
 }
 

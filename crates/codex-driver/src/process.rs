@@ -48,6 +48,14 @@ pub(crate) struct Leader {
     reaping: Option<Arc<ReapGate>>,
 }
 
+impl Drop for Leader {
+    /// Dropped unreaped (its task dropped, e.g. at runtime shutdown): the group goes with it,
+    /// while the id is still ours.
+    fn drop(&mut self) {
+        self.signal(Signal::SIGKILL);
+    }
+}
+
 /// Shared by a [`Leader`] and the drop guards that may kill its group from elsewhere: a guard
 /// signals only through the gate, and the leader closes the gate before it reaps, under one
 /// lock, so no guard can signal a group whose leader is reaped (its id may be recycled).
