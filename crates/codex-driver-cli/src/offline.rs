@@ -57,25 +57,18 @@ fn scratch(prefix: &str) -> Result<tempfile::TempDir> {
         .context("creating a private temporary directory")
 }
 
-/// Creates `dir` (0700) if needed and says whether it is a real directory of ours that nobody
-/// else can write to.
+/// Creates `dir` (0700) if needed and says whether it is a directory of ours that nobody else
+/// can write to, under parents nobody else can swap (the library's own checks).
 fn private_base(dir: &Path) -> bool {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    use std::os::unix::fs::DirBuilderExt;
+    if codex_driver::fsutil::check_ancestors(dir).is_err() {
+        return false;
+    }
     let _ = std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir);
-    std::fs::symlink_metadata(dir)
-        .is_ok_and(|m| m.is_dir() && m.uid() == current_euid() && m.mode() & 0o022 == 0)
-}
-
-/// The effective user id, read from a file we just created (no `unsafe`, no libc).
-fn current_euid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    tempfile::tempfile()
-        .and_then(|f| f.metadata())
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX)
+    codex_driver::fsutil::check_private_dir(dir).is_ok()
 }
 
 impl Demo {
