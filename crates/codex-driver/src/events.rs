@@ -636,7 +636,8 @@ impl fmt::Display for Diagnostic {
 }
 
 /// How much of a non-JSON line a [`Diagnostic`] keeps.
-pub const DIAGNOSTIC_KEEP: usize = 4096;
+pub use crate::limits::DIAGNOSTIC_KEEP;
+use crate::limits::cut;
 
 /// One decoded stdout line.
 #[derive(Debug, Clone, PartialEq)]
@@ -677,17 +678,6 @@ pub(crate) fn parse_numbered_line(line: &str, line_number: u64) -> Line {
 }
 
 /// `s` cut to at most `max` bytes on a character boundary (with `…` when cut).
-pub(crate) fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 /// Decodes a whole JSONL text (e.g. a saved `--json` run) into events and diagnostics.
 pub fn parse_jsonl(text: &str) -> (Vec<ThreadEvent>, Vec<Diagnostic>) {
     let mut events = Vec::new();
@@ -834,11 +824,5 @@ mod tests {
             parse_line("[1,2]"),
             Line::Event(ThreadEvent::Unknown(json!([1, 2])))
         );
-    }
-
-    #[test]
-    fn cut_respects_char_boundaries() {
-        assert_eq!(cut("ééé", 3), "é…");
-        assert_eq!(cut("abc", 3), "abc");
     }
 }

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod home;
 #[cfg(feature = "install")]
 pub mod install;
+mod limits;
 pub mod mcp;
 pub mod notify;
 pub mod probe;

@@ -4,7 +4,7 @@
 use super::approvals::{ApprovalHandler, ApprovalRequest, Approvals};
 use super::protocol::{ServerNotification, ServerRequest};
 use crate::error::{Error, Result};
-use crate::events::{DIAGNOSTIC_KEEP, cut};
+use crate::limits::{DIAGNOSTIC_KEEP, cut};
 use crate::process::{LineReader, ReadLine, StderrTail};
 use serde_json::{Value, json};
 use std::collections::HashMap;
