@@ -8,7 +8,6 @@ pub mod config;
 pub mod conversation;
 pub mod env;
 pub mod error;
-pub mod events;
 pub mod exec;
 pub mod fsutil;
 pub mod home;
@@ -21,6 +20,10 @@ pub mod probe;
 pub mod process;
 pub mod schema;
 pub mod sessions;
+pub mod spawn;
+
+/// The wire types of `codex exec --json` (re-exported from [`exec::events`]).
+pub use exec::events;
 
 pub use binary::{Binary, Resolver, SUPPORTED_CODEX};
 pub use config::ConfigOverrides;
@@ -28,4 +31,5 @@ pub use error::{Error, Result, TimeoutKind};
 pub use events::{ItemDetails, ThreadEvent, ThreadItem, Usage};
 pub use exec::{Exec, ExecStream, SandboxMode, TurnResult, TypedTurn};
 pub use home::CodexHome;
+pub use spawn::SpawnOptions;
 pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,407 @@
+//! What every spawned Codex shares, whichever sub-command: the binary, `CODEX_HOME` and the rest
+//! of the environment, the working directory, `-c` overrides, `--enable`/`--disable` features
+//! and options this library does not know yet.
+//!
+//! [`Exec`](crate::Exec) and [`AppServer`](crate::app_server::AppServer) both embed a
+//! [`SpawnOptions`] and expose the same setters for it, so one configured value can start either
+//! transport:
+//!
+//! ```
+//! use codex_driver::{Exec, SpawnOptions, app_server::AppServer};
+//!
+//! let base = SpawnOptions::new()
+//!     .codex_home("/var/lib/mybot/codex-home")
+//!     .config("model", "gpt-5")
+//!     .enable("web_search");
+//! let exec = Exec::new("Summarise the README").spawn_options(base.clone());
+//! let server = AppServer::new().spawn_options(base);
+//! assert_eq!(exec.args()?[2..6], ["-c", "model=\"gpt-5\"", "--enable", "web_search"]);
+//! assert_eq!(server.args()[1..5], ["-c", "model=\"gpt-5\"", "--enable", "web_search"]);
+//! # Ok::<(), codex_driver::Error>(())
+//! ```
+
+use crate::binary::Binary;
+use crate::config::ConfigOverrides;
+use crate::env::SpawnEnv;
+use crate::error::{Error, Result};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// Options shared by every Codex sub-command this library spawns. See the [module docs](self).
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SpawnOptions {
+    pub(crate) binary: Option<Binary>,
+    pub(crate) env: SpawnEnv,
+    pub(crate) current_dir: Option<PathBuf>,
+    pub(crate) config: ConfigOverrides,
+    pub(crate) enable: Vec<String>,
+    pub(crate) disable: Vec<String>,
+    pub(crate) other_options: Vec<OsString>,
+}
+
+impl SpawnOptions {
+    /// Nothing set: the binary from [`Binary::resolve`], the parent's environment, no overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The Codex binary to run (default: resolved by [`Binary::resolve`] with PATH search).
+    pub fn binary(mut self, binary: Binary) -> Self {
+        self.binary = Some(binary);
+        self
+    }
+
+    /// Shorthand for `binary(Binary::at(path))`.
+    pub fn binary_path(self, path: impl Into<PathBuf>) -> Self {
+        self.binary(Binary::at(path))
+    }
+
+    /// `CODEX_HOME` for this process only (the parent's environment is never changed).
+    pub fn codex_home(mut self, dir: impl AsRef<Path>) -> Self {
+        self.env.codex_home(dir.as_ref());
+        self
+    }
+
+    /// Sets an environment variable for this process only.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.set(key, value);
+        self
+    }
+
+    /// Removes an inherited environment variable for this process only.
+    pub fn env_remove(mut self, key: impl Into<OsString>) -> Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// A clean environment holding only the parent's variables named in `allow` (see
+    /// [`env::DEFAULT_ALLOW`](crate::env::DEFAULT_ALLOW)), plus what is set here.
+    pub fn env_clear<I, S>(mut self, allow: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.env.clear(allow);
+        self
+    }
+
+    /// `RUST_LOG` for Codex (`None` removes an inherited one).
+    pub fn rust_log(mut self, value: Option<&str>) -> Self {
+        self.env.rust_log(value);
+        self
+    }
+
+    /// Keep an inherited `RUST_BACKTRACE` (removed by default: it adds stack traces to Codex's
+    /// error messages).
+    pub fn keep_backtrace(mut self, yes: bool) -> Self {
+        self.env.keep_backtrace(yes);
+        self
+    }
+
+    /// The whole spawn environment at once (replaces earlier `env*` settings). A `CODEX_HOME`
+    /// set before with `codex_home` is kept unless `env` names its own.
+    pub fn spawn_env(mut self, env: SpawnEnv) -> Self {
+        self.env = env.or_home(self.env.home());
+        self
+    }
+
+    /// The process's working directory.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.current_dir = Some(dir.into());
+        self
+    }
+
+    /// `-c key=value` overrides (replaces any set before).
+    pub fn config_overrides(mut self, overrides: ConfigOverrides) -> Self {
+        self.config = overrides;
+        self
+    }
+
+    /// One `-c key=value` override, value encoded as TOML.
+    pub fn config(
+        mut self,
+        dotted_key: impl Into<String>,
+        value: impl Into<toml_edit::Value>,
+    ) -> Self {
+        self.config.set(dotted_key, value);
+        self
+    }
+
+    /// `--enable FEATURE` (repeatable).
+    pub fn enable(mut self, feature: impl Into<String>) -> Self {
+        self.enable.push(feature.into());
+        self
+    }
+
+    /// `--disable FEATURE` (repeatable).
+    pub fn disable(mut self, feature: impl Into<String>) -> Self {
+        self.disable.push(feature.into());
+        self
+    }
+
+    /// An option this library does not know yet (say, a flag of a newer Codex), passed after
+    /// every known option. Where the builder can check it (exec with probed capabilities), a
+    /// `--flag` the binary does not list is refused before spawning, like the known ones.
+    pub fn other_option(mut self, arg: impl Into<OsString>) -> Self {
+        self.other_options.push(arg.into());
+        self
+    }
+
+    /// Several [`other_option`](Self::other_option)s, in order.
+    pub fn other_options<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.other_options.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The `CODEX_HOME` this process gets, when one is set.
+    pub fn home(&self) -> Option<&Path> {
+        self.env.home().map(PathBuf::as_path)
+    }
+
+    /// The environment as configured.
+    pub fn environment(&self) -> &SpawnEnv {
+        &self.env
+    }
+
+    /// The binary set with [`binary`](Self::binary), if any.
+    pub fn binary_ref(&self) -> Option<&Binary> {
+        self.binary.as_ref()
+    }
+
+    /// `-c`, `--enable` and `--disable`, in that order: the options every sub-command takes.
+    pub(crate) fn common_args(&self) -> Vec<OsString> {
+        let mut a = Vec::new();
+        let mut push = |flag: &str, value: &str| {
+            a.push(flag.into());
+            a.push(value.into());
+        };
+        for kv in self.config.to_args() {
+            push("-c", &kv);
+        }
+        for f in &self.enable {
+            push("--enable", f);
+        }
+        for f in &self.disable {
+            push("--disable", f);
+        }
+        a
+    }
+
+    /// The `--long` flag names among the other options (`--x=1` → `--x`).
+    pub(crate) fn other_flags(&self) -> Vec<String> {
+        self.other_options
+            .iter()
+            .filter_map(|a| a.to_str())
+            .filter(|a| a.starts_with("--") && a.len() > 2)
+            .map(|a| a.split('=').next().unwrap_or(a).to_owned())
+            .collect()
+    }
+
+    /// The binary set, else the resolver's choice.
+    pub(crate) fn resolve_binary(&self) -> Result<Binary> {
+        match &self.binary {
+            Some(b) => Ok(b.clone()),
+            None => Binary::resolve(None, true),
+        }
+    }
+
+    /// Refuses a `CODEX_HOME` that is missing, or that someone else owns or can write to (it
+    /// could hold their `notify` or MCP command), before anything is started.
+    pub(crate) fn check_home(&self) -> Result<()> {
+        let Some(home) = self.env.home() else {
+            return Ok(());
+        };
+        if !home.is_dir() {
+            return Err(Error::InvalidOptions(format!(
+                "CODEX_HOME {} does not exist or is not a directory",
+                home.display()
+            )));
+        }
+        crate::CodexHome::new(home).check()
+    }
+
+    /// `binary args…` with piped stdio, in its own process group, with this environment and
+    /// working directory. Not spawned.
+    pub(crate) fn command(&self, binary: &Binary, args: &[OsString]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(binary.path());
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        self.env.apply(&mut cmd);
+        if let Some(dir) = &self.current_dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+}
+
+/// The [`SpawnOptions`] setters on a builder with a `spawn: SpawnOptions` field: one
+/// definition for every builder, each setter delegating to the shared type.
+macro_rules! spawn_setters {
+    () => {
+        /// Replaces every shared spawn option (binary, environment, working directory, `-c`,
+        /// features, other options) with `options`.
+        pub fn spawn_options(mut self, options: $crate::spawn::SpawnOptions) -> Self {
+            self.spawn = options;
+            self
+        }
+
+        /// The shared spawn options as set so far.
+        pub fn spawn_options_ref(&self) -> &$crate::spawn::SpawnOptions {
+            &self.spawn
+        }
+
+        /// See [`SpawnOptions::binary`](crate::spawn::SpawnOptions::binary).
+        pub fn binary(mut self, binary: $crate::binary::Binary) -> Self {
+            self.spawn = self.spawn.binary(binary);
+            self
+        }
+
+        /// See [`SpawnOptions::binary_path`](crate::spawn::SpawnOptions::binary_path).
+        pub fn binary_path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+            self.spawn = self.spawn.binary_path(path);
+            self
+        }
+
+        /// See [`SpawnOptions::codex_home`](crate::spawn::SpawnOptions::codex_home).
+        pub fn codex_home(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+            self.spawn = self.spawn.codex_home(dir);
+            self
+        }
+
+        /// See [`SpawnOptions::env`](crate::spawn::SpawnOptions::env).
+        pub fn env(
+            mut self,
+            key: impl Into<std::ffi::OsString>,
+            value: impl Into<std::ffi::OsString>,
+        ) -> Self {
+            self.spawn = self.spawn.env(key, value);
+            self
+        }
+
+        /// See [`SpawnOptions::env_remove`](crate::spawn::SpawnOptions::env_remove).
+        pub fn env_remove(mut self, key: impl Into<std::ffi::OsString>) -> Self {
+            self.spawn = self.spawn.env_remove(key);
+            self
+        }
+
+        /// See [`SpawnOptions::env_clear`](crate::spawn::SpawnOptions::env_clear).
+        pub fn env_clear<I, S>(mut self, allow: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<std::ffi::OsString>,
+        {
+            self.spawn = self.spawn.env_clear(allow);
+            self
+        }
+
+        /// See [`SpawnOptions::rust_log`](crate::spawn::SpawnOptions::rust_log).
+        pub fn rust_log(mut self, value: Option<&str>) -> Self {
+            self.spawn = self.spawn.rust_log(value);
+            self
+        }
+
+        /// See [`SpawnOptions::keep_backtrace`](crate::spawn::SpawnOptions::keep_backtrace).
+        pub fn keep_backtrace(mut self, yes: bool) -> Self {
+            self.spawn = self.spawn.keep_backtrace(yes);
+            self
+        }
+
+        /// See [`SpawnOptions::spawn_env`](crate::spawn::SpawnOptions::spawn_env).
+        pub fn spawn_env(mut self, env: $crate::env::SpawnEnv) -> Self {
+            self.spawn = self.spawn.spawn_env(env);
+            self
+        }
+
+        /// See [`SpawnOptions::current_dir`](crate::spawn::SpawnOptions::current_dir).
+        pub fn current_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+            self.spawn = self.spawn.current_dir(dir);
+            self
+        }
+
+        /// See [`SpawnOptions::config_overrides`](crate::spawn::SpawnOptions::config_overrides).
+        pub fn config_overrides(mut self, overrides: $crate::config::ConfigOverrides) -> Self {
+            self.spawn = self.spawn.config_overrides(overrides);
+            self
+        }
+
+        /// See [`SpawnOptions::config`](crate::spawn::SpawnOptions::config).
+        pub fn config(
+            mut self,
+            dotted_key: impl Into<String>,
+            value: impl Into<toml_edit::Value>,
+        ) -> Self {
+            self.spawn = self.spawn.config(dotted_key, value);
+            self
+        }
+
+        /// See [`SpawnOptions::enable`](crate::spawn::SpawnOptions::enable).
+        pub fn enable(mut self, feature: impl Into<String>) -> Self {
+            self.spawn = self.spawn.enable(feature);
+            self
+        }
+
+        /// See [`SpawnOptions::disable`](crate::spawn::SpawnOptions::disable).
+        pub fn disable(mut self, feature: impl Into<String>) -> Self {
+            self.spawn = self.spawn.disable(feature);
+            self
+        }
+
+        /// See [`SpawnOptions::other_option`](crate::spawn::SpawnOptions::other_option).
+        pub fn other_option(mut self, arg: impl Into<std::ffi::OsString>) -> Self {
+            self.spawn = self.spawn.other_option(arg);
+            self
+        }
+
+        /// See [`SpawnOptions::other_options`](crate::spawn::SpawnOptions::other_options).
+        pub fn other_options<I, S>(mut self, args: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<std::ffi::OsString>,
+        {
+            self.spawn = self.spawn.other_options(args);
+            self
+        }
+    };
+}
+pub(crate) use spawn_setters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_args_and_other_flags() {
+        let o = SpawnOptions::new()
+            .config("a.b", 1)
+            .enable("x")
+            .disable("y")
+            .other_options(["--new=1", "-z", "--", "--flag"]);
+        let args: Vec<String> = o
+            .common_args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args, ["-c", "a.b=1", "--enable", "x", "--disable", "y"]);
+        assert_eq!(o.other_flags(), ["--new", "--flag"]);
+    }
+
+    #[test]
+    fn a_missing_home_is_named() {
+        let o = SpawnOptions::new().codex_home("/nonexistent/codex-home");
+        assert_eq!(
+            o.check_home().map_err(|e| e.to_string()),
+            Err("invalid options: CODEX_HOME /nonexistent/codex-home does not exist or is not a directory".to_owned())
+        );
+        assert_eq!(o.home(), Some(Path::new("/nonexistent/codex-home")));
+    }
+}
