@@ -1,8 +1,8 @@
 //! Atomic file writes and locks for files we write in a user's CODEX_HOME, and the check that a
 //! directory we trust (a home, a notify spool) is private to us.
 
+use crate::error::HomeProblem;
 use crate::error::{Error, Result};
-use crate::home::HomeProblem;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

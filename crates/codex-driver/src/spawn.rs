@@ -211,9 +211,18 @@ impl SpawnOptions {
         }
     }
 
-    /// Refuses a `CODEX_HOME` that is missing, or that someone else owns or can write to (it
-    /// could hold their `notify` or MCP command), before anything is started.
-    pub(crate) fn check_home(&self) -> Result<()> {
+    /// Before anything is started: refuses a missing working directory (else the OS error
+    /// would read as a missing binary), and a `CODEX_HOME` that is missing or that someone else
+    /// owns or can write to (it could hold their `notify` or MCP command).
+    pub(crate) fn check(&self) -> Result<()> {
+        if let Some(dir) = &self.current_dir
+            && !dir.is_dir()
+        {
+            return Err(Error::InvalidOptions(format!(
+                "the working directory {} does not exist or is not a directory",
+                dir.display()
+            )));
+        }
         let Some(home) = self.env.home() else {
             return Ok(());
         };
@@ -399,7 +408,7 @@ mod tests {
     fn a_missing_home_is_named() {
         let o = SpawnOptions::new().codex_home("/nonexistent/codex-home");
         assert_eq!(
-            o.check_home().map_err(|e| e.to_string()),
+            o.check().map_err(|e| e.to_string()),
             Err("invalid options: CODEX_HOME /nonexistent/codex-home does not exist or is not a directory".to_owned())
         );
         assert_eq!(o.home(), Some(Path::new("/nonexistent/codex-home")));

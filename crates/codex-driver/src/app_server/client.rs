@@ -1051,14 +1051,15 @@ impl TurnHandle<'_> {
                 ServerNotification::TurnCompleted(c) => {
                     out.status = Some(c.turn.status.clone());
                     if c.turn.status == p::TurnStatus::Failed {
+                        let (message, info) = match c.turn.error {
+                            Some(e) => (e.message, e.codex_error_info.map(Box::new)),
+                            None => ("turn failed".into(), None),
+                        };
                         return Err(Error::TurnFailed {
-                            message: c
-                                .turn
-                                .error
-                                .map(|e| e.message)
-                                .unwrap_or_else(|| "turn failed".into()),
+                            message,
                             thread_id: Some(out.thread_id),
                             stderr_tail: self.thread.codex.stderr_tail(),
+                            info,
                         });
                     }
                 }

@@ -16,6 +16,7 @@ pub(super) fn classify(
             message: message.clone(),
             thread_id: seen.thread_id.clone(),
             stderr_tail,
+            info: None,
         });
     }
     if status.success() {
@@ -69,6 +70,7 @@ fn unknown_argument(stderr: &str) -> Option<(String, String)> {
 fn config_error(stderr: &str) -> Option<String> {
     const MARKERS: &[&str] = &[
         "Error loading configuration",
+        "Error loading config.toml",
         "unknown configuration field",
         "Unknown feature flag",
         "error: invalid value",

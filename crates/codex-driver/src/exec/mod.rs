@@ -371,7 +371,7 @@ impl Exec {
                 }
             }
         }
-        self.spawn.check_home()?;
+        self.spawn.check()?;
         let mut cmd = self.spawn.command(&binary, &self.args()?);
         let rt = self.runtime.clone();
         let tee = match &rt.tee {

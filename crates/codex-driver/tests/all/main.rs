@@ -6,6 +6,7 @@ mod app_server;
 mod common;
 mod config_file;
 mod conversation;
+mod error_kind;
 mod exec_faults;
 mod exec_real;
 mod home_auth;
