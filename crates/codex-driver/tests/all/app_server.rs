@@ -7,7 +7,7 @@ use codex_driver::app_server::protocol::{
     ThreadStartParams, TurnStartParams, TurnStatus, UserInput, UserInputImage, UserInputLocalImage,
 };
 use codex_driver::app_server::{AppServer, Codex};
-use codex_driver::process::group_alive;
+use codex_driver::group_alive;
 use codex_driver::{Binary, Error};
 use codex_driver_testkit::{MockResponse, add_file_patch};
 use serde_json::json;

@@ -2,7 +2,7 @@
 
 use crate::common::{eventually, tmp_base};
 use codex_driver::events::Diagnostic;
-use codex_driver::process::group_alive;
+use codex_driver::group_alive;
 use codex_driver::{Binary, Error, Exec, ItemDetails, ThreadEvent};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

@@ -5,7 +5,7 @@ use codex_driver::events::{
     AgentMessageItem, CommandExecutionStatus, FileUpdateChange, PatchApplyStatus, PatchChangeKind,
 };
 use codex_driver::exec::{SandboxMode, TurnResult};
-use codex_driver::process::group_alive;
+use codex_driver::group_alive;
 use codex_driver::{Error, ItemDetails, ThreadEvent, ThreadItem, TimeoutKind, Usage};
 use codex_driver_testkit::{MockResponse, add_file_patch};
 use futures_util::StreamExt;
