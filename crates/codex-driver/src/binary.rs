@@ -474,7 +474,7 @@ impl ManagedInstalls {
 
     /// `$XDG_DATA_HOME/<app>/codex-versions` or `~/.<app>/codex-versions`.
     pub fn for_app(app: &str) -> Result<Self> {
-        Ok(Self::new(crate::home::app_dir(app)?.join("codex-versions")))
+        Ok(Self::new(crate::dirs::app_dir(app)?.join("codex-versions")))
     }
 
     /// The root.

@@ -31,6 +31,8 @@ pub struct CodexHome {
     isolated: bool,
 }
 
+pub use crate::dirs::app_dir;
+pub(crate) use crate::dirs::{check_name, user_home};
 pub use crate::error::HomeProblem;
 
 impl CodexHome {
@@ -244,38 +246,6 @@ impl AsRef<std::path::Path> for CodexHome {
     fn as_ref(&self) -> &std::path::Path {
         &self.root
     }
-}
-
-/// `$HOME`.
-pub(crate) fn user_home() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-}
-
-/// The app-scoped directory: `$XDG_DATA_HOME/<app>` or `~/.<app>`.
-pub fn app_dir(app: &str) -> Result<PathBuf> {
-    check_name("app", app)?;
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
-        return Ok(PathBuf::from(x).join(app));
-    }
-    let home = user_home().ok_or_else(|| Error::Home {
-        path: PathBuf::from(format!("~/.{app}")),
-        problem: HomeProblem::NoUserHome,
-    })?;
-    Ok(home.join(format!(".{app}")))
-}
-
-/// A name that becomes one path component: not empty, no `/` (nor NUL), not starting with `.`
-/// (so neither `.`, `..` nor a hidden file).
-pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
-    if name.is_empty() || name.contains(['/', '\0']) || name.starts_with('.') {
-        return Err(Error::InvalidOptions(format!(
-            "invalid {kind} name `{}`: it must be non-empty, without `/`, and not start with `.`",
-            name.escape_debug()
-        )));
-    }
-    Ok(())
 }
 
 /// The current effective uid, as a home error.

@@ -394,7 +394,7 @@ impl Flags {
     pub(super) fn validate(&self) -> Result<()> {
         if let Some(p) = &self.profile {
             // Codex reads `<home>/<name>.config.toml`: the name must stay inside the home.
-            crate::home::check_name("profile", p)?;
+            crate::dirs::check_name("profile", p)?;
         }
         Ok(())
     }

@@ -82,7 +82,7 @@ impl NpmConfig {
     /// Credentials: from the user config, then the global one. No `.npmrc` of the current
     /// directory or its parents is read.
     pub async fn load() -> Self {
-        let home = crate::home::user_home();
+        let home = crate::dirs::user_home();
         Self::or_ask_npm(Self::from_files(&process_env, home.as_deref(), None)).await
     }
 
@@ -91,7 +91,7 @@ impl NpmConfig {
     /// expanded: a `registry=` or credential line needing one is ignored, so a project file
     /// can't carry the environment's secrets to a host it picks.
     pub async fn load_for_project(dir: impl AsRef<Path>) -> Self {
-        let home = crate::home::user_home();
+        let home = crate::dirs::user_home();
         let files = Self::from_files(&process_env, home.as_deref(), Some(dir.as_ref()));
         Self::or_ask_npm(files).await
     }
