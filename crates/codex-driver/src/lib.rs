@@ -6,6 +6,7 @@ pub mod auth;
 pub mod binary;
 pub mod config;
 pub mod conversation;
+pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod events;
