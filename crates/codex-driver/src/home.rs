@@ -123,10 +123,17 @@ impl CodexHome {
         }
     }
 
+    /// The home named by a non-empty `$CODEX_HOME`, if any.
+    pub fn from_env() -> Option<Self> {
+        std::env::var_os("CODEX_HOME")
+            .filter(|h| !h.is_empty())
+            .map(Self::new)
+    }
+
     /// The user's own home: `$CODEX_HOME`, else `~/.codex`.
     pub fn user_default() -> Result<Self> {
-        if let Some(h) = std::env::var_os("CODEX_HOME").filter(|h| !h.is_empty()) {
-            return Ok(Self::new(h));
+        if let Some(h) = Self::from_env() {
+            return Ok(h);
         }
         let home = user_home().ok_or_else(|| Error::Home {
             path: PathBuf::from("~/.codex"),
@@ -338,6 +345,20 @@ pub fn app_dir(app: &str) -> Result<PathBuf> {
     Ok(home.join(format!(".{app}")))
 }
 
+/// The app-scoped cache directory: `$XDG_CACHE_HOME/<app>` or `~/.cache/<app>` (outside the
+/// temp dir, where Codex warns that it can't create its helper aliases). Nothing is created.
+pub fn cache_dir(app: &str) -> Result<PathBuf> {
+    check_name("app", app)?;
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join(app));
+    }
+    let home = user_home().ok_or_else(|| Error::Home {
+        path: PathBuf::from(format!("~/.cache/{app}")),
+        problem: HomeProblem::NoUserHome,
+    })?;
+    Ok(home.join(".cache").join(app))
+}
+
 /// A name that becomes one path component: not empty, no `/` (nor NUL), not starting with `.`
 /// (so neither `.`, `..` nor a hidden file).
 pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
@@ -409,6 +430,16 @@ mod tests {
     fn app_names_are_validated() {
         assert!(app_dir("../x").is_err());
         assert!(app_dir("").is_err());
+    }
+
+    #[test]
+    fn cache_dirs_are_app_scoped() {
+        assert!(cache_dir("../x").is_err());
+        assert!(cache_dir(".hidden").is_err());
+        // Wherever the environment puts it, it ends in the app's name.
+        if let Ok(d) = cache_dir("myhub") {
+            assert!(d.ends_with("myhub"), "{}", d.display());
+        }
     }
 
     #[test]

@@ -354,11 +354,7 @@ fn fingerprint(path: &Path) -> Option<(u64, u128)> {
 
 /// `$XDG_CACHE_HOME/codex-driver` or `~/.cache/codex-driver`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| crate::home::user_home().map(|h| h.join(".cache")))
-        .map(|d| d.join("codex-driver"))
+    crate::home::cache_dir("codex-driver").ok()
 }
 
 #[cfg(test)]
