@@ -371,7 +371,7 @@ fn sessions_cmd(
 
 async fn doctor(json: bool, binary: &BinaryArgs, codex_home: Option<PathBuf>) -> Result<ExitCode> {
     let home = home_or_default(codex_home)?;
-    let ok = doctor::run(binary.resolver().resolve(), home, json).await?;
+    let ok = doctor::run(&binary.resolver(), &home, json).await?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -490,11 +490,9 @@ async fn run_app_server(
 
 /// `--codex-home`, else a non-empty `$CODEX_HOME`: a home the user named.
 fn named_codex_home(args: &RunArgs) -> Option<PathBuf> {
-    args.codex_home.clone().or_else(|| {
-        std::env::var_os("CODEX_HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-    })
+    args.codex_home
+        .clone()
+        .or_else(|| codex_driver::CodexHome::from_env().map(|h| h.path().to_path_buf()))
 }
 
 /// The environment Codex gets: the allow-list (plus the configured provider's `env_key` and
@@ -507,15 +505,10 @@ fn spawn_env(args: &RunArgs, home: Option<&Path>) -> Result<codex_driver::env::S
     for var in &args.pass_env {
         env.allow(var);
     }
-    if let Some(h) = home.filter(|h| h.join("config.toml").is_file()) {
-        let cfg = codex_driver::config::ConfigFile::for_home(&codex_driver::CodexHome::new(h))?;
-        if let Some(id) = codex_driver::auth::configured_provider(&cfg)
-            && let Some(key) = cfg
-                .get_path(["model_providers", id.as_str(), "env_key"])
-                .and_then(|v| v.as_str().map(str::to_owned))
-        {
-            env.allow(key);
-        }
+    if let Some(h) = home
+        && let Some(key) = codex_driver::auth::provider_env_key(&codex_driver::CodexHome::new(h))?
+    {
+        env.allow(key);
     }
     Ok(env)
 }
