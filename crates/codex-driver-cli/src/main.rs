@@ -3,6 +3,10 @@
 mod app_run;
 mod doctor;
 mod install;
+#[cfg(feature = "offline")]
+mod offline;
+#[cfg(not(feature = "offline"))]
+#[path = "offline_missing.rs"]
 mod offline;
 mod progress;
 
@@ -120,6 +124,9 @@ enum HomeCommand {
 /// The CLI's own app name (scopes its managed installs).
 const APP: &str = "codex-driver";
 
+/// Why a build without the `offline` feature can't run the demo.
+const NO_OFFLINE: &str = "this codex-driver was built without the `offline` feature, so it has no offline demo; install it with default features (`cargo install codex-driver-cli`) or give Codex credentials";
+
 #[derive(Args)]
 struct BinaryArgs {
     /// The Codex binary (default: $CODEX_BINARY, managed installs, then `codex` on PATH).
@@ -154,7 +161,7 @@ struct RunArgs {
     /// found and neither --codex-home, $CODEX_HOME nor --cd names a place: then it runs in
     /// fresh private directories). The demo runs a shell command and creates files in its
     /// workspace (--cd, else a scratch directory removed at the end). Nothing is written to a
-    /// home's config.toml.
+    /// home's config.toml. Needs the `offline` feature (on by default).
     #[arg(long)]
     offline: bool,
     /// With --offline: keep the scratch workspace (its path is printed on stderr).
@@ -552,6 +559,12 @@ async fn choose_offline(args: &RunArgs, binary: &Binary, home: Option<&Path>) ->
             home = home.path().display(),
         );
     }
+    if !cfg!(feature = "offline") {
+        anyhow::bail!(
+            "no credentials for a real run: looked for {}; {NO_OFFLINE}",
+            looked.join(", ")
+        );
+    }
     eprintln!(
         "codex-driver: no credentials found (looked for {}); using the built-in offline provider in fresh private directories (--offline)",
         looked.join(", ")
@@ -560,6 +573,9 @@ async fn choose_offline(args: &RunArgs, binary: &Binary, home: Option<&Path>) ->
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
+    if args.offline && !cfg!(feature = "offline") {
+        anyhow::bail!("--offline: {NO_OFFLINE}");
+    }
     let binary = BinaryArgs {
         codex_binary: args.codex_binary.clone(),
         no_path: false,

@@ -26,6 +26,7 @@ fn cli() -> Command {
 }
 
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn offline_demo_runs_a_real_turn() -> anyhow::Result<()> {
     let ws = tmp();
     let home = tmp();
@@ -58,6 +59,7 @@ fn offline_demo_runs_a_real_turn() -> anyhow::Result<()> {
 /// Without credentials and without a named place, `run` falls back to the demo in fresh
 /// private directories, removed at the end (nothing under the user's home survives it).
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn offline_is_the_default_without_credentials_or_a_named_place() -> anyhow::Result<()> {
     let user = tmp();
     let out = cli()
@@ -89,6 +91,7 @@ fn offline_is_the_default_without_credentials_or_a_named_place() -> anyhow::Resu
 /// credentials refuses, saying what is missing, and leaves the home byte for byte as it was;
 /// `--offline` in that home never writes its config either.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn a_named_home_without_credentials_is_refused_and_left_untouched() -> anyhow::Result<()> {
     let (home, ws) = (tmp(), tmp());
     let config = home.path().join("config.toml");
@@ -183,6 +186,7 @@ fn a_home_named_by_codex_home_is_used() -> anyhow::Result<()> {
 /// The CLI passes only an allow-list of the environment to Codex (and so to the commands the
 /// model runs and its notify hook) unless `--inherit-env`.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn codex_gets_an_allow_listed_environment() -> anyhow::Result<()> {
     let (home, out_dir) = (tmp(), tmp());
     // Codex's notify hook inherits Codex's own environment: it records it.
@@ -229,6 +233,7 @@ fn codex_gets_an_allow_listed_environment() -> anyhow::Result<()> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn json_mode_prints_codex_wire_format() -> anyhow::Result<()> {
     let ws = tmp();
     let out = cli()
@@ -257,6 +262,7 @@ fn json_mode_prints_codex_wire_format() -> anyhow::Result<()> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn failure_exits_non_zero_with_the_classified_error() -> anyhow::Result<()> {
     let out = cli()
         .args([
@@ -272,6 +278,36 @@ fn failure_exits_non_zero_with_the_classified_error() -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr),
         "error: no Codex binary found; looked in: /nonexistent/codex (not an executable file)\n"
     );
+    Ok(())
+}
+
+/// A build without the `offline` feature says so instead of running the demo.
+#[test]
+#[cfg(not(feature = "offline"))]
+fn without_the_offline_feature_run_says_so() -> anyhow::Result<()> {
+    let out = cli().args(["run", "--offline", "x"]).output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: --offline: this codex-driver was built without the `offline` feature"
+        ),
+        "{stderr}"
+    );
+    // The fallback without credentials refuses the same way.
+    let user = tmp();
+    let out = cli()
+        .env("HOME", user.path())
+        .env_remove("CODEX_HOME")
+        .args(["run", "hi"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: no credentials for a real run: looked for $CODEX_API_KEY"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("without the `offline` feature"), "{stderr}");
     Ok(())
 }
 
@@ -555,6 +591,7 @@ fn features_lists_the_binarys_flags() -> anyhow::Result<()> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn app_server_mode_streams_the_offline_demo() -> anyhow::Result<()> {
     let ws = tmp();
     let out = cli()
@@ -602,6 +639,7 @@ fn thread_id_in(stderr: &str) -> String {
 
 /// A thread started by one OS process is continued by another, through each transport.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
     for transport in [None, Some("--app-server")] {
         let (home, ws) = (tmp(), tmp());
@@ -653,6 +691,7 @@ fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
 
 /// On a terminal (a pty from util-linux `script`), approvals are asked interactively.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn approvals_are_asked_on_a_terminal() -> anyhow::Result<()> {
     let ws = tmp();
     let cmd = format!(
@@ -709,6 +748,7 @@ fn registry_with(
 /// SIGTERM; `run --offline --codex-home` leaves the user's config.toml alone (the hook and the
 /// user's comments survive it).
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
     use std::io::BufRead;
     let (home, ws) = (tmp(), tmp());
