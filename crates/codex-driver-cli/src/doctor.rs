@@ -1,202 +1,121 @@
-//! `codex-driver doctor`: which binary and why, its version and support, the home and auth.
+//! `codex-driver doctor`: prints the library's [`Report`] as JSON or as a table.
 
 use anyhow::Result;
-use codex_driver::binary::{Resolution, Support, support};
+use codex_driver::doctor::{BinaryReport, ConfigReport, Report, Section};
 use codex_driver::home::CodexHome;
-use codex_driver::{SUPPORTED_CODEX, auth};
-use serde_json::{Value, json};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
+/// Prints the report on `resolver`'s binary and `home`; returns whether it is `ok`.
 pub async fn run(
-    resolution: Result<Resolution, codex_driver::Error>,
-    home: CodexHome,
+    resolver: &codex_driver::Resolver,
+    home: &CodexHome,
     as_json: bool,
 ) -> Result<bool> {
-    let mut ok = true;
-    let binary = match &resolution {
-        Ok(r) => {
-            let version = r.binary.version().await;
-            let (v, s) = match &version {
-                Ok(v) => (json!(v.to_string()), json!(support(v))),
-                Err(e) => {
-                    ok = false;
-                    (Value::Null, json!(format!("unknown: {e}")))
-                }
-            };
-            if matches!(version.as_ref().map(support), Ok(Support::TooOld)) {
-                ok = false;
-            }
-            json!({
-                "found": true,
-                "path": r.binary.path(),
-                "source": r.binary.source(),
-                "reason": r.reason(),
-                "looked": r.looked,
-                "version": v,
-                "support": s,
-            })
-        }
-        Err(e) => {
-            ok = false;
-            json!({"found": false, "error": e.to_string()})
-        }
-    };
-    let files: Vec<Value> = [
-        ("config.toml", home.config_toml()),
-        ("auth.json", home.auth_json()),
-        (".credentials.json", home.credentials_json()),
-        ("sessions/", home.sessions_dir()),
-        ("state_5.sqlite", home.state_sqlite()),
-    ]
-    .into_iter()
-    .map(|(name, p)| file_entry(name, &p))
-    .collect();
-    let auth = match auth::summary(&home) {
-        Ok(s) => json!(s),
-        Err(e) => json!({"error": e.to_string()}),
-    };
-    // What the home's config.toml sets up: MCP servers and the notify hook (never their secrets).
-    let config = match codex_driver::config::ConfigFile::for_home(&home) {
-        Ok(cfg) => {
-            let mcp = codex_driver::mcp::servers(&cfg)
-                .map(|m| json!(m.keys().collect::<Vec<_>>()))
-                .unwrap_or_else(|e| json!({"error": e.to_string()}));
-            json!({"ok": true, "mcp_servers": mcp, "notify": cfg.get("notify")})
-        }
-        Err(e) => json!({"ok": false, "error": e.to_string()}),
-    };
-    let sessions = codex_driver::sessions::list(&home)
-        .map(|l| json!({"saved": l.len(), "archived": l.iter().filter(|s| s.archived).count()}))
-        .unwrap_or_else(|e| json!({"error": e.to_string()}));
-    let report = json!({
-        "schema_version": 1,
-        "supported_range": SUPPORTED_CODEX,
-        "tested_versions": codex_driver::binary::TESTED_CODEX,
-        "binary": binary,
-        "home": {
-            "path": home.path(),
-            "exists": home.path().is_dir(),
-            "mode": home.mode().map(|m| format!("{m:o}")),
-            "is_users_home": home.is_users_home(),
-            "under_temp_dir": home.is_under_temp_dir(),
-            "files": files,
-        },
-        "auth": auth,
-        "config": config,
-        "sessions": sessions,
-        "ok": ok,
-    });
+    let report = Report::collect(resolver, home).await;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&report);
+        print_table(&report)?;
     }
-    Ok(ok)
+    Ok(report.ok)
 }
 
-fn file_entry(name: &str, p: &Path) -> Value {
-    match std::fs::metadata(p) {
-        Ok(m) => {
-            json!({"name": name, "present": true, "mode": format!("{:o}", m.permissions().mode() & 0o777)})
-        }
-        Err(_) => json!({"name": name, "present": false, "mode": null}),
-    }
+/// `-` for nothing, else the text.
+fn or_dash(v: Option<impl std::fmt::Display>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-fn print_table(r: &Value) {
+fn print_table(r: &Report) -> Result<()> {
     let row = |k: &str, v: String| println!("{k:<16} {v}");
-    let b = &r["binary"];
-    if b["found"] == true {
-        row("binary", s(&b["path"]));
-        row("chosen by", s(&b["reason"]));
-        row("version", s(&b["version"]));
-        row(
-            "support",
-            format!(
-                "{} (supported {}, tested {})",
-                s(&b["support"]),
-                s(&r["supported_range"]),
-                s(&r["tested_versions"])
-            ),
-        );
-    } else {
-        row("binary", format!("NOT FOUND: {}", s(&b["error"])));
+    match &r.binary {
+        BinaryReport::Found(b) => {
+            row("binary", b.path.display().to_string());
+            row("chosen by", b.reason.clone());
+            row("version", or_dash(b.version.as_ref()));
+            row(
+                "support",
+                format!(
+                    "{} (supported {}, tested {})",
+                    b.support,
+                    r.supported_range,
+                    serde_json::to_string(&r.tested_versions)?
+                ),
+            );
+        }
+        BinaryReport::NotFound { error } => row("binary", format!("NOT FOUND: {error}")),
+        other => row("binary", format!("{other:?}")),
     }
-    let h = &r["home"];
+    let h = &r.home;
     row(
         "CODEX_HOME",
         format!(
             "{} (exists: {}, mode: {})",
-            s(&h["path"]),
-            h["exists"],
-            s(&h["mode"])
+            h.path.display(),
+            h.exists,
+            or_dash(h.mode)
         ),
     );
-    if h["is_users_home"] == true {
+    if h.is_users_home {
         row("", "this is the user's own Codex home".into());
     }
-    if h["under_temp_dir"] == true {
+    if h.under_temp_dir {
         row(
             "",
             "warning: under the temp dir; Codex will warn on every command".into(),
         );
     }
-    for f in h["files"].as_array().into_iter().flatten() {
-        let state = if f["present"] == true {
-            format!("present, mode {}", s(&f["mode"]))
+    for f in &h.files {
+        let state = if f.present {
+            format!("present, mode {}", or_dash(f.mode))
         } else {
             "absent".into()
         };
-        row(&format!("  {}", s(&f["name"])), state);
+        row(&format!("  {}", f.name), state);
     }
-    let a = &r["auth"];
     row(
         "auth",
-        if a.is_null() {
-            "no auth.json (not logged in)".into()
-        } else if a.get("error").is_some() {
-            s(&a["error"])
-        } else {
-            format!(
+        match &r.auth {
+            Section::Read(None) => "no auth.json (not logged in)".into(),
+            Section::Read(Some(a)) => format!(
                 "mode {}, api key: {}, tokens: {}, last refresh: {}",
-                s(&a["mode"]),
-                a["has_api_key"],
-                a["has_tokens"],
-                s(&a["last_refresh"])
-            )
+                or_dash(a.mode.as_deref()),
+                a.has_api_key,
+                a.has_tokens,
+                or_dash(a.last_refresh.as_deref())
+            ),
+            Section::Failed { error } => error.clone(),
         },
     );
-    let c = &r["config"];
-    if c["ok"] == true {
-        row("mcp servers", s(&c["mcp_servers"]));
-        row("notify", s(&c["notify"]));
-    } else {
-        row("config.toml", format!("UNREADABLE: {}", s(&c["error"])));
+    match &r.config {
+        ConfigReport::Read(c) => {
+            row("mcp servers", serde_json::to_string(&c.mcp_servers)?);
+            row(
+                "notify",
+                match &c.notify {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                    None => "-".into(),
+                },
+            );
+        }
+        ConfigReport::Unreadable { error } => {
+            row("config.toml", format!("UNREADABLE: {error}"));
+        }
+        other => row("config.toml", format!("{other:?}")),
     }
-    let ss = &r["sessions"];
     row(
         "sessions",
-        if ss.get("error").is_some() {
-            s(&ss["error"])
-        } else {
-            format!("{} saved ({} archived)", ss["saved"], ss["archived"])
+        match &r.sessions {
+            Section::Read(s) => format!("{} saved ({} archived)", s.saved, s.archived),
+            Section::Failed { error } => error.clone(),
         },
     );
     row(
         "overall",
-        if r["ok"] == true {
+        if r.ok {
             "ok".into()
         } else {
             "PROBLEMS FOUND".into()
         },
     );
+    Ok(())
 }

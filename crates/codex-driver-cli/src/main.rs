@@ -3,6 +3,10 @@
 mod app_run;
 mod doctor;
 mod install;
+#[cfg(feature = "offline")]
+mod offline;
+#[cfg(not(feature = "offline"))]
+#[path = "offline_missing.rs"]
 mod offline;
 mod progress;
 
@@ -120,6 +124,9 @@ enum HomeCommand {
 /// The CLI's own app name (scopes its managed installs).
 const APP: &str = "codex-driver";
 
+/// Why a build without the `offline` feature can't run the demo.
+const NO_OFFLINE: &str = "this codex-driver was built without the `offline` feature, so it has no offline demo; install it with default features (`cargo install codex-driver-cli`) or give Codex credentials";
+
 #[derive(Args)]
 struct BinaryArgs {
     /// The Codex binary (default: $CODEX_BINARY, managed installs, then `codex` on PATH).
@@ -154,7 +161,7 @@ struct RunArgs {
     /// found and neither --codex-home, $CODEX_HOME nor --cd names a place: then it runs in
     /// fresh private directories). The demo runs a shell command and creates files in its
     /// workspace (--cd, else a scratch directory removed at the end). Nothing is written to a
-    /// home's config.toml.
+    /// home's config.toml. Needs the `offline` feature (on by default).
     #[arg(long)]
     offline: bool,
     /// With --offline: keep the scratch workspace (its path is printed on stderr).
@@ -371,7 +378,7 @@ fn sessions_cmd(
 
 async fn doctor(json: bool, binary: &BinaryArgs, codex_home: Option<PathBuf>) -> Result<ExitCode> {
     let home = home_or_default(codex_home)?;
-    let ok = doctor::run(binary.resolver().resolve(), home, json).await?;
+    let ok = doctor::run(&binary.resolver(), &home, json).await?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -490,11 +497,9 @@ async fn run_app_server(
 
 /// `--codex-home`, else a non-empty `$CODEX_HOME`: a home the user named.
 fn named_codex_home(args: &RunArgs) -> Option<PathBuf> {
-    args.codex_home.clone().or_else(|| {
-        std::env::var_os("CODEX_HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-    })
+    args.codex_home
+        .clone()
+        .or_else(|| codex_driver::CodexHome::from_env().map(|h| h.path().to_path_buf()))
 }
 
 /// The environment Codex gets: the allow-list (plus the configured provider's `env_key` and
@@ -507,15 +512,10 @@ fn spawn_env(args: &RunArgs, home: Option<&Path>) -> Result<codex_driver::env::S
     for var in &args.pass_env {
         env.allow(var);
     }
-    if let Some(h) = home.filter(|h| h.join("config.toml").is_file()) {
-        let cfg = codex_driver::config::ConfigFile::for_home(&codex_driver::CodexHome::new(h))?;
-        if let Some(id) = codex_driver::auth::configured_provider(&cfg)
-            && let Some(key) = cfg
-                .get_path(["model_providers", id.as_str(), "env_key"])
-                .and_then(|v| v.as_str().map(str::to_owned))
-        {
-            env.allow(key);
-        }
+    if let Some(h) = home
+        && let Some(key) = codex_driver::auth::provider_env_key(&codex_driver::CodexHome::new(h))?
+    {
+        env.allow(key);
     }
     Ok(env)
 }
@@ -559,6 +559,12 @@ async fn choose_offline(args: &RunArgs, binary: &Binary, home: Option<&Path>) ->
             home = home.path().display(),
         );
     }
+    if !cfg!(feature = "offline") {
+        anyhow::bail!(
+            "no credentials for a real run: looked for {}; {NO_OFFLINE}",
+            looked.join(", ")
+        );
+    }
     eprintln!(
         "codex-driver: no credentials found (looked for {}); using the built-in offline provider in fresh private directories (--offline)",
         looked.join(", ")
@@ -567,6 +573,9 @@ async fn choose_offline(args: &RunArgs, binary: &Binary, home: Option<&Path>) ->
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
+    if args.offline && !cfg!(feature = "offline") {
+        anyhow::bail!("--offline: {NO_OFFLINE}");
+    }
     let binary = BinaryArgs {
         codex_binary: args.codex_binary.clone(),
         no_path: false,

@@ -37,15 +37,7 @@ impl Scratch {
 /// warns that it can't create its helper aliases. That parent must be ours and not writable by
 /// others; when it isn't (or there is no home) a fresh private temp dir is used instead.
 fn scratch(prefix: &str) -> Result<tempfile::TempDir> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| Path::new(&h).join(".cache"))
-        });
-    if let Some(base) = cache.map(|c| c.join("codex-driver"))
+    if let Ok(base) = codex_driver::home::cache_dir(crate::APP)
         && private_base(&base)
         && let Ok(d) = tempfile::Builder::new().prefix(prefix).tempdir_in(&base)
     {

@@ -1,8 +1,11 @@
 //! The `codex-driver` binary, end to end, with the real Codex.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The demo's final message.
+const DEMO_ANSWER: &str = "Offline demo complete: I ran a shell command (shell-output.txt) and created CODEX_DRIVER_DEMO.md.\n";
 
 fn codex() -> PathBuf {
     codex_driver_testkit::codex_binary()
@@ -16,32 +19,61 @@ fn tmp() -> tempfile::TempDir {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn cli() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_codex-driver"));
+/// The environment every run of the CLI gets: the pinned Codex, caches under the target dir,
+/// no API keys.
+fn test_env(c: &mut Command) -> &mut Command {
     c.env("CODEX_BINARY", codex())
         .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .env_remove("OPENAI_API_KEY")
-        .env_remove("CODEX_API_KEY");
+        .env_remove("CODEX_API_KEY")
+}
+
+fn cli() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_codex-driver"));
+    test_env(&mut c);
     c
 }
 
+/// `codex-driver run --offline [--codex-home HOME] [--cd WS]`; the caller adds the rest.
+fn run_offline(home: Option<&Path>, ws: Option<&Path>) -> Command {
+    let mut c = cli();
+    c.args(["run", "--offline"]);
+    if let Some(h) = home {
+        c.arg("--codex-home").arg(h);
+    }
+    if let Some(w) = ws {
+        c.arg("--cd").arg(w);
+    }
+    c
+}
+
+/// Asserts the command succeeded (showing its stderr otherwise); returns the stderr.
+fn succeeded(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// A provider whose every answer is `text`, and the runtime serving it.
+fn provider_answering(
+    text: &str,
+) -> anyhow::Result<(tokio::runtime::Runtime, codex_driver_testkit::MockProvider)> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let provider = rt.block_on(codex_driver_testkit::MockProvider::start(Vec::new()))?;
+    provider.set_fallback(Some(codex_driver_testkit::MockResponse::text(text)));
+    Ok((rt, provider))
+}
+
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn offline_demo_runs_a_real_turn() -> anyhow::Result<()> {
     let ws = tmp();
     let home = tmp();
-    let out = cli()
-        .args(["run", "--offline", "--cd"])
-        .arg(ws.path())
-        .arg("--codex-home")
-        .arg(home.path())
+    let out = run_offline(Some(home.path()), Some(ws.path()))
         .arg("show me")
         .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "Offline demo complete: I ran a shell command (shell-output.txt) and created CODEX_DRIVER_DEMO.md.\n"
-    );
+    let stderr = succeeded(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_ANSWER);
     assert_eq!(
         std::fs::read_to_string(ws.path().join("shell-output.txt"))?,
         "hello from a sandboxed shell\n"
@@ -58,6 +90,7 @@ fn offline_demo_runs_a_real_turn() -> anyhow::Result<()> {
 /// Without credentials and without a named place, `run` falls back to the demo in fresh
 /// private directories, removed at the end (nothing under the user's home survives it).
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn offline_is_the_default_without_credentials_or_a_named_place() -> anyhow::Result<()> {
     let user = tmp();
     let out = cli()
@@ -66,13 +99,9 @@ fn offline_is_the_default_without_credentials_or_a_named_place() -> anyhow::Resu
         .env_remove("XDG_CACHE_HOME")
         .args(["run", "hi"])
         .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = succeeded(&out);
     assert!(stderr.contains("no credentials found"), "{stderr}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "Offline demo complete: I ran a shell command (shell-output.txt) and created CODEX_DRIVER_DEMO.md.\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_ANSWER);
     // The scratch parent is private, and empty again.
     let base = user.path().join(".cache/codex-driver");
     use std::os::unix::fs::PermissionsExt;
@@ -89,6 +118,7 @@ fn offline_is_the_default_without_credentials_or_a_named_place() -> anyhow::Resu
 /// credentials refuses, saying what is missing, and leaves the home byte for byte as it was;
 /// `--offline` in that home never writes its config either.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn a_named_home_without_credentials_is_refused_and_left_untouched() -> anyhow::Result<()> {
     let (home, ws) = (tmp(), tmp());
     let config = home.path().join("config.toml");
@@ -128,16 +158,8 @@ fn a_named_home_without_credentials_is_refused_and_left_untouched() -> anyhow::R
     }
     // An explicit --offline run in that home: Codex keeps its session there, but the config
     // (which would otherwise point later runs at a port anyone may bind) is untouched.
-    let out = cli()
-        .args(["run", "--offline", "--codex-home"])
-        .arg(home.path())
-        .arg("hello")
-        .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_offline(Some(home.path()), None).arg("hello").output()?;
+    succeeded(&out);
     assert_eq!(std::fs::read_to_string(&config)?, mine);
     Ok(())
 }
@@ -146,11 +168,7 @@ fn a_named_home_without_credentials_is_refused_and_left_untouched() -> anyhow::R
 /// keeps it), for a real (not offline) run through a configured provider, by both transports.
 #[test]
 fn a_home_named_by_codex_home_is_used() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let provider = rt.block_on(codex_driver_testkit::MockProvider::start(Vec::new()))?;
-    provider.set_fallback(Some(codex_driver_testkit::MockResponse::text(
-        "from the provider",
-    )));
+    let (_rt, provider) = provider_answering("from the provider")?;
     for transport in [None, Some("--app-server")] {
         let (home, user, ws) = (tmp(), tmp(), tmp());
         provider.write_codex_home(home.path())?;
@@ -183,6 +201,7 @@ fn a_home_named_by_codex_home_is_used() -> anyhow::Result<()> {
 /// The CLI passes only an allow-list of the environment to Codex (and so to the commands the
 /// model runs and its notify hook) unless `--inherit-env`.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn codex_gets_an_allow_listed_environment() -> anyhow::Result<()> {
     let (home, out_dir) = (tmp(), tmp());
     // Codex's notify hook inherits Codex's own environment: it records it.
@@ -196,19 +215,13 @@ fn codex_gets_an_allow_listed_environment() -> anyhow::Result<()> {
     let env_txt = out_dir.path().join("env.txt");
     let run = |extra: &[&str]| -> anyhow::Result<String> {
         let _ = std::fs::remove_file(&env_txt);
-        let out = cli()
+        let out = run_offline(Some(home.path()), None)
             .env("DATABASE_PASSWORD", "hunter2")
             .env("PASSED_ON", "yes")
-            .args(["run", "--offline", "--codex-home"])
-            .arg(home.path())
             .args(extra)
             .arg("x")
             .output()?;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out);
         for _ in 0..100 {
             if let Ok(t) = std::fs::read_to_string(&env_txt)
                 && t.contains("CODEX_HOME=")
@@ -229,18 +242,13 @@ fn codex_gets_an_allow_listed_environment() -> anyhow::Result<()> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn json_mode_prints_codex_wire_format() -> anyhow::Result<()> {
     let ws = tmp();
-    let out = cli()
-        .args(["run", "--offline", "--json", "--cd"])
-        .arg(ws.path())
-        .arg("json please")
+    let out = run_offline(None, Some(ws.path()))
+        .args(["--json", "json please"])
         .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let text = String::from_utf8(out.stdout)?;
     let types: Vec<String> = text
         .lines()
@@ -257,6 +265,7 @@ fn json_mode_prints_codex_wire_format() -> anyhow::Result<()> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn failure_exits_non_zero_with_the_classified_error() -> anyhow::Result<()> {
     let out = cli()
         .args([
@@ -272,6 +281,36 @@ fn failure_exits_non_zero_with_the_classified_error() -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr),
         "error: no Codex binary found; looked in: /nonexistent/codex (not an executable file)\n"
     );
+    Ok(())
+}
+
+/// A build without the `offline` feature says so instead of running the demo.
+#[test]
+#[cfg(not(feature = "offline"))]
+fn without_the_offline_feature_run_says_so() -> anyhow::Result<()> {
+    let out = cli().args(["run", "--offline", "x"]).output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: --offline: this codex-driver was built without the `offline` feature"
+        ),
+        "{stderr}"
+    );
+    // The fallback without credentials refuses the same way.
+    let user = tmp();
+    let out = cli()
+        .env("HOME", user.path())
+        .env_remove("CODEX_HOME")
+        .args(["run", "hi"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: no credentials for a real run: looked for $CODEX_API_KEY"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("without the `offline` feature"), "{stderr}");
     Ok(())
 }
 
@@ -296,11 +335,7 @@ fn doctor_json_reports_binary_home_and_auth() -> anyhow::Result<()> {
         .args(["doctor", "--json", "--codex-home"])
         .arg(home.path())
         .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("sk-secret"),
         "a secret leaked"
@@ -391,11 +426,7 @@ fn home_init_creates_0700_and_seeds_auth_0600() -> anyhow::Result<()> {
         .args(["home", "init", "--app", "myhub", "--seed-auth-from"])
         .arg(&source)
         .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let home = user.path().join(".myhub/codex");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -423,11 +454,7 @@ fn install_from_a_mock_registry() -> anyhow::Result<()> {
         .args(["install", "latest", "--registry", &reg.url(), "--dir"])
         .arg(dir.path())
         .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let bin = String::from_utf8(out.stdout)?.trim().to_owned();
     assert!(bin.ends_with("/7.7.7/bin/codex"), "{bin}");
     let v = Command::new(&bin).arg("--version").output()?;
@@ -446,11 +473,7 @@ fn install_takes_the_registry_from_the_npm_configuration() -> anyhow::Result<()>
         .args(["install", "7.7.8", "--dir"])
         .arg(dir.path())
         .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     // ... and from the user's .npmrc, never from one in the working directory (a cloned
     // repository's) or its parents.
     let project = tmp();
@@ -471,11 +494,7 @@ fn install_takes_the_registry_from_the_npm_configuration() -> anyhow::Result<()>
         .args(["install", "7.7.8", "--dir"])
         .arg(dir.path())
         .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert_eq!(
         reg.requests()
             .iter()
@@ -539,11 +558,7 @@ fn features_lists_the_binarys_flags() -> anyhow::Result<()> {
         .env("XDG_CACHE_HOME", tmp().path())
         .args(["features", "--json"])
         .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let v = json_of(&out);
     let list = v.as_array().cloned().unwrap_or_default();
     assert!(list.len() > 100);
@@ -555,25 +570,18 @@ fn features_lists_the_binarys_flags() -> anyhow::Result<()> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn app_server_mode_streams_the_offline_demo() -> anyhow::Result<()> {
     let ws = tmp();
-    let out = cli()
-        .args(["run", "--app-server", "--offline", "--deny", "--cd"])
-        .arg(ws.path())
-        .arg("demo")
+    let out = run_offline(None, Some(ws.path()))
+        .args(["--app-server", "--deny", "demo"])
         .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "Offline demo complete: I ran a shell command (shell-output.txt) and created CODEX_DRIVER_DEMO.md.\n"
-    );
+    let stderr = succeeded(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_ANSWER);
     assert!(ws.path().join("CODEX_DRIVER_DEMO.md").is_file());
     assert!(stderr.contains("• turn Completed"), "{stderr}");
-    let out = cli()
-        .args(["run", "--app-server", "--offline", "--json", "--cd"])
-        .arg(ws.path())
-        .arg("demo")
+    let out = run_offline(None, Some(ws.path()))
+        .args(["--app-server", "--json", "demo"])
         .output()?;
     assert!(out.status.success());
     let methods: Vec<String> = String::from_utf8(out.stdout)?
@@ -602,15 +610,12 @@ fn thread_id_in(stderr: &str) -> String {
 
 /// A thread started by one OS process is continued by another, through each transport.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
     for transport in [None, Some("--app-server")] {
         let (home, ws) = (tmp(), tmp());
         let run = |extra: &[&str]| -> anyhow::Result<std::process::Output> {
-            let mut c = cli();
-            c.args(["run", "--offline", "--codex-home"])
-                .arg(home.path())
-                .arg("--cd")
-                .arg(ws.path());
+            let mut c = run_offline(Some(home.path()), Some(ws.path()));
             if let Some(t) = transport {
                 c.args([t, "--deny"]);
             }
@@ -653,6 +658,7 @@ fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
 
 /// On a terminal (a pty from util-linux `script`), approvals are asked interactively.
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn approvals_are_asked_on_a_terminal() -> anyhow::Result<()> {
     let ws = tmp();
     let cmd = format!(
@@ -660,12 +666,7 @@ fn approvals_are_asked_on_a_terminal() -> anyhow::Result<()> {
         env!("CARGO_BIN_EXE_codex-driver"),
         ws.path().display()
     );
-    let mut child = Command::new("script")
-        .args(["-qfec", &cmd, "/dev/null"])
-        .env("CODEX_BINARY", codex())
-        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("CODEX_API_KEY")
+    let mut child = test_env(Command::new("script").args(["-qfec", &cmd, "/dev/null"]))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()?;
@@ -709,6 +710,7 @@ fn registry_with(
 /// SIGTERM; `run --offline --codex-home` leaves the user's config.toml alone (the hook and the
 /// user's comments survive it).
 #[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
 fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
     use std::io::BufRead;
     let (home, ws) = (tmp(), tmp());
@@ -733,18 +735,10 @@ fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
     let spool = home.path().join(".codex-driver/notify-spool");
     std::fs::write(spool.join("00000000000000000001-1-1.json"), "not json")?;
 
-    let run = cli()
-        .args(["run", "--offline", "--codex-home"])
-        .arg(home.path())
-        .arg("--cd")
-        .arg(ws.path())
+    let run = run_offline(Some(home.path()), Some(ws.path()))
         .arg("tell me when you are done")
         .output()?;
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    succeeded(&run);
     let text = std::fs::read_to_string(&config)?;
     assert!(
         text.starts_with("# my own settings\nmodel_reasoning_effort = \"low\"\n"),

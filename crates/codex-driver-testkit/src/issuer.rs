@@ -10,11 +10,10 @@
 //! self-signed certificate that Codex is told to trust (`CODEX_CA_CERTIFICATE`), pointed at by
 //! [`MockIssuer::config_toml`].
 
-use crate::http::{Server, self_signed_tls};
+use crate::http::{Incoming, MockServer, Server, Shared, self_signed_tls};
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,7 +21,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The ChatGPT identity the issuer signs in.
@@ -124,29 +122,18 @@ struct Inner {
     issued_code: Option<(String, String)>,
 }
 
-#[derive(Clone)]
-struct Shared(Arc<Mutex<Inner>>);
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// A mock OAuth issuer on `127.0.0.1` (ephemeral port). Stops when dropped.
 pub struct MockIssuer {
-    server: Server,
+    server: MockServer<Inner>,
+    /// The HTTPS ChatGPT backend, answering from the same state.
     backend: Server,
-    shared: Shared,
     ca_path: PathBuf,
     _ca_dir: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for MockIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockIssuer")
-            .field("addr", &self.server.addr)
-            .finish()
+        self.server.debug(f, "MockIssuer")
     }
 }
 
@@ -165,7 +152,7 @@ impl MockIssuer {
 
     /// Starts an issuer with `opts`. The first valid refresh token is `rt-1`.
     pub async fn start_with(opts: IssuerOptions) -> std::io::Result<Self> {
-        let shared = Shared(Arc::new(Mutex::new(Inner {
+        let inner = Inner {
             opts,
             requests: Vec::new(),
             backend_requests: Vec::new(),
@@ -174,26 +161,19 @@ impl MockIssuer {
             used: Vec::new(),
             generation: 1,
             issued_code: None,
-        })));
-        let (listener, addr) = Server::bind().await?;
-        let app = Router::new()
-            .fallback(handle)
-            .with_state((shared.clone(), Side::Issuer));
-        let server = Server::serve(listener, addr, app);
+        };
+        let server = MockServer::start(inner, |_, shared| router(shared, Side::Issuer)).await?;
         let (tls, pem) = self_signed_tls()?;
         let ca_dir = tempfile::Builder::new()
             .prefix("mock-issuer-ca-")
             .tempdir()?;
         let ca_path = ca_dir.path().join("ca.pem");
         std::fs::write(&ca_path, pem)?;
-        let (listener, addr) = Server::bind().await?;
-        let app = Router::new()
-            .fallback(handle)
-            .with_state((shared.clone(), Side::Backend));
+        let shared = server.shared();
+        let backend = Server::start(Some(tls), |_| router(shared, Side::Backend)).await?;
         Ok(Self {
             server,
-            backend: Server::serve_tls(listener, addr, app, tls),
-            shared,
+            backend,
             ca_path,
             _ca_dir: ca_dir,
         })
@@ -201,12 +181,12 @@ impl MockIssuer {
 
     /// The server's address.
     pub fn addr(&self) -> SocketAddr {
-        self.server.addr
+        self.server.addr()
     }
 
     /// The issuer URL, e.g. `http://127.0.0.1:PORT` (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Environment variables that point a Codex process at this issuer (logins started over
@@ -271,12 +251,12 @@ impl MockIssuer {
 
     /// Requests Codex sent to the HTTPS ChatGPT backend.
     pub fn backend_requests(&self) -> Vec<IssuerRequest> {
-        self.shared.lock().backend_requests.clone()
+        self.server.state().backend_requests.clone()
     }
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<IssuerRequest> {
-        self.shared.lock().requests.clone()
+        self.server.state().requests.clone()
     }
 
     /// The refresh tokens presented in `grant_type=refresh_token` requests, in order.
@@ -291,13 +271,13 @@ impl MockIssuer {
 
     /// The refresh token that is valid now.
     pub fn current_refresh_token(&self) -> String {
-        self.shared.lock().refresh_token.clone()
+        self.server.state().refresh_token.clone()
     }
 
     /// An `auth.json` for a ChatGPT login holding the currently valid refresh token. With
     /// `access_expired`, its access token has expired, so Codex refreshes on first use.
     pub fn auth_json(&self, access_expired: bool) -> Value {
-        let inner = self.shared.lock();
+        let inner = self.server.state();
         let ttl = if access_expired { -60 } else { 3600 };
         json!({
             "auth_mode": "chatgpt",
@@ -449,13 +429,21 @@ enum Side {
     Backend,
 }
 
+/// The issuer and its backend: one handler, one state, told apart by `side`.
+fn router(shared: Shared<Inner>, side: Side) -> Router {
+    Router::new().fallback(handle).with_state((shared, side))
+}
+
 async fn handle(
-    State((shared, side)): State<(Shared, Side)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    State((shared, side)): State<(Shared<Inner>, Side)>,
+    incoming: Incoming,
 ) -> Response {
+    let Incoming {
+        method,
+        uri,
+        headers,
+        body,
+    } = incoming;
     let req = IssuerRequest {
         method: method.to_string(),
         path: uri.path().to_owned(),

@@ -5,7 +5,7 @@
 //! - [`MockIssuer`]: ChatGPT sign-in (device code, browser, token refresh) for login tests;
 //! - [`MockMcpServer`]: an MCP server (streamable HTTP) whose tools Codex can call;
 //! - [`MockRegistry`]: an npm registry serving Codex packages, with faults;
-//! - [`codex_binary`] and friends: the Codex binary the tests run.
+//! - [`Discovery`] ([`codex_binary`] for short): the Codex binary the tests run.
 //!
 //! Each `POST /v1/responses` Codex sends is answered with the next scripted [`MockResponse`]
 //! (then with the fallback, if one is set). A turn that runs a tool needs two responses: one with
@@ -25,6 +25,27 @@
 //! assert_eq!(provider.requests().len(), 0);
 //! # Ok(()) }
 //! ```
+//!
+//! # A real Codex for your own tests
+//!
+//! The mocks stand in for the network; the Codex that talks to them is the real CLI. Give your
+//! test suite one of these (checked in this order by [`Discovery`]):
+//!
+//! 1. `CODEX_BINARY=/path/to/codex` in the test environment (CI: set it once);
+//! 2. a managed install: `codex-driver install 0.169.0` (the CLI, `cargo install
+//!    codex-driver-cli`) or [`codex_driver::install::Installer`] puts the native binary under
+//!    `~/.codex-driver/codex-versions/`, found without any configuration;
+//! 3. a pinned root in your repository: a `CODEX_VERSIONS` file listing versions and their npm
+//!    installs in `.codex-versions/<version>/` (`npm install --prefix .codex-versions/0.169.0
+//!    @openai/codex@0.169.0`, which is what this repository's `scripts/install-codex` does),
+//!    found above the current directory or given with [`Discovery::root`];
+//! 4. `codex` on `PATH`.
+//!
+//! ```no_run
+//! let codex = codex_driver_testkit::Discovery::new().find()?;
+//! // e.g. Exec::new(..).binary(Binary::at(&codex.path))
+//! # Ok::<(), codex_driver_testkit::NotFound>(())
+//! ```
 
 mod binary;
 mod http;
@@ -34,7 +55,10 @@ mod provider;
 mod registry;
 mod response;
 
-pub use binary::{codex_binary, pinned_binary, pinned_versions};
+pub use binary::{
+    DEFAULT_APP, Discovery, Found, NotFound, PinnedRoot, Step, codex_binary, pinned_binary,
+    pinned_versions,
+};
 pub use issuer::{
     IssuerOptions, IssuerRequest, MOCK_API_KEY, MOCK_DEVICE_AUTH_ID, MOCK_USER_CODE, MockAccount,
     MockIssuer, unsigned_jwt,

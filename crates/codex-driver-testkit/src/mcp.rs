@@ -4,7 +4,7 @@
 //! Tools: `echo` (`{"text": string}` → the text), `add` (`{"a": number, "b": number}` → the
 //! sum as text) and `fail` (always a tool error). Every call is recorded.
 
-use crate::http::Server;
+use crate::http::{MockServer, Shared};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -15,7 +15,7 @@ use rmcp::transport::streamable_http_server::{
 };
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A tool call the server received.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,9 +26,9 @@ pub struct McpCall {
     pub arguments: Value,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Tools {
-    calls: Arc<Mutex<Vec<McpCall>>>,
+    calls: Shared<Vec<McpCall>>,
 }
 
 fn schema(v: Value) -> Arc<Map<String, Value>> {
@@ -78,12 +78,10 @@ impl ServerHandler for Tools {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
-        if let Ok(mut calls) = self.calls.lock() {
-            calls.push(McpCall {
-                tool: request.name.to_string(),
-                arguments: args.clone(),
-            });
-        }
+        self.calls.lock().push(McpCall {
+            tool: request.name.to_string(),
+            arguments: args.clone(),
+        });
         let text = match request.name.as_ref() {
             "echo" => args["text"].as_str().unwrap_or_default().to_owned(),
             "add" => {
@@ -106,48 +104,40 @@ impl ServerHandler for Tools {
 
 /// A streamable HTTP MCP server on `127.0.0.1` (ephemeral port). Stops when dropped.
 pub struct MockMcpServer {
-    server: Server,
-    tools: Tools,
+    server: MockServer<Vec<McpCall>>,
 }
 
 impl std::fmt::Debug for MockMcpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockMcpServer")
-            .field("addr", &self.server.addr)
-            .finish()
+        self.server.debug(f, "MockMcpServer")
     }
 }
 
 impl MockMcpServer {
     /// Starts the server.
     pub async fn start() -> std::io::Result<Self> {
-        let tools = Tools::default();
-        let factory = tools.clone();
-        let service: StreamableHttpService<Tools, LocalSessionManager> = StreamableHttpService::new(
-            move || Ok(factory.clone()),
-            Default::default(),
-            StreamableHttpServerConfig::default(),
-        );
-        let (listener, addr) = Server::bind().await?;
-        let app = axum::Router::new().nest_service("/mcp", service);
-        Ok(Self {
-            server: Server::serve(listener, addr, app),
-            tools,
+        let server = MockServer::start(Vec::new(), |_, calls| {
+            let tools = Tools { calls };
+            let service: StreamableHttpService<Tools, LocalSessionManager> =
+                StreamableHttpService::new(
+                    move || Ok(tools.clone()),
+                    Default::default(),
+                    StreamableHttpServerConfig::default(),
+                );
+            axum::Router::new().nest_service("/mcp", service)
         })
+        .await?;
+        Ok(Self { server })
     }
 
     /// The server's URL (`http://127.0.0.1:PORT/mcp`).
     pub fn url(&self) -> String {
-        format!("http://{}/mcp", self.server.addr)
+        format!("http://{}/mcp", self.server.addr())
     }
 
     /// The tool calls received so far.
     pub fn calls(&self) -> Vec<McpCall> {
-        self.tools
-            .calls
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default()
+        self.server.state().clone()
     }
 
     /// A `config.toml` table that makes Codex use this server as `name`, its tools approved

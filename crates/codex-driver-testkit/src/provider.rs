@@ -1,18 +1,17 @@
-//! The HTTP server.
+//! The scripted Responses API provider.
 
-use crate::http::Server;
+use crate::http::{Incoming, MockServer, Shared};
 use crate::response::{Kind, MockResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A request Codex sent to the provider.
 #[derive(Debug, Clone)]
@@ -87,80 +86,68 @@ struct Inner {
     seq: u64,
 }
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Inner>>);
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave Inner inconsistent: keep serving.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// A scripted Responses API server on `127.0.0.1` (ephemeral port). Stops when dropped.
 pub struct MockProvider {
-    server: Server,
-    shared: Shared,
+    server: MockServer<Inner>,
 }
 
 impl std::fmt::Debug for MockProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockProvider")
-            .field("addr", &self.server.addr)
-            .finish()
+        self.server.debug(f, "MockProvider")
     }
 }
 
 impl MockProvider {
     /// Starts a provider that answers requests with `script`, in order.
     pub async fn start(script: Vec<MockResponse>) -> std::io::Result<Self> {
-        let shared = Shared::default();
-        shared.lock().script = script.into();
-        let (listener, addr) = Server::bind().await?;
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        Ok(Self {
-            server: Server::serve(listener, addr, app),
-            shared,
+        let inner = Inner {
+            script: script.into(),
+            ..Inner::default()
+        };
+        let server = MockServer::start(inner, |_, shared| {
+            Router::new().fallback(handle).with_state(shared)
         })
+        .await?;
+        Ok(Self { server })
     }
 
     /// Adds responses to the end of the script.
     pub fn push(&self, response: MockResponse) -> &Self {
-        self.shared.lock().script.push_back(response);
+        self.server.state().script.push_back(response);
         self
     }
 
     /// Answers the next request whose latest user message contains `needle` with `response`
     /// (once), before the general script. For concurrent turns whose order is not fixed.
     pub fn route(&self, needle: impl Into<String>, response: MockResponse) -> &Self {
-        self.shared.lock().routes.push((needle.into(), response));
+        self.server.state().routes.push((needle.into(), response));
         self
     }
 
     /// The answer once the script is used up (default: HTTP 500 naming the problem).
     pub fn set_fallback(&self, response: Option<MockResponse>) -> &Self {
-        self.shared.lock().fallback = response;
+        self.server.state().fallback = response;
         self
     }
 
     /// Scripted responses not yet served.
     pub fn remaining(&self) -> usize {
-        self.shared.lock().script.len()
+        self.server.state().script.len()
     }
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.clone()
+        self.server.state().requests.clone()
     }
 
     /// The socket address.
     pub fn addr(&self) -> SocketAddr {
-        self.server.addr
+        self.server.addr()
     }
 
     /// The provider's base URL, `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.server.addr)
+        format!("http://{}/v1", self.server.addr())
     }
 
     /// A `config.toml` that makes Codex use this provider (`model_provider = "mock"`), with
@@ -197,13 +184,7 @@ impl MockProvider {
         let preferred = std::env::var_os("CODEX_DRIVER_TEST_TMP")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_CACHE_HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                    .map(|c| c.join("codex-driver-testkit"))
-            });
+            .or_else(|| codex_driver::home::cache_dir("codex-driver-testkit").ok());
         match preferred.map(|b| self.temp_home_in(&b)) {
             Some(Ok(h)) => Ok(h),
             _ => self.temp_home_in(&std::env::temp_dir()),
@@ -234,28 +215,14 @@ impl TempHome {
     }
 }
 
-async fn handle(
-    State(shared): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response {
     let rec = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        method: req.method.to_string(),
+        path: req.uri.path().to_owned(),
+        headers: req.header_pairs(),
+        body: serde_json::from_slice(&req.body).unwrap_or(Value::Null),
     };
-    if !(method == Method::POST && uri.path().ends_with("/responses")) {
+    if !(req.method == Method::POST && req.uri.path().ends_with("/responses")) {
         // Codex may probe other endpoints (e.g. a websocket upgrade GET); decline them.
         return (
             StatusCode::NOT_FOUND,

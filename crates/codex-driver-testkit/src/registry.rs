@@ -1,15 +1,14 @@
 //! A mock npm registry on 127.0.0.1 serving Codex platform packages, with faults.
 
-use crate::http::Server;
+use crate::http::{Incoming, MockServer, Shared};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A fault to inject into a tarball download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,45 +39,32 @@ struct Inner {
     base: String,
 }
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Inner>>);
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// Serves `GET /@openai%2fcodex/<version or tag>` manifests and their tarballs.
 pub struct MockRegistry {
-    server: Server,
-    shared: Shared,
+    server: MockServer<Inner>,
 }
 
 impl std::fmt::Debug for MockRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockRegistry")
-            .field("addr", &self.server.addr)
-            .finish()
+        self.server.debug(f, "MockRegistry")
     }
 }
 
 impl MockRegistry {
     /// Starts an empty registry.
     pub async fn start() -> std::io::Result<Self> {
-        let shared = Shared::default();
-        let (listener, addr) = Server::bind().await?;
-        shared.lock().base = format!("http://{addr}");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        Ok(Self {
-            server: Server::serve(listener, addr, app),
-            shared,
+        let server = MockServer::start(Inner::default(), |addr, shared| {
+            // Manifests name their tarballs by absolute URL.
+            shared.lock().base = format!("http://{addr}");
+            Router::new().fallback(handle).with_state(shared)
         })
+        .await?;
+        Ok(Self { server })
     }
 
     /// The registry URL (`http://127.0.0.1:PORT/`).
     pub fn url(&self) -> String {
-        format!("http://{}/", self.server.addr)
+        format!("http://{}/", self.server.addr())
     }
 
     /// Publishes `@openai/codex@<version>-<platform>` whose `vendor/<triple>/bin/codex` is a
@@ -105,8 +91,8 @@ impl MockRegistry {
             ),
         ])?;
         self.publish(&format!("{version}-{platform}"), tarball, fault);
-        self.shared
-            .lock()
+        self.server
+            .state()
             .tags
             .insert("latest".into(), version.to_owned());
         Ok(())
@@ -120,7 +106,7 @@ impl MockRegistry {
             "sha512-{}",
             base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
         );
-        self.shared.lock().packages.insert(
+        self.server.state().packages.insert(
             manifest_version.to_owned(),
             Package {
                 manifest_version: manifest_version.to_owned(),
@@ -135,7 +121,7 @@ impl MockRegistry {
     /// `0.169.0-linux-x64`) instead of its tarball's own hash: metadata that lies about the
     /// bytes served. `false` when nothing is published under that version.
     pub fn set_integrity(&self, manifest_version: &str, integrity: impl Into<String>) -> bool {
-        match self.shared.lock().packages.get_mut(manifest_version) {
+        match self.server.state().packages.get_mut(manifest_version) {
             Some(pkg) => {
                 pkg.integrity = integrity.into();
                 true
@@ -147,17 +133,17 @@ impl MockRegistry {
     /// Makes the registry private: every request must carry `Authorization: Bearer <token>`,
     /// or is answered 401.
     pub fn require_token(&self, token: impl Into<String>) {
-        self.shared.lock().required_token = Some(token.into());
+        self.server.state().required_token = Some(token.into());
     }
 
     /// The `Authorization` header of each request so far (`None` when absent), in order.
     pub fn authorizations(&self) -> Vec<Option<String>> {
-        self.shared.lock().authorizations.clone()
+        self.server.state().authorizations.clone()
     }
 
     /// Paths requested so far.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.lock().requests.clone()
+        self.server.state().requests.clone()
     }
 }
 
@@ -179,9 +165,10 @@ pub fn npm_tarball(entries: &[(&str, Vec<u8>, u32)]) -> std::io::Result<Vec<u8>>
     gz.finish()
 }
 
-async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
-    let path = uri.path().to_owned();
-    let auth = headers
+async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response {
+    let path = req.uri.path().to_owned();
+    let auth = req
+        .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);

@@ -28,7 +28,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// A non-secret summary of an `auth.json`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AuthSummary {
     /// `auth_mode` (`apikey`, `chatgpt`, ...), if recorded.
@@ -143,6 +143,22 @@ pub fn configured_provider(cfg: &crate::config::ConfigFile) -> Option<String> {
         .or_else(|| cfg.get("model_provider").and_then(text))
 }
 
+/// The variable holding the key of the model provider `home`'s `config.toml` selects (its
+/// `env_key`), when it names one: what a run there needs in its environment. `None` without a
+/// `config.toml`.
+pub fn provider_env_key(home: &CodexHome) -> Result<Option<String>> {
+    if !home.config_toml().is_file() {
+        return Ok(None);
+    }
+    let cfg = crate::config::ConfigFile::for_home(home)?;
+    Ok(configured_provider(&cfg).and_then(|id| env_key_of(&cfg, &id)))
+}
+
+fn env_key_of(cfg: &crate::config::ConfigFile, provider: &str) -> Option<String> {
+    cfg.get_path(["model_providers", provider, "env_key"])
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
 /// [`find_credentials`] without running Codex, with the environment given as `is_set`.
 pub fn find_credentials_offline(
     home: &CodexHome,
@@ -152,9 +168,11 @@ pub fn find_credentials_offline(
     let provider = configured_provider(&cfg).filter(|p| p != "openai");
     let mut looked = Vec::new();
     if let Some(id) = provider {
-        let table = |k: &str| cfg.get_path(["model_providers", id.as_str(), k]);
-        let env_key = table("env_key").and_then(|v| v.as_str().map(str::to_owned));
-        let openai_auth = table("requires_openai_auth").and_then(|v| v.as_bool()) == Some(true);
+        let env_key = env_key_of(&cfg, &id);
+        let openai_auth = cfg
+            .get_path(["model_providers", id.as_str(), "requires_openai_auth"])
+            .and_then(|v| v.as_bool())
+            == Some(true);
         match env_key {
             Some(var) if is_set(&var) => {
                 return Ok(CredentialCheck::Found(Credentials::Provider {
@@ -445,6 +463,29 @@ mod tests {
         ));
         assert!(newer(Some("2025-10-01T12:00:00Z"), None));
         assert!(!newer(None, None));
+    }
+
+    #[test]
+    fn the_provider_env_key_follows_the_active_profile() {
+        let t = tempfile::tempdir().unwrap();
+        let h = home(t.path());
+        assert_eq!(provider_env_key(&h).unwrap(), None);
+        let providers =
+            "[model_providers.a]\nenv_key = \"A_KEY\"\n[model_providers.b]\nenv_key = \"B_KEY\"\n";
+        std::fs::write(
+            h.config_toml(),
+            format!("model_provider = \"a\"\n{providers}"),
+        )
+        .unwrap();
+        assert_eq!(provider_env_key(&h).unwrap().as_deref(), Some("A_KEY"));
+        std::fs::write(
+            h.config_toml(),
+            format!("model_provider = \"a\"\nprofile = \"p\"\n[profiles.p]\nmodel_provider = \"b\"\n{providers}"),
+        )
+        .unwrap();
+        assert_eq!(provider_env_key(&h).unwrap().as_deref(), Some("B_KEY"));
+        std::fs::write(h.config_toml(), "model_provider = \"openai\"\n").unwrap();
+        assert_eq!(provider_env_key(&h).unwrap(), None);
     }
 
     #[test]

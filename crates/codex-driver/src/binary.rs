@@ -78,7 +78,7 @@ pub fn pinned_integrity(version: &str, npm_platform: &str) -> Option<&'static st
 pub const CODEX_BINARY_ENV: &str = "CODEX_BINARY";
 
 /// How a version relates to what this library was tested with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Support {
@@ -90,6 +90,18 @@ pub enum Support {
     NewerThanTested,
     /// Older than [`SUPPORTED_CODEX`].
     TooOld,
+}
+
+impl Support {
+    /// The snake_case name (`tested`, `supported`, `newer_than_tested`, `too_old`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Tested => "tested",
+            Self::Supported => "supported",
+            Self::NewerThanTested => "newer_than_tested",
+            Self::TooOld => "too_old",
+        }
+    }
 }
 
 /// Where `version` stands against [`SUPPORTED_CODEX`] and [`TESTED_CODEX`].
@@ -126,7 +138,7 @@ pub struct Binary {
 }
 
 /// Why a binary was chosen.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BinarySource {
@@ -246,7 +258,7 @@ impl Binary {
 }
 
 /// One place the [`Resolver`] looked.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Candidate {
     /// Which step (`explicit`, `env`, `bundle`, `managed`, `path`).

@@ -11,12 +11,18 @@ pub(crate) fn user_home() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The user's cache directory: `$XDG_CACHE_HOME`, else `~/.cache`.
-pub(crate) fn cache_home() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| user_home().map(|h| h.join(".cache")))
+/// The app-scoped cache directory: `$XDG_CACHE_HOME/<app>` or `~/.cache/<app>` (outside the
+/// temp dir, where Codex warns that it can't create its helper aliases). Nothing is created.
+pub fn cache_dir(app: &str) -> Result<PathBuf> {
+    check_name("app", app)?;
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join(app));
+    }
+    let home = user_home().ok_or_else(|| Error::Home {
+        path: PathBuf::from(format!("~/.cache/{app}")),
+        problem: HomeProblem::NoUserHome,
+    })?;
+    Ok(home.join(".cache").join(app))
 }
 
 /// The app-scoped directory: `$XDG_DATA_HOME/<app>` or `~/.<app>`.

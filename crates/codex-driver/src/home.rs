@@ -31,7 +31,7 @@ pub struct CodexHome {
     isolated: bool,
 }
 
-pub use crate::dirs::app_dir;
+pub use crate::dirs::{app_dir, cache_dir};
 pub(crate) use crate::dirs::{check_name, user_home};
 pub use crate::error::HomeProblem;
 
@@ -53,10 +53,17 @@ impl CodexHome {
         }
     }
 
+    /// The home named by a non-empty `$CODEX_HOME`, if any.
+    pub fn from_env() -> Option<Self> {
+        std::env::var_os("CODEX_HOME")
+            .filter(|h| !h.is_empty())
+            .map(Self::new)
+    }
+
     /// The user's own home: `$CODEX_HOME`, else `~/.codex`.
     pub fn user_default() -> Result<Self> {
-        if let Some(h) = std::env::var_os("CODEX_HOME").filter(|h| !h.is_empty()) {
-            return Ok(Self::new(h));
+        if let Some(h) = Self::from_env() {
+            return Ok(h);
         }
         let home = user_home().ok_or_else(|| Error::Home {
             path: PathBuf::from("~/.codex"),
@@ -307,6 +314,16 @@ mod tests {
     fn app_names_are_validated() {
         assert!(app_dir("../x").is_err());
         assert!(app_dir("").is_err());
+    }
+
+    #[test]
+    fn cache_dirs_are_app_scoped() {
+        assert!(cache_dir("../x").is_err());
+        assert!(cache_dir(".hidden").is_err());
+        // Wherever the environment puts it, it ends in the app's name.
+        if let Ok(d) = cache_dir("myhub") {
+            assert!(d.ends_with("myhub"), "{}", d.display());
+        }
     }
 
     #[test]

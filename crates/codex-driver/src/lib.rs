@@ -7,6 +7,7 @@ pub mod binary;
 pub mod config;
 pub mod conversation;
 mod dirs;
+pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod exec;

@@ -354,7 +354,7 @@ fn fingerprint(path: &Path) -> Option<(u64, u128)> {
 
 /// `$XDG_CACHE_HOME/codex-driver` or `~/.cache/codex-driver`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    crate::dirs::cache_home().map(|d| d.join("codex-driver"))
+    crate::home::cache_dir("codex-driver").ok()
 }
 
 #[cfg(test)]
