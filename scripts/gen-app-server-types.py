@@ -9,9 +9,11 @@ plus mod.rs (it must exist; files in it are overwritten, nothing else is touched
 
 Type rules (every generated type decodes tolerantly):
 - objects -> structs (also without properties); optional/nullable fields -> Option; unknown fields
-  kept in `extra`; objects of typed `additionalProperties` -> BTreeMap aliases;
+  kept in `extra` (reported by `UnknownFields`, unless the object has `additionalProperties: true`);
+  objects of typed `additionalProperties` -> BTreeMap aliases;
 - string enums -> enums with `Unknown(String)`;
-- unions tagged by a single-valued property -> internally tagged enums with `Unknown(Value)`;
+- unions tagged by a single-valued property -> internally tagged enums with `Unknown(Value)`
+  (properties beside the alternatives go into every variant);
 - unions of strings and one-key objects -> externally tagged enums with `Unknown(Value)`;
 - `allOf` of a single `$ref` -> that type;
 - anything else -> serde_json::Value;
@@ -96,6 +98,7 @@ class Gen:
         self.kind = {}  # name -> struct|enum|alias
         self.origin = {}  # name -> the schema definition whose generation emitted it
         self.current = None  # the definition being generated
+        self.shape = {}  # name -> what the `UnknownFields` impl walks (see `unknown_impl`)
 
     def ref_name(self, ref):
         return type_name(ref.split("/")[-1])
@@ -215,6 +218,7 @@ class Gen:
         src += "    /// A value this version of the library does not know.\n    #[serde(untagged)]\n    Unknown(String),\n}\n"
         del self.out[name]
         self.emit(name, src, "enum")
+        self.shape[name] = ("string",)
 
     def struct(self, name, s, skip=()):
         if name in self.out:
@@ -223,6 +227,7 @@ class Gen:
         required = set(s.get("required", []))
         fields = []
         ftypes = []
+        walk = []
         used = set()
         props = dict(s.get("properties", {}))
         # `anyOf`/`oneOf` object alternatives beside the properties (e.g. an image given by
@@ -252,18 +257,31 @@ class Gen:
             a = f"    #[serde({', '.join(attrs)})]\n" if attrs else ""
             fields.append(f"{d}{a}    pub {fname}: {t},\n")
             ftypes.append(t)
+            walk.append((fname, pname, t))
+        # `additionalProperties: true`: further keys are part of the protocol, not news.
+        open_object = s.get("additionalProperties") is True
         src = doc(s.get("description"))
         src += "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n"
         src += f"pub struct {name} {{\n" + "".join(fields)
-        src += "    /// Fields this version of the library does not know.\n    #[serde(flatten)]\n    pub extra: Map<String, Value>,\n}\n"
+        if open_object:
+            src += "    /// Keys beyond the listed ones (the schema allows any).\n"
+        else:
+            src += "    /// Fields this version of the library does not know.\n"
+        src += "    #[serde(flatten)]\n    pub extra: Map<String, Value>,\n}\n"
         del self.out[name]
         self.emit(name, src, "struct")
         self.defaultable[name] = ftypes
+        self.shape[name] = ("struct", walk, open_object)
 
     def union(self, name, s):
         if name in self.out:
             return
         alts = s.get("oneOf") or s.get("anyOf")
+        # Properties beside the alternatives (a thread item's `startedAtMs`) belong to each one:
+        # the payload is flat on the wire.
+        shared = s.get("properties") or {}
+        if shared:
+            alts = [with_shared(a, shared, s.get("required", [])) for a in alts]
         non_null = [a for a in alts if not (isinstance(a, dict) and a.get("type") == "null")]
         desc = s.get("description")
         # 1. only string enums -> one string enum
@@ -282,6 +300,7 @@ class Gen:
                 tag = "type" if "type" in tags else sorted(tags)[0]
                 self.out[name] = ""
                 variants = []
+                walk = []
                 seen = set()
                 for a in objs:
                     val = a["properties"][tag]["enum"][0]
@@ -291,6 +310,7 @@ class Gen:
                     seen.add(vn)
                     sname = type_name(name + vn)
                     self.struct(sname, a, skip=(tag,))
+                    walk.append((vn, None, sname))
                     variants.append(doc(a.get("description"), "    ") + f"    #[serde(rename = {json.dumps(val)})]\n    {vn}({sname}),\n")
                 src = doc(desc)
                 src += "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n#[non_exhaustive]\n"
@@ -298,6 +318,7 @@ class Gen:
                 src += "    /// A variant this version of the library does not know, kept whole.\n    #[serde(untagged)]\n    Unknown(Value),\n}\n"
                 del self.out[name]
                 self.emit(name, src, "enum")
+                self.shape[name] = ("enum", walk)
                 return
         # 3. strings and one-key objects -> externally tagged
         def one_key(a):
@@ -305,6 +326,7 @@ class Gen:
         if all(("enum" in a and a.get("type", "string") == "string") or one_key(a) for a in non_null):
             self.out[name] = ""
             variants = []
+            walk = []
             seen = set()
             for a in non_null:
                 if "enum" in a:
@@ -314,6 +336,7 @@ class Gen:
                             vn += "_"
                         seen.add(vn)
                         variants.append(f"    #[serde(rename = {json.dumps(v)})]\n    {vn},\n")
+                        walk.append((vn, None, None))
                 else:
                     (k, ps), = a["properties"].items()
                     vn = pascal(k)
@@ -324,14 +347,61 @@ class Gen:
                     if nullable:
                         t = f"Option<{t}>"
                     variants.append(doc(a.get("description"), "    ") + f"    #[serde(rename = {json.dumps(k)})]\n    {vn}({t}),\n")
+                    walk.append((vn, k, t))
             src = doc(desc)
             src += "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n#[non_exhaustive]\n"
             src += f"pub enum {name} {{\n" + "".join(variants)
             src += "    /// A variant this version of the library does not know, kept whole.\n    #[serde(untagged)]\n    Unknown(Value),\n}\n"
             del self.out[name]
             self.emit(name, src, "enum")
+            self.shape[name] = ("enum", walk)
             return
         self.emit(name, doc(desc) + f"pub type {name} = Value;\n", "alias")
+
+    def is_leaf(self, t):
+        """Whether values of Rust type `t` can hold no unknown field (no generated type inside)."""
+        for tok in IDENT.findall(t):
+            if tok in LEAF_TOKENS:
+                continue
+            if self.kind.get(tok) == "alias":
+                m = re.search(r"= (.*);", self.out[tok])
+                if m and self.is_leaf(m.group(1)):
+                    continue
+            return False
+        return True
+
+    def unknown_impl(self, name):
+        """The `UnknownFields` impl of generated type `name`."""
+        shape = self.shape.get(name)
+        if shape is None:
+            return ""
+        head = f"impl UnknownFields for {name} {{\n    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {{\n"
+        if shape[0] == "unit":
+            return f"impl UnknownFields for {name} {{\n    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {{}}\n}}\n\n"
+        if shape[0] == "string":
+            body = "        if let Self::Unknown(_) = self {\n            out.push(at.to_owned());\n        }\n"
+        elif shape[0] == "struct":
+            body = ""
+            for fname, pname, t in shape[1]:
+                if not self.is_leaf(t):
+                    body += f"        self.{fname}.collect_unknown(&format!(\"{{at}}/{fmt_escape(pname)}\"), out);\n"
+            if not shape[2]:
+                body += "        out.extend(self.extra.keys().map(|k| format!(\"{at}/{k}\")));\n"
+            elif not body:
+                return f"impl UnknownFields for {name} {{\n    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {{}}\n}}\n\n"
+        else:
+            body = "        match self {\n"
+            for vn, key, t in shape[1]:
+                if t is None:
+                    body += f"            Self::{vn} => {{}}\n"
+                elif self.is_leaf(t):
+                    body += f"            Self::{vn}(_) => {{}}\n"
+                elif key is None:  # internally tagged: the payload is the object itself
+                    body += f"            Self::{vn}(v) => v.collect_unknown(at, out),\n"
+                else:
+                    body += f"            Self::{vn}(v) => v.collect_unknown(&format!(\"{{at}}/{fmt_escape(key)}\"), out),\n"
+            body += "            Self::Unknown(_) => out.push(at.to_owned()),\n        }\n"
+        return head + body + "    }\n}\n\n"
 
     def defaults(self):
         """Structs whose every field type has a Default."""
@@ -399,6 +469,64 @@ NAMESPACE_DOC = {
 }
 
 
+UNKNOWN_RS = """//! [`UnknownFields`]: what a newer Codex sent that these types do not know.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Finds what these types did not know in a decoded value: fields kept in `extra`, and
+/// variants or enum values kept as `Unknown`. Implemented by every generated type; a non-empty
+/// answer means the server is newer than the schema the types come from (or sent something
+/// off-schema).
+pub trait UnknownFields {
+    /// JSON pointers (`/thread/turns/0/newField`) of every unknown field, variant or value.
+    fn unknown_fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_unknown("", &mut out);
+        out
+    }
+
+    /// Appends the JSON pointers of what is unknown in `self`, found at pointer `at`, to `out`.
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>);
+}
+
+impl<T: UnknownFields> UnknownFields for Option<T> {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Some(v) = self {
+            v.collect_unknown(at, out);
+        }
+    }
+}
+
+impl<T: UnknownFields> UnknownFields for Vec<T> {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        for (i, v) in self.iter().enumerate() {
+            v.collect_unknown(&format!("{at}/{i}"), out);
+        }
+    }
+}
+
+impl<T: UnknownFields> UnknownFields for BTreeMap<String, T> {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        for (k, v) in self {
+            v.collect_unknown(&format!("{at}/{k}"), out);
+        }
+    }
+}
+
+/// Free-form by the schema: nothing in it is unknown.
+macro_rules! known {
+    ($($t:ty),*) => {
+        $(impl UnknownFields for $t {
+            fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+        })*
+    };
+}
+
+known!(String, bool, i64, u64, f64, Value, Map<String, Value>);
+"""
+
+
 def schema_refs(x, acc):
     """Every definition named by a `$ref` inside `x`."""
     if isinstance(x, dict):
@@ -411,6 +539,26 @@ def schema_refs(x, acc):
         for v in x:
             schema_refs(v, acc)
     return acc
+
+
+LEAF_TOKENS = {"Option", "Vec", "BTreeMap", "String", "bool", "i64", "u64", "f64", "Value", "Map"}
+
+
+def with_shared(alt, shared, required):
+    """An object alternative of a union with the union's own properties added."""
+    if not (isinstance(alt, dict) and alt.get("type") == "object"):
+        return alt
+    props = dict(alt.get("properties", {}))
+    for k, v in shared.items():
+        props.setdefault(k, v)
+    req = list(alt.get("required", []))
+    req += [r for r in required if r not in req]
+    return dict(alt, properties=props, required=req)
+
+
+def fmt_escape(s):
+    """`s` inside a `format!` string literal."""
+    return json.dumps(s)[1:-1].replace("{", "{{").replace("}", "}}")
 
 
 def methods(defs, union_name):
@@ -504,7 +652,7 @@ def imports(body, own, all_types):
         t = TYPE_POS.search(STRING.sub('""', line))
         if t and not line.strip().startswith("//"):
             used.update(IDENT.findall(t.group(1) or t.group(2) or t.group(3)))
-    if any(i in all_types and i not in own for i in used):
+    if "impl UnknownFields for" in body or any(i in all_types and i not in own for i in used):
         lines.append("use super::*;\n")
     return "".join(lines)
 
@@ -547,6 +695,7 @@ def main():
             g.emit(p, f"/// `{m}` takes no params: this sends `null`.\n"
                       "#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]\n"
                       f"pub struct {p};\n", "unit")
+            g.shape[p] = ("unit",)
         else:
             p = type_name(p)
         if g.kind.get(p) not in ("struct", "enum", "unit"):
@@ -565,7 +714,7 @@ def main():
         src = g.out[name]
         if name in defaults:
             src = src.replace("#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\npub struct", "#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\npub struct", 1)
-        files.setdefault(module_of_def[g.origin[name]], []).append((name, src))
+        files.setdefault(module_of_def[g.origin[name]], []).append((name, src + "\n" + g.unknown_impl(name)))
 
     all_types = set(g.out)
     header = HEADER.format(release=release)
@@ -628,12 +777,35 @@ def main():
         s += "            Self::Unknown { params, .. } => params.clone(),\n        }\n    }\n}\n\n"
         return s
 
+    def dispatch_unknown(enum, items):
+        s = f"impl UnknownFields for {enum} {{\n    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {{\n        match self {{\n"
+        seen = set()
+        for m, p in items:
+            if not m:
+                continue
+            p = p and type_name(p)
+            vn = pascal(m)
+            while vn in seen or vn == "Unknown":
+                vn += "_"
+            seen.add(vn)
+            if p in g.out and not g.is_leaf(p):
+                s += f"            Self::{vn}(v) => v.collect_unknown(at, out),\n"
+            else:
+                s += f"            Self::{vn}(_) => {{}}\n"
+        s += "            Self::Unknown { .. } => out.push(at.to_owned()),\n        }\n    }\n}\n\n"
+        return s
+
     w.append(dispatch("ServerNotification", notes, "A server-to-client notification, decoded by method.", "params"))
+    w.append(dispatch_unknown("ServerNotification", notes))
+    w.append(dispatch_unknown("ServerRequest", server_req))
     w.append(dispatch("ServerRequest", server_req, "A server-to-client request, decoded by method.", "params"))
     with open(f"{out_dir}/methods.rs", "w") as f:
         f.write("".join(w))
 
-    mods = sorted(list(files) + ["methods"])
+    with open(f"{out_dir}/unknown.rs", "w") as f:
+        f.write(header + UNKNOWN_RS)
+
+    mods = sorted(list(files) + ["methods", "unknown"])
     m = [header]
     m.append(f"//! Codex app-server protocol types, generated from the JSON Schema of Codex {release}.\n//!\n")
     m.append("//! One file per method namespace (see scripts/gen-app-server-types.py for how a type's file is\n")

@@ -3,6 +3,7 @@
 // Do not edit: regenerate with scripts/app-server-schema.
 //! Types reached only by the `account/*` methods.
 
+use super::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -25,6 +26,18 @@ pub enum Account {
     Unknown(Value),
 }
 
+impl UnknownFields for Account {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::ApiKey(v) => v.collect_unknown(at, out),
+            Self::Chatgpt(v) => v.collect_unknown(at, out),
+            Self::AmazonBedrock(v) => v.collect_unknown(at, out),
+            Self::Gcp(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountAmazonBedrock {
     #[serde(
@@ -38,11 +51,23 @@ pub struct AccountAmazonBedrock {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountAmazonBedrock {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountApiKey {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AccountApiKey {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,12 +88,26 @@ pub struct AccountChatgpt {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountChatgpt {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.plan_type
+            .collect_unknown(&format!("{at}/planType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Google Cloud Vertex AI with externally managed credentials.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountGcp {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AccountGcp {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -89,6 +128,14 @@ pub struct AccountLoginCompletedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountLoginCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.onboarding_entrypoint
+            .collect_unknown(&format!("{at}/onboardingEntrypoint"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Sparse rolling rate-limit update.
 ///
 /// Clients should merge available values into the most recent `account/rateLimits/read` response or refetch that snapshot. Nullable account metadata may be unavailable in a rolling update and does not clear a previously observed value.
@@ -101,6 +148,14 @@ pub struct AccountRateLimitsUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountRateLimitsUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.rate_limits
+            .collect_unknown(&format!("{at}/rateLimits"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountSecuritySetupAction {
     pub label: String,
@@ -108,6 +163,12 @@ pub struct AccountSecuritySetupAction {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AccountSecuritySetupAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -124,6 +185,13 @@ pub struct AccountSecuritySetupNotice {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountSecuritySetupNotice {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountTokenUsageDailyBucket {
     #[serde(rename = "startDate")]
@@ -132,6 +200,12 @@ pub struct AccountTokenUsageDailyBucket {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AccountTokenUsageDailyBucket {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -171,6 +245,12 @@ pub struct AccountTokenUsageSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountTokenUsageSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountUpdatedNotification {
     #[serde(rename = "authMode", default, skip_serializing_if = "Option::is_none")]
@@ -180,6 +260,16 @@ pub struct AccountUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AccountUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.auth_mode
+            .collect_unknown(&format!("{at}/authMode"), out);
+        self.plan_type
+            .collect_unknown(&format!("{at}/planType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -194,6 +284,14 @@ pub enum AddCreditsNudgeCreditType {
     Unknown(String),
 }
 
+impl UnknownFields for AddCreditsNudgeCreditType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum AddCreditsNudgeEmailStatus {
@@ -204,6 +302,14 @@ pub enum AddCreditsNudgeEmailStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for AddCreditsNudgeEmailStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// Authentication mode for OpenAI-backed providers.
@@ -231,6 +337,14 @@ pub enum AuthMode {
     Unknown(String),
 }
 
+impl UnknownFields for AuthMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CancelLoginAccountParams {
     #[serde(rename = "loginId")]
@@ -240,12 +354,25 @@ pub struct CancelLoginAccountParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CancelLoginAccountParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CancelLoginAccountResponse {
     pub status: CancelLoginAccountStatus,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CancelLoginAccountResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -258,6 +385,14 @@ pub enum CancelLoginAccountStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for CancelLoginAccountStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,6 +414,13 @@ pub struct ChatgptAuthTokensRefreshParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ChatgptAuthTokensRefreshParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.reason.collect_unknown(&format!("{at}/reason"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ChatgptAuthTokensRefreshReason {
@@ -287,6 +429,14 @@ pub enum ChatgptAuthTokensRefreshReason {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ChatgptAuthTokensRefreshReason {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -306,6 +456,12 @@ pub struct ChatgptAuthTokensRefreshResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ChatgptAuthTokensRefreshResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ConsumeAccountRateLimitResetCreditOutcome {
@@ -322,6 +478,14 @@ pub enum ConsumeAccountRateLimitResetCreditOutcome {
     Unknown(String),
 }
 
+impl UnknownFields for ConsumeAccountRateLimitResetCreditOutcome {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsumeAccountRateLimitResetCreditParams {
     /// Opaque reset-credit identifier to redeem. When omitted, the backend selects the next available credit.
@@ -335,12 +499,25 @@ pub struct ConsumeAccountRateLimitResetCreditParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConsumeAccountRateLimitResetCreditParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConsumeAccountRateLimitResetCreditResponse {
     pub outcome: ConsumeAccountRateLimitResetCreditOutcome,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConsumeAccountRateLimitResetCreditResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.outcome.collect_unknown(&format!("{at}/outcome"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -355,6 +532,12 @@ pub struct CreditsSnapshot {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CreditsSnapshot {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum DesktopOnboardingEntrypoint {
@@ -365,15 +548,33 @@ pub enum DesktopOnboardingEntrypoint {
     Unknown(String),
 }
 
+impl UnknownFields for DesktopOnboardingEntrypoint {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// `account/gatewayOAuth/cancel` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayOAuthCancelParams;
+
+impl UnknownFields for GatewayOAuthCancelParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GatewayOAuthCancelResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GatewayOAuthCancelResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,6 +593,13 @@ pub struct GatewayOAuthChangedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GatewayOAuthChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Authorize a configured provider without changing the default or any thread's provider.
@@ -416,6 +624,12 @@ pub struct GatewayOAuthLoginParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GatewayOAuthLoginParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GatewayOAuthLoginResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -423,6 +637,13 @@ pub struct GatewayOAuthLoginResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GatewayOAuthLoginResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.prompt.collect_unknown(&format!("{at}/prompt"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -438,6 +659,12 @@ pub struct GatewayOAuthPrompt {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GatewayOAuthPrompt {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Read credential readiness for a configured provider without starting browser login.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GatewayOAuthReadParams {
@@ -451,6 +678,12 @@ pub struct GatewayOAuthReadParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GatewayOAuthReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Current effective gateway policy and credential readiness; never contains credentials.
@@ -479,6 +712,13 @@ pub struct GatewayOAuthReadResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GatewayOAuthReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum GatewayOAuthStatus {
@@ -495,6 +735,14 @@ pub enum GatewayOAuthStatus {
     Unknown(String),
 }
 
+impl UnknownFields for GatewayOAuthStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetAccountParams {
     /// When `true`, requests a proactive token refresh before returning.
@@ -509,6 +757,12 @@ pub struct GetAccountParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GetAccountParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Usage-read capabilities of the requesting client, never inferred from its experiment arm.
@@ -531,6 +785,12 @@ pub struct GetAccountRateLimitsParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GetAccountRateLimitsParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -573,6 +833,18 @@ pub struct GetAccountRateLimitsResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GetAccountRateLimitsResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.rate_limit_reset_credits
+            .collect_unknown(&format!("{at}/rateLimitResetCredits"), out);
+        self.rate_limits
+            .collect_unknown(&format!("{at}/rateLimits"), out);
+        self.rate_limits_by_limit_id
+            .collect_unknown(&format!("{at}/rateLimitsByLimitId"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetAccountResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -587,9 +859,20 @@ pub struct GetAccountResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GetAccountResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.account.collect_unknown(&format!("{at}/account"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// `account/securitySetup/read` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetAccountSecuritySetupParams;
+
+impl UnknownFields for GetAccountSecuritySetupParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 /// Optional security reminder bound to the account that fetched it. Unavailable or ineligible accounts return no notice; this read never changes account security.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -601,6 +884,13 @@ pub struct GetAccountSecuritySetupResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GetAccountSecuritySetupResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.notice.collect_unknown(&format!("{at}/notice"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetAccountTokenUsageParams {
     /// When present, read estimated usage for this thread instead of account-wide token activity.
@@ -609,6 +899,12 @@ pub struct GetAccountTokenUsageParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GetAccountTokenUsageParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -632,9 +928,24 @@ pub struct GetAccountTokenUsageResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GetAccountTokenUsageResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.daily_usage_buckets
+            .collect_unknown(&format!("{at}/dailyUsageBuckets"), out);
+        self.summary.collect_unknown(&format!("{at}/summary"), out);
+        self.thread_usage
+            .collect_unknown(&format!("{at}/threadUsage"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// `account/workspaceMessages/read` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetWorkspaceMessagesParams;
+
+impl UnknownFields for GetWorkspaceMessagesParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetWorkspaceMessagesResponse {
@@ -646,6 +957,14 @@ pub struct GetWorkspaceMessagesResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GetWorkspaceMessagesResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.messages
+            .collect_unknown(&format!("{at}/messages"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -672,6 +991,20 @@ pub enum LoginAccountParams {
     Unknown(Value),
 }
 
+impl UnknownFields for LoginAccountParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::ApiKey(v) => v.collect_unknown(at, out),
+            Self::Chatgpt(v) => v.collect_unknown(at, out),
+            Self::ChatgptDeviceCode(v) => v.collect_unknown(at, out),
+            Self::ChatgptAuthTokens(v) => v.collect_unknown(at, out),
+            Self::AmazonBedrock(v) => v.collect_unknown(at, out),
+            Self::AmazonBedrockAccessKeys(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// \[UNSTABLE\] Managed Amazon Bedrock login is experimental.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginAccountParamsAmazonBedrock {
@@ -681,6 +1014,12 @@ pub struct LoginAccountParamsAmazonBedrock {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for LoginAccountParamsAmazonBedrock {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// \[UNSTABLE\] Managed Amazon Bedrock AWS access key login is experimental.
@@ -702,6 +1041,12 @@ pub struct LoginAccountParamsAmazonBedrockAccessKeys {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for LoginAccountParamsAmazonBedrockAccessKeys {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginAccountParamsApiKey {
     #[serde(rename = "apiKey")]
@@ -709,6 +1054,12 @@ pub struct LoginAccountParamsApiKey {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for LoginAccountParamsApiKey {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -730,6 +1081,14 @@ pub struct LoginAccountParamsChatgpt {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for LoginAccountParamsChatgpt {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.app_brand
+            .collect_unknown(&format!("{at}/appBrand"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// \[UNSTABLE\] FOR OPENAI INTERNAL USE ONLY - DO NOT USE. The access token must contain the same scopes that Codex-managed ChatGPT auth tokens have.
@@ -755,11 +1114,23 @@ pub struct LoginAccountParamsChatgptAuthTokens {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for LoginAccountParamsChatgptAuthTokens {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginAccountParamsChatgptDeviceCode {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for LoginAccountParamsChatgptDeviceCode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -781,6 +1152,19 @@ pub enum LoginAccountResponse {
     Unknown(Value),
 }
 
+impl UnknownFields for LoginAccountResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::ApiKey(v) => v.collect_unknown(at, out),
+            Self::Chatgpt(v) => v.collect_unknown(at, out),
+            Self::ChatgptDeviceCode(v) => v.collect_unknown(at, out),
+            Self::ChatgptAuthTokens(v) => v.collect_unknown(at, out),
+            Self::AmazonBedrock(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginAccountResponseAmazonBedrock {
     /// Fields this version of the library does not know.
@@ -788,11 +1172,23 @@ pub struct LoginAccountResponseAmazonBedrock {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for LoginAccountResponseAmazonBedrock {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginAccountResponseApiKey {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for LoginAccountResponseApiKey {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -807,11 +1203,23 @@ pub struct LoginAccountResponseChatgpt {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for LoginAccountResponseChatgpt {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginAccountResponseChatgptAuthTokens {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for LoginAccountResponseChatgptAuthTokens {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -829,6 +1237,12 @@ pub struct LoginAccountResponseChatgptDeviceCode {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for LoginAccountResponseChatgptDeviceCode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum LoginAppBrand {
@@ -841,15 +1255,33 @@ pub enum LoginAppBrand {
     Unknown(String),
 }
 
+impl UnknownFields for LoginAppBrand {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// `account/logout` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogoutAccountParams;
+
+impl UnknownFields for LogoutAccountParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogoutAccountResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for LogoutAccountResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -900,6 +1332,14 @@ pub enum PlanType {
     Unknown(String),
 }
 
+impl UnknownFields for PlanType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum RateLimitReachedType {
@@ -916,6 +1356,14 @@ pub enum RateLimitReachedType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for RateLimitReachedType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -942,6 +1390,15 @@ pub struct RateLimitResetCredit {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RateLimitResetCredit {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.reset_type
+            .collect_unknown(&format!("{at}/resetType"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum RateLimitResetCreditStatus {
@@ -958,6 +1415,14 @@ pub enum RateLimitResetCreditStatus {
     Unknown(String),
 }
 
+impl UnknownFields for RateLimitResetCreditStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitResetCreditsSummary {
     #[serde(rename = "availableCount")]
@@ -972,6 +1437,13 @@ pub struct RateLimitResetCreditsSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RateLimitResetCreditsSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.credits.collect_unknown(&format!("{at}/credits"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum RateLimitResetType {
@@ -982,6 +1454,14 @@ pub enum RateLimitResetType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for RateLimitResetType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1029,6 +1509,22 @@ pub struct RateLimitSnapshot {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RateLimitSnapshot {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.credits.collect_unknown(&format!("{at}/credits"), out);
+        self.individual_limit
+            .collect_unknown(&format!("{at}/individualLimit"), out);
+        self.plan_type
+            .collect_unknown(&format!("{at}/planType"), out);
+        self.primary.collect_unknown(&format!("{at}/primary"), out);
+        self.rate_limit_reached_type
+            .collect_unknown(&format!("{at}/rateLimitReachedType"), out);
+        self.secondary
+            .collect_unknown(&format!("{at}/secondary"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitWindow {
     #[serde(rename = "resetsAt", default, skip_serializing_if = "Option::is_none")]
@@ -1046,6 +1542,12 @@ pub struct RateLimitWindow {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RateLimitWindow {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendAddCreditsNudgeEmailParams {
     #[serde(rename = "creditType")]
@@ -1055,12 +1557,27 @@ pub struct SendAddCreditsNudgeEmailParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SendAddCreditsNudgeEmailParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.credit_type
+            .collect_unknown(&format!("{at}/creditType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendAddCreditsNudgeEmailResponse {
     pub status: AddCreditsNudgeEmailStatus,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SendAddCreditsNudgeEmailResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1074,6 +1591,12 @@ pub struct SpendControlLimitSnapshot {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SpendControlLimitSnapshot {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1099,6 +1622,13 @@ pub struct ThreadUsage {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadUsage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.groups.collect_unknown(&format!("{at}/groups"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1150,6 +1680,12 @@ pub struct ThreadUsageBreakdownGroup {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadUsageBreakdownGroup {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkspaceMessage {
     /// Unix timestamp (in seconds) when the message was archived.
@@ -1173,6 +1709,14 @@ pub struct WorkspaceMessage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for WorkspaceMessage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.message_type
+            .collect_unknown(&format!("{at}/messageType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum WorkspaceMessageType {
@@ -1185,4 +1729,12 @@ pub enum WorkspaceMessageType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for WorkspaceMessageType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }

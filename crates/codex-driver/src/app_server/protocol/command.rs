@@ -29,6 +29,13 @@ pub struct CommandExecOutputDeltaNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecOutputDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.stream.collect_unknown(&format!("{at}/stream"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Stream label for `command/exec/outputDelta` notifications.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -40,6 +47,14 @@ pub enum CommandExecOutputStream {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for CommandExecOutputStream {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// Run a standalone command (argv vector) in the server sandbox without creating a thread or turn.
@@ -134,6 +149,15 @@ pub struct CommandExecParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.sandbox_policy
+            .collect_unknown(&format!("{at}/sandboxPolicy"), out);
+        self.size.collect_unknown(&format!("{at}/size"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Resize a running PTY-backed `command/exec` session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecResizeParams {
@@ -147,12 +171,25 @@ pub struct CommandExecResizeParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecResizeParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.size.collect_unknown(&format!("{at}/size"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Empty success response for `command/exec/resize`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecResizeResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandExecResizeResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Final buffered result for `command/exec`.
@@ -174,6 +211,12 @@ pub struct CommandExecResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// PTY size in character cells for `command/exec` PTY sessions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecTerminalSize {
@@ -184,6 +227,12 @@ pub struct CommandExecTerminalSize {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandExecTerminalSize {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Terminate a running `command/exec` session.
@@ -197,12 +246,24 @@ pub struct CommandExecTerminateParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecTerminateParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Empty success response for `command/exec/terminate`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecTerminateResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandExecTerminateResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Write stdin bytes to a running `command/exec` session, close stdin, or both.
@@ -230,12 +291,24 @@ pub struct CommandExecWriteParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecWriteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Empty success response for `command/exec/write`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecWriteResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandExecWriteResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Final process exit notification for `process/spawn`.
@@ -277,6 +350,12 @@ pub struct ProcessExitedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ProcessExitedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Base64-encoded output chunk emitted for a streaming `process/spawn` request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessOutputDeltaNotification {
@@ -296,6 +375,13 @@ pub struct ProcessOutputDeltaNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ProcessOutputDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.stream.collect_unknown(&format!("{at}/stream"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Stream label for `process/outputDelta` notifications.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -307,6 +393,14 @@ pub enum ProcessOutputStream {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ProcessOutputStream {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -323,9 +417,21 @@ pub enum WindowsSandboxReadiness {
     Unknown(String),
 }
 
+impl UnknownFields for WindowsSandboxReadiness {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// `windowsSandbox/readiness` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowsSandboxReadinessParams;
+
+impl UnknownFields for WindowsSandboxReadinessParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowsSandboxReadinessResponse {
@@ -333,6 +439,13 @@ pub struct WindowsSandboxReadinessResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WindowsSandboxReadinessResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -344,6 +457,13 @@ pub struct WindowsSandboxSetupCompletedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WindowsSandboxSetupCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.mode.collect_unknown(&format!("{at}/mode"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -358,6 +478,14 @@ pub enum WindowsSandboxSetupMode {
     Unknown(String),
 }
 
+impl UnknownFields for WindowsSandboxSetupMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowsSandboxSetupStartParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -368,12 +496,25 @@ pub struct WindowsSandboxSetupStartParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for WindowsSandboxSetupStartParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.mode.collect_unknown(&format!("{at}/mode"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowsSandboxSetupStartResponse {
     pub started: bool,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WindowsSandboxSetupStartResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -387,4 +528,10 @@ pub struct WindowsWorldWritableWarningNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WindowsWorldWritableWarningNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

@@ -3,6 +3,7 @@
 // Do not edit: regenerate with scripts/app-server-schema.
 //! Types reached by the methods of several namespaces.
 
+use super::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -20,6 +21,14 @@ pub enum AgentMessageDelivery {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for AgentMessageDelivery {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// A presentation instruction for Chat to apply to this answer when recovering history.
@@ -46,6 +55,12 @@ pub struct AgentMessageDisplay {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AgentMessageDisplay {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentMessageModeration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +69,13 @@ pub struct AgentMessageModeration {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AgentMessageModeration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.display.collect_unknown(&format!("{at}/display"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Configures who approval requests are routed to for review. Examples include sandbox escapes, blocked network access, MCP approval prompts, and ARC escalations. Defaults to `user`. `auto_review` uses a carefully prompted subagent to gather relevant context and apply a risk-based decision framework before approving or denying the request. The legacy value `guardian_subagent` is accepted for compatibility.
@@ -69,6 +91,14 @@ pub enum ApprovalsReviewer {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ApprovalsReviewer {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +117,18 @@ pub enum AskForApproval {
     Unknown(Value),
 }
 
+impl UnknownFields for AskForApproval {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Untrusted => {}
+            Self::OnRequest => {}
+            Self::Never => {}
+            Self::Granular(v) => v.collect_unknown(&format!("{at}/granular"), out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AskForApprovalGranular {
     pub mcp_elicitations: bool,
@@ -101,6 +143,12 @@ pub struct AskForApprovalGranular {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AskForApprovalGranular {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AsyncUserInputQuestion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,6 +159,12 @@ pub struct AsyncUserInputQuestion {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AsyncUserInputQuestion {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ByteRange {
     pub end: u64,
@@ -118,6 +172,12 @@ pub struct ByteRange {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ByteRange {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// This translation layer make sure that we expose codex error code in camel case.
@@ -133,6 +193,13 @@ pub struct CollabAgentState {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CollabAgentState {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -155,6 +222,14 @@ pub enum CollabAgentStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for CollabAgentStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,6 +258,14 @@ pub enum CollabAgentTool {
     Unknown(String),
 }
 
+impl UnknownFields for CollabAgentTool {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CollabAgentToolCallStatus {
@@ -197,6 +280,14 @@ pub enum CollabAgentToolCallStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for CollabAgentToolCallStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +307,18 @@ pub enum CommandAction {
     Unknown(Value),
 }
 
+impl UnknownFields for CommandAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Read(v) => v.collect_unknown(at, out),
+            Self::ListFiles(v) => v.collect_unknown(at, out),
+            Self::Search(v) => v.collect_unknown(at, out),
+            Self::Unknown_(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandActionListFiles {
     pub command: String,
@@ -226,6 +329,12 @@ pub struct CommandActionListFiles {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandActionListFiles {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandActionRead {
     pub command: String,
@@ -234,6 +343,12 @@ pub struct CommandActionRead {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandActionRead {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -248,12 +363,24 @@ pub struct CommandActionSearch {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandActionSearch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandActionUnknown {
     pub command: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandActionUnknown {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -272,6 +399,14 @@ pub enum CommandExecutionSource {
     Unknown(String),
 }
 
+impl UnknownFields for CommandExecutionSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CommandExecutionStatus {
@@ -286,6 +421,14 @@ pub enum CommandExecutionStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for CommandExecutionStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,6 +446,17 @@ pub enum DynamicToolCallOutputContentItem {
     Unknown(Value),
 }
 
+impl UnknownFields for DynamicToolCallOutputContentItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::InputText(v) => v.collect_unknown(at, out),
+            Self::InputImage(v) => v.collect_unknown(at, out),
+            Self::InputAudio(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DynamicToolCallOutputContentItemInputAudio {
     #[serde(rename = "audioUrl")]
@@ -310,6 +464,12 @@ pub struct DynamicToolCallOutputContentItemInputAudio {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for DynamicToolCallOutputContentItemInputAudio {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -321,12 +481,24 @@ pub struct DynamicToolCallOutputContentItemInputImage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for DynamicToolCallOutputContentItemInputImage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DynamicToolCallOutputContentItemInputText {
     pub text: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for DynamicToolCallOutputContentItemInputText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -343,6 +515,14 @@ pub enum DynamicToolCallStatus {
     Unknown(String),
 }
 
+impl UnknownFields for DynamicToolCallStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileUpdateChange {
     pub diff: String,
@@ -351,6 +531,13 @@ pub struct FileUpdateChange {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileUpdateChange {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.kind.collect_unknown(&format!("{at}/kind"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 pub type FunctionCallOutputBody = Value;
@@ -374,12 +561,30 @@ pub enum FunctionCallOutputContentItem {
     Unknown(Value),
 }
 
+impl UnknownFields for FunctionCallOutputContentItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::InputText(v) => v.collect_unknown(at, out),
+            Self::InputImage(v) => v.collect_unknown(at, out),
+            Self::InputAudio(v) => v.collect_unknown(at, out),
+            Self::EncryptedContent(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionCallOutputContentItemEncryptedContent {
     pub encrypted_content: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FunctionCallOutputContentItemEncryptedContent {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Inline audio data or an uploaded file loaded by the Responses API.
@@ -392,6 +597,12 @@ pub struct FunctionCallOutputContentItemInputAudio {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FunctionCallOutputContentItemInputAudio {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -407,12 +618,25 @@ pub struct FunctionCallOutputContentItemInputImage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FunctionCallOutputContentItemInputImage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.detail.collect_unknown(&format!("{at}/detail"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionCallOutputContentItemInputText {
     pub text: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FunctionCallOutputContentItemInputText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -451,6 +675,14 @@ pub enum HookEventName {
     Unknown(String),
 }
 
+impl UnknownFields for HookEventName {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HookPromptFragment {
     #[serde(rename = "hookRunId")]
@@ -459,6 +691,12 @@ pub struct HookPromptFragment {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for HookPromptFragment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -477,6 +715,14 @@ pub enum ImageDetail {
     Unknown(String),
 }
 
+impl UnknownFields for ImageDetail {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(tag = "type")]
@@ -486,6 +732,15 @@ pub enum ImageGenerationFailure {
     /// A variant this version of the library does not know, kept whole.
     #[serde(untagged)]
     Unknown(Value),
+}
+
+impl UnknownFields for ImageGenerationFailure {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::UsageLimitExceeded(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -499,6 +754,12 @@ pub struct ImageGenerationFailureUsageLimitExceeded {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ImageGenerationFailureUsageLimitExceeded {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// A local image file successfully read for this exact image-generation request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageGenerationInputImage {
@@ -508,6 +769,12 @@ pub struct ImageGenerationInputImage {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ImageGenerationInputImage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 pub type LegacyAppPathString = String;
@@ -524,6 +791,14 @@ pub enum McpAppDisplayMode {
     Unknown(String),
 }
 
+impl UnknownFields for McpAppDisplayMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// UI resource and display preference for model invocations, captured from the tool descriptor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpAppUi {
@@ -534,6 +809,14 @@ pub struct McpAppUi {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpAppUi {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.preferred_model_display_mode
+            .collect_unknown(&format!("{at}/preferredModelDisplayMode"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -561,12 +844,24 @@ pub struct McpToolCallAppContext {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpToolCallAppContext {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpToolCallError {
     pub message: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpToolCallError {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -585,6 +880,12 @@ pub struct McpToolCallResult {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpToolCallResult {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpToolCallStatus {
@@ -599,6 +900,14 @@ pub enum McpToolCallStatus {
     Unknown(String),
 }
 
+impl UnknownFields for McpToolCallStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoryCitation {
     pub entries: Vec<MemoryCitationEntry>,
@@ -607,6 +916,13 @@ pub struct MemoryCitation {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for MemoryCitation {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.entries.collect_unknown(&format!("{at}/entries"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -620,6 +936,12 @@ pub struct MemoryCitationEntry {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for MemoryCitationEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Classifies assistant text as commentary, a partial answer, or a terminal answer.
@@ -637,6 +959,14 @@ pub enum MessagePhase {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for MessagePhase {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -666,12 +996,25 @@ pub struct MisalignmentErrorDetails {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for MisalignmentErrorDetails {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.steer.collect_unknown(&format!("{at}/steer"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MisalignmentSteer {
     pub message: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for MisalignmentSteer {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -686,6 +1029,14 @@ pub enum NetworkAccess {
     Unknown(String),
 }
 
+impl UnknownFields for NetworkAccess {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum NonSteerableTurnKind {
@@ -696,6 +1047,14 @@ pub enum NonSteerableTurnKind {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for NonSteerableTurnKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -714,6 +1073,14 @@ pub enum PatchApplyStatus {
     Unknown(String),
 }
 
+impl UnknownFields for PatchApplyStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(tag = "type")]
@@ -729,11 +1096,28 @@ pub enum PatchChangeKind {
     Unknown(Value),
 }
 
+impl UnknownFields for PatchChangeKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Add(v) => v.collect_unknown(at, out),
+            Self::Delete(v) => v.collect_unknown(at, out),
+            Self::Update(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchChangeKindAdd {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PatchChangeKindAdd {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -743,6 +1127,12 @@ pub struct PatchChangeKindDelete {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PatchChangeKindDelete {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchChangeKindUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -750,6 +1140,12 @@ pub struct PatchChangeKindUpdate {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PatchChangeKindUpdate {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Deprecated: `friendly` and `pragmatic` no longer select a style.
@@ -765,6 +1161,14 @@ pub enum Personality {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for Personality {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// A non-empty reasoning effort value advertised by the model.
@@ -787,6 +1191,14 @@ pub enum ReasoningSummary {
     Unknown(String),
 }
 
+impl UnknownFields for ReasoningSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SandboxMode {
@@ -799,6 +1211,14 @@ pub enum SandboxMode {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for SandboxMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -818,11 +1238,29 @@ pub enum SandboxPolicy {
     Unknown(Value),
 }
 
+impl UnknownFields for SandboxPolicy {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::DangerFullAccess(v) => v.collect_unknown(at, out),
+            Self::ReadOnly(v) => v.collect_unknown(at, out),
+            Self::ExternalSandbox(v) => v.collect_unknown(at, out),
+            Self::WorkspaceWrite(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SandboxPolicyDangerFullAccess {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SandboxPolicyDangerFullAccess {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -838,6 +1276,14 @@ pub struct SandboxPolicyExternalSandbox {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SandboxPolicyExternalSandbox {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.network_access
+            .collect_unknown(&format!("{at}/networkAccess"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SandboxPolicyReadOnly {
     #[serde(
@@ -849,6 +1295,12 @@ pub struct SandboxPolicyReadOnly {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SandboxPolicyReadOnly {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -880,6 +1332,12 @@ pub struct SandboxPolicyWorkspaceWrite {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SandboxPolicyWorkspaceWrite {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -931,6 +1389,12 @@ pub struct SkillInterface {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillInterface {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SubAgentActivityKind {
@@ -947,6 +1411,14 @@ pub enum SubAgentActivityKind {
     Unknown(String),
 }
 
+impl UnknownFields for SubAgentActivityKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TextElement {
     /// Byte range in the parent `text` buffer that this element occupies.
@@ -958,6 +1430,14 @@ pub struct TextElement {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TextElement {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.byte_range
+            .collect_unknown(&format!("{at}/byteRange"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 pub type ThreadId = String;
@@ -1015,6 +1495,33 @@ pub enum ThreadItem {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::UserMessage(v) => v.collect_unknown(at, out),
+            Self::HookPrompt(v) => v.collect_unknown(at, out),
+            Self::AgentMessage(v) => v.collect_unknown(at, out),
+            Self::FunctionCallOutput(v) => v.collect_unknown(at, out),
+            Self::Plan(v) => v.collect_unknown(at, out),
+            Self::Reasoning(v) => v.collect_unknown(at, out),
+            Self::CommandExecution(v) => v.collect_unknown(at, out),
+            Self::FileChange(v) => v.collect_unknown(at, out),
+            Self::McpToolCall(v) => v.collect_unknown(at, out),
+            Self::DynamicToolCall(v) => v.collect_unknown(at, out),
+            Self::CollabAgentToolCall(v) => v.collect_unknown(at, out),
+            Self::SubAgentActivity(v) => v.collect_unknown(at, out),
+            Self::WebSearch(v) => v.collect_unknown(at, out),
+            Self::ImageView(v) => v.collect_unknown(at, out),
+            Self::Sleep(v) => v.collect_unknown(at, out),
+            Self::ImageGeneration(v) => v.collect_unknown(at, out),
+            Self::EnteredReviewMode(v) => v.collect_unknown(at, out),
+            Self::ExitedReviewMode(v) => v.collect_unknown(at, out),
+            Self::ContextCompaction(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemAgentMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1033,9 +1540,38 @@ pub struct ThreadItemAgentMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub questions: Option<Vec<AsyncUserInputQuestion>>,
     pub text: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemAgentMessage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.delivery
+            .collect_unknown(&format!("{at}/delivery"), out);
+        self.memory_citation
+            .collect_unknown(&format!("{at}/memoryCitation"), out);
+        self.moderation
+            .collect_unknown(&format!("{at}/moderation"), out);
+        self.phase.collect_unknown(&format!("{at}/phase"), out);
+        self.questions
+            .collect_unknown(&format!("{at}/questions"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1068,9 +1604,33 @@ pub struct ThreadItemCollabAgentToolCall {
     pub status: CollabAgentToolCallStatus,
     /// Name of the collab tool that was invoked.
     pub tool: CollabAgentTool,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemCollabAgentToolCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.agents_states
+            .collect_unknown(&format!("{at}/agentsStates"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        self.tool.collect_unknown(&format!("{at}/tool"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1116,17 +1676,61 @@ pub struct ThreadItemCommandExecution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<CommandExecutionSource>,
     pub status: CommandExecutionStatus,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadItemCommandExecution {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.command_actions
+            .collect_unknown(&format!("{at}/commandActions"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemContextCompaction {
     pub id: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemContextCompaction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1152,27 +1756,90 @@ pub struct ThreadItemDynamicToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
     pub tool: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemDynamicToolCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.content_items
+            .collect_unknown(&format!("{at}/contentItems"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemEnteredReviewMode {
     pub id: String,
     pub review: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemEnteredReviewMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemExitedReviewMode {
     pub id: String,
     pub review: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemExitedReviewMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1180,9 +1847,31 @@ pub struct ThreadItemFileChange {
     pub changes: Vec<FileUpdateChange>,
     pub id: String,
     pub status: PatchApplyStatus,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemFileChange {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.changes.collect_unknown(&format!("{at}/changes"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1192,18 +1881,60 @@ pub struct ThreadItemFunctionCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub output: FunctionCallOutputBody,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemFunctionCallOutput {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemHookPrompt {
     pub fragments: Vec<HookPromptFragment>,
     pub id: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemHookPrompt {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.fragments
+            .collect_unknown(&format!("{at}/fragments"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Either inline generated-image data or its durable attachment-store identity.
@@ -1243,6 +1974,20 @@ pub struct ThreadItemImageGeneration {
         skip_serializing_if = "Option::is_none"
     )]
     pub transparent_background: Option<bool>,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     #[serde(rename = "fileId", default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1252,13 +1997,42 @@ pub struct ThreadItemImageGeneration {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadItemImageGeneration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.failure.collect_unknown(&format!("{at}/failure"), out);
+        self.input_images
+            .collect_unknown(&format!("{at}/inputImages"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemImageView {
     pub id: String,
     pub path: LegacyAppPathString,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemImageView {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1303,9 +2077,36 @@ pub struct ThreadItemMcpToolCall {
     pub server: String,
     pub status: McpToolCallStatus,
     pub tool: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemMcpToolCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.app_context
+            .collect_unknown(&format!("{at}/appContext"), out);
+        self.error.collect_unknown(&format!("{at}/error"), out);
+        self.mcp_app_ui
+            .collect_unknown(&format!("{at}/mcpAppUi"), out);
+        self.result.collect_unknown(&format!("{at}/result"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - proposed plan item content. The completed plan item is authoritative and may not match the concatenation of `PlanDelta` text.
@@ -1313,9 +2114,29 @@ pub struct ThreadItemMcpToolCall {
 pub struct ThreadItemPlan {
     pub id: String,
     pub text: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemPlan {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1325,9 +2146,29 @@ pub struct ThreadItemReasoning {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Vec<String>>,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemReasoning {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Display item emitted by the interruptible `clock.sleep` tool.
@@ -1336,9 +2177,29 @@ pub struct ThreadItemSleep {
     #[serde(rename = "durationMs")]
     pub duration_ms: u64,
     pub id: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemSleep {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1359,9 +2220,30 @@ pub struct ThreadItemSubAgentActivity {
         skip_serializing_if = "Option::is_none"
     )]
     pub reasoning_effort: Option<ReasoningEffort>,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemSubAgentActivity {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.kind.collect_unknown(&format!("{at}/kind"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1370,9 +2252,30 @@ pub struct ThreadItemUserMessage {
     pub client_id: Option<String>,
     pub content: Vec<UserInput>,
     pub id: String,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemUserMessage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.content.collect_unknown(&format!("{at}/content"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1386,9 +2289,30 @@ pub struct ThreadItemWebSearch {
     /// These stay as opaque JSON at the extension/app-server boundary so new result fields and result types can pass through without a Codex release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<Vec<Value>>,
+    /// Unix timestamp in milliseconds when the item completed, if recorded.
+    #[serde(
+        rename = "completedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed_at_ms: Option<i64>,
+    /// Unix timestamp in milliseconds when the item started, if recorded.
+    #[serde(
+        rename = "startedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at_ms: Option<i64>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemWebSearch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1433,6 +2357,17 @@ pub struct Turn {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for Turn {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.error.collect_unknown(&format!("{at}/error"), out);
+        self.items.collect_unknown(&format!("{at}/items"), out);
+        self.items_view
+            .collect_unknown(&format!("{at}/itemsView"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnError {
     #[serde(
@@ -1456,6 +2391,14 @@ pub struct TurnError {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TurnError {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.misalignment
+            .collect_unknown(&format!("{at}/misalignment"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum TurnItemsView {
@@ -1468,6 +2411,14 @@ pub enum TurnItemsView {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for TurnItemsView {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1484,6 +2435,14 @@ pub enum TurnStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for TurnStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1509,6 +2468,21 @@ pub enum UserInput {
     Unknown(Value),
 }
 
+impl UnknownFields for UserInput {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Text(v) => v.collect_unknown(at, out),
+            Self::Image(v) => v.collect_unknown(at, out),
+            Self::LocalImage(v) => v.collect_unknown(at, out),
+            Self::Audio(v) => v.collect_unknown(at, out),
+            Self::LocalAudio(v) => v.collect_unknown(at, out),
+            Self::Skill(v) => v.collect_unknown(at, out),
+            Self::Mention(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserInputAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1518,6 +2492,12 @@ pub struct UserInputAudio {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for UserInputAudio {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1533,12 +2513,25 @@ pub struct UserInputImage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for UserInputImage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.detail.collect_unknown(&format!("{at}/detail"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserInputLocalAudio {
     pub path: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for UserInputLocalAudio {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1551,6 +2544,13 @@ pub struct UserInputLocalImage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for UserInputLocalImage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.detail.collect_unknown(&format!("{at}/detail"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserInputMention {
     pub name: String,
@@ -1558,6 +2558,12 @@ pub struct UserInputMention {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for UserInputMention {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1569,6 +2575,12 @@ pub struct UserInputSkill {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for UserInputSkill {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserInputText {
     pub text: String,
@@ -1578,6 +2590,14 @@ pub struct UserInputText {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for UserInputText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.text_elements
+            .collect_unknown(&format!("{at}/text_elements"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1597,6 +2617,18 @@ pub enum WebSearchAction {
     Unknown(Value),
 }
 
+impl UnknownFields for WebSearchAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Search(v) => v.collect_unknown(at, out),
+            Self::OpenPage(v) => v.collect_unknown(at, out),
+            Self::FindInPage(v) => v.collect_unknown(at, out),
+            Self::Other(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WebSearchActionFindInPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1608,6 +2640,12 @@ pub struct WebSearchActionFindInPage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for WebSearchActionFindInPage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WebSearchActionOpenPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1617,11 +2655,23 @@ pub struct WebSearchActionOpenPage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for WebSearchActionOpenPage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WebSearchActionOther {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WebSearchActionOther {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1633,4 +2683,10 @@ pub struct WebSearchActionSearch {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WebSearchActionSearch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

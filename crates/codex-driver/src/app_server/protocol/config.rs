@@ -20,13 +20,25 @@ pub enum AllowDenyRequirement {
     Unknown(String),
 }
 
+impl UnknownFields for AllowDenyRequirement {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// Fields this version of the library does not know.
+    /// Keys beyond the listed ones (the schema allows any).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AnalyticsConfig {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
 }
 
 /// Selects which part of the active context is charged against `model_auto_compact_token_limit`.
@@ -40,6 +52,14 @@ pub enum AutoCompactTokenLimitScope {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for AutoCompactTokenLimitScope {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -61,6 +81,12 @@ pub struct AutoReviewRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AutoReviewRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum BrowserUseAccessApprovalLifetime {
@@ -71,6 +97,14 @@ pub enum BrowserUseAccessApprovalLifetime {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for BrowserUseAccessApprovalLifetime {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,6 +120,15 @@ pub struct BrowserUseConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for BrowserUseConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.default_origin_policy
+            .collect_unknown(&format!("{at}/default_origin_policy"), out);
+        self.origins.collect_unknown(&format!("{at}/origins"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BrowserUseExtensionRequirements {
     #[serde(
@@ -97,6 +140,14 @@ pub struct BrowserUseExtensionRequirements {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for BrowserUseExtensionRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.request_headers
+            .collect_unknown(&format!("{at}/requestHeaders"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -136,6 +187,22 @@ pub struct BrowserUseOriginPolicy {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for BrowserUseOriginPolicy {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.access.collect_unknown(&format!("{at}/access"), out);
+        self.access_approval_lifetime
+            .collect_unknown(&format!("{at}/accessApprovalLifetime"), out);
+        self.auto_review
+            .collect_unknown(&format!("{at}/autoReview"), out);
+        self.downloads
+            .collect_unknown(&format!("{at}/downloads"), out);
+        self.full_cdp_access
+            .collect_unknown(&format!("{at}/fullCdpAccess"), out);
+        self.uploads.collect_unknown(&format!("{at}/uploads"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BrowserUseOriginPolicyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +216,18 @@ pub struct BrowserUseOriginPolicyConfig {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for BrowserUseOriginPolicyConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.access.collect_unknown(&format!("{at}/access"), out);
+        self.downloads
+            .collect_unknown(&format!("{at}/downloads"), out);
+        self.full_cdp_access
+            .collect_unknown(&format!("{at}/full_cdp_access"), out);
+        self.uploads.collect_unknown(&format!("{at}/uploads"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -192,6 +271,17 @@ pub struct BrowserUseRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for BrowserUseRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.default_origin_policy
+            .collect_unknown(&format!("{at}/defaultOriginPolicy"), out);
+        self.extension
+            .collect_unknown(&format!("{at}/extension"), out);
+        self.origins.collect_unknown(&format!("{at}/origins"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CliAuthCredentialsStoreMode {
@@ -208,6 +298,14 @@ pub enum CliAuthCredentialsStoreMode {
     Unknown(String),
 }
 
+impl UnknownFields for CliAuthCredentialsStoreMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComputerUseConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,6 +319,16 @@ pub struct ComputerUseConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ComputerUseConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.default_app_access
+            .collect_unknown(&format!("{at}/default_app_access"), out);
+        self.macos.collect_unknown(&format!("{at}/macos"), out);
+        self.windows.collect_unknown(&format!("{at}/windows"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComputerUseMacosConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +338,14 @@ pub struct ComputerUseMacosConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ComputerUseMacosConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.bundle_ids
+            .collect_unknown(&format!("{at}/bundle_ids"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComputerUseMacosRequirements {
     #[serde(rename = "bundleIds", default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +353,14 @@ pub struct ComputerUseMacosRequirements {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ComputerUseMacosRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.bundle_ids
+            .collect_unknown(&format!("{at}/bundleIds"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -268,6 +392,16 @@ pub struct ComputerUseRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ComputerUseRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.default_app_access
+            .collect_unknown(&format!("{at}/defaultAppAccess"), out);
+        self.macos.collect_unknown(&format!("{at}/macos"), out);
+        self.windows.collect_unknown(&format!("{at}/windows"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComputerUseWindowsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,6 +411,14 @@ pub struct ComputerUseWindowsConfig {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ComputerUseWindowsConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.aumids.collect_unknown(&format!("{at}/aumids"), out);
+        self.exes.collect_unknown(&format!("{at}/exes"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +431,13 @@ pub struct ComputerUseWindowsExeConfig {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ComputerUseWindowsExeConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.access.collect_unknown(&format!("{at}/access"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,6 +458,13 @@ pub struct ComputerUseWindowsExeRequirement {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ComputerUseWindowsExeRequirement {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.access.collect_unknown(&format!("{at}/access"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComputerUseWindowsRequirements {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +474,14 @@ pub struct ComputerUseWindowsRequirements {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ComputerUseWindowsRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.aumids.collect_unknown(&format!("{at}/aumids"), out);
+        self.exes.collect_unknown(&format!("{at}/exes"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -376,9 +540,41 @@ pub struct Config {
     pub tools: Option<ToolsV2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search: Option<WebSearchMode>,
-    /// Fields this version of the library does not know.
+    /// Keys beyond the listed ones (the schema allows any).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for Config {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.analytics
+            .collect_unknown(&format!("{at}/analytics"), out);
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approval_policy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvals_reviewer"), out);
+        self.browser_use
+            .collect_unknown(&format!("{at}/browser_use"), out);
+        self.client_search_provider
+            .collect_unknown(&format!("{at}/client_search_provider"), out);
+        self.computer_use
+            .collect_unknown(&format!("{at}/computer_use"), out);
+        self.forced_login_method
+            .collect_unknown(&format!("{at}/forced_login_method"), out);
+        self.model_auto_compact_token_limit_scope
+            .collect_unknown(&format!("{at}/model_auto_compact_token_limit_scope"), out);
+        self.model_reasoning_summary
+            .collect_unknown(&format!("{at}/model_reasoning_summary"), out);
+        self.model_verbosity
+            .collect_unknown(&format!("{at}/model_verbosity"), out);
+        self.sandbox_mode
+            .collect_unknown(&format!("{at}/sandbox_mode"), out);
+        self.sandbox_workspace_write
+            .collect_unknown(&format!("{at}/sandbox_workspace_write"), out);
+        self.tools.collect_unknown(&format!("{at}/tools"), out);
+        self.web_search
+            .collect_unknown(&format!("{at}/web_search"), out);
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -405,6 +601,13 @@ pub struct ConfigBatchWriteParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigBatchWriteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.edits.collect_unknown(&format!("{at}/edits"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigEdit {
     #[serde(rename = "keyPath")]
@@ -415,6 +618,14 @@ pub struct ConfigEdit {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigEdit {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.merge_strategy
+            .collect_unknown(&format!("{at}/mergeStrategy"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -433,6 +644,13 @@ pub struct ConfigLayer {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigLayer {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.name.collect_unknown(&format!("{at}/name"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigLayerMetadata {
     pub name: ConfigLayerSource,
@@ -440,6 +658,13 @@ pub struct ConfigLayerMetadata {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigLayerMetadata {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.name.collect_unknown(&format!("{at}/name"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -477,6 +702,23 @@ pub enum ConfigLayerSource {
     Unknown(Value),
 }
 
+impl UnknownFields for ConfigLayerSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::PackagedDefaults(v) => v.collect_unknown(at, out),
+            Self::Mdm(v) => v.collect_unknown(at, out),
+            Self::System(v) => v.collect_unknown(at, out),
+            Self::EnterpriseManaged(v) => v.collect_unknown(at, out),
+            Self::User(v) => v.collect_unknown(at, out),
+            Self::Project(v) => v.collect_unknown(at, out),
+            Self::SessionFlags(v) => v.collect_unknown(at, out),
+            Self::LegacyManagedConfigTomlFromFile(v) => v.collect_unknown(at, out),
+            Self::LegacyManagedConfigTomlFromMdm(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// Enterprise-managed config layer delivered by the cloud config bundle.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigLayerSourceEnterpriseManaged {
@@ -489,6 +731,12 @@ pub struct ConfigLayerSourceEnterpriseManaged {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigLayerSourceEnterpriseManaged {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// `managed_config.toml` was designed to be a config that was loaded as the last layer on top of everything else. This scheme did not quite work out as intended, but we keep this variant as a "best effort" while we phase out `managed_config.toml` in favor of `requirements.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigLayerSourceLegacyManagedConfigTomlFromFile {
@@ -498,11 +746,23 @@ pub struct ConfigLayerSourceLegacyManagedConfigTomlFromFile {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigLayerSourceLegacyManagedConfigTomlFromFile {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigLayerSourceLegacyManagedConfigTomlFromMdm {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigLayerSourceLegacyManagedConfigTomlFromMdm {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Managed preferences layer delivered by MDM (macOS only).
@@ -515,6 +775,12 @@ pub struct ConfigLayerSourceMdm {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigLayerSourceMdm {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Default configuration supplied with the installed Codex package.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigLayerSourcePackagedDefaults {
@@ -523,6 +789,12 @@ pub struct ConfigLayerSourcePackagedDefaults {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigLayerSourcePackagedDefaults {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Path to a .codex/ folder within a project. There could be multiple of these between `cwd` and the project/repo root.
@@ -535,12 +807,24 @@ pub struct ConfigLayerSourceProject {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigLayerSourceProject {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Session-layer overrides supplied via `-c`/`--config`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigLayerSourceSessionFlags {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigLayerSourceSessionFlags {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Managed config layer from a file (usually `managed_config.toml`).
@@ -551,6 +835,12 @@ pub struct ConfigLayerSourceSystem {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigLayerSourceSystem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// User config layer from $CODEX_HOME/config.toml. This layer is special in that it is expected to be: - writable by the user - generally outside the workspace directory
@@ -564,6 +854,12 @@ pub struct ConfigLayerSourceUser {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigLayerSourceUser {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -582,6 +878,12 @@ pub struct ConfigReadParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigReadResponse {
     pub config: Config,
@@ -591,6 +893,15 @@ pub struct ConfigReadResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.config.collect_unknown(&format!("{at}/config"), out);
+        self.layers.collect_unknown(&format!("{at}/layers"), out);
+        self.origins.collect_unknown(&format!("{at}/origins"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -767,9 +1078,45 @@ pub struct ConfigRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.allowed_approval_policies
+            .collect_unknown(&format!("{at}/allowedApprovalPolicies"), out);
+        self.allowed_login_methods
+            .collect_unknown(&format!("{at}/allowedLoginMethods"), out);
+        self.allowed_sandbox_modes
+            .collect_unknown(&format!("{at}/allowedSandboxModes"), out);
+        self.allowed_web_search_modes
+            .collect_unknown(&format!("{at}/allowedWebSearchModes"), out);
+        self.allowed_windows_sandbox_implementations
+            .collect_unknown(&format!("{at}/allowedWindowsSandboxImplementations"), out);
+        self.auto_review
+            .collect_unknown(&format!("{at}/autoReview"), out);
+        self.browser_use
+            .collect_unknown(&format!("{at}/browserUse"), out);
+        self.cli_auth_credentials_store
+            .collect_unknown(&format!("{at}/cliAuthCredentialsStore"), out);
+        self.computer_use
+            .collect_unknown(&format!("{at}/computerUse"), out);
+        self.enforce_residency
+            .collect_unknown(&format!("{at}/enforceResidency"), out);
+        self.feedback
+            .collect_unknown(&format!("{at}/feedback"), out);
+        self.in_app_browser
+            .collect_unknown(&format!("{at}/inAppBrowser"), out);
+        self.models.collect_unknown(&format!("{at}/models"), out);
+        self.otel.collect_unknown(&format!("{at}/otel"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// `configRequirements/read` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigRequirementsReadParams;
+
+impl UnknownFields for ConfigRequirementsReadParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigRequirementsReadResponse {
@@ -786,6 +1133,14 @@ pub struct ConfigRequirementsReadResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigRequirementsReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.requirements
+            .collect_unknown(&format!("{at}/requirements"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -809,6 +1164,14 @@ pub struct ConfigValueWriteParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigValueWriteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.merge_strategy
+            .collect_unknown(&format!("{at}/mergeStrategy"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigWarningNotification {
     /// Optional extra guidance or error details.
@@ -827,6 +1190,13 @@ pub struct ConfigWarningNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfigWarningNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.range.collect_unknown(&format!("{at}/range"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigWriteResponse {
     /// Canonical path to the config file that was written.
@@ -843,6 +1213,15 @@ pub struct ConfigWriteResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigWriteResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.overridden_metadata
+            .collect_unknown(&format!("{at}/overriddenMetadata"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -874,6 +1253,13 @@ pub struct ExperimentalFeature {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExperimentalFeature {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.stage.collect_unknown(&format!("{at}/stage"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentalFeatureEnablementSetParams {
     /// Process-wide runtime feature enablement keyed by canonical feature name.
@@ -885,6 +1271,12 @@ pub struct ExperimentalFeatureEnablementSetParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExperimentalFeatureEnablementSetParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentalFeatureEnablementSetResponse {
     /// Feature enablement entries updated by this request.
@@ -892,6 +1284,12 @@ pub struct ExperimentalFeatureEnablementSetResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExperimentalFeatureEnablementSetResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -910,6 +1308,12 @@ pub struct ExperimentalFeatureListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExperimentalFeatureListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentalFeatureListResponse {
     pub data: Vec<ExperimentalFeature>,
@@ -923,6 +1327,13 @@ pub struct ExperimentalFeatureListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExperimentalFeatureListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -943,6 +1354,14 @@ pub enum ExperimentalFeatureStage {
     Unknown(String),
 }
 
+impl UnknownFields for ExperimentalFeatureStage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackRequirements {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -950,6 +1369,12 @@ pub struct FeedbackRequirements {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FeedbackRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Backward-compatible API shape for ChatGPT workspace login restrictions.
@@ -967,6 +1392,14 @@ pub enum ForcedLoginMethod {
     Unknown(String),
 }
 
+impl UnknownFields for ForcedLoginMethod {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InAppBrowserRequirements {
     #[serde(
@@ -980,15 +1413,31 @@ pub struct InAppBrowserRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for InAppBrowserRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// `config/mcpServer/reload` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct McpServerRefreshParams;
+
+impl UnknownFields for McpServerRefreshParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpServerRefreshResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerRefreshResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1003,6 +1452,14 @@ pub enum MergeStrategy {
     Unknown(String),
 }
 
+impl UnknownFields for MergeStrategy {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelsRequirements {
     #[serde(rename = "newThread", default, skip_serializing_if = "Option::is_none")]
@@ -1010,6 +1467,14 @@ pub struct ModelsRequirements {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelsRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.new_thread
+            .collect_unknown(&format!("{at}/newThread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1033,6 +1498,12 @@ pub struct NewThreadModelDefaults {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for NewThreadModelDefaults {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum OtelExporter {
@@ -1049,6 +1520,18 @@ pub enum OtelExporter {
     Unknown(Value),
 }
 
+impl UnknownFields for OtelExporter {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::None => {}
+            Self::Statsig => {}
+            Self::OtlpHttp(v) => v.collect_unknown(&format!("{at}/otlp-http"), out),
+            Self::OtlpGrpc(v) => v.collect_unknown(&format!("{at}/otlp-grpc"), out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OtelExporterOtlpGrpc {
     pub endpoint: String,
@@ -1059,6 +1542,13 @@ pub struct OtelExporterOtlpGrpc {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for OtelExporterOtlpGrpc {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.tls.collect_unknown(&format!("{at}/tls"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1074,6 +1564,15 @@ pub struct OtelExporterOtlpHttp {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for OtelExporterOtlpHttp {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.protocol
+            .collect_unknown(&format!("{at}/protocol"), out);
+        self.tls.collect_unknown(&format!("{at}/tls"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum OtelHttpProtocol {
@@ -1084,6 +1583,14 @@ pub enum OtelHttpProtocol {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for OtelHttpProtocol {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1115,6 +1622,20 @@ pub struct OtelRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for OtelRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.exporter
+            .collect_unknown(&format!("{at}/exporter"), out);
+        self.metrics_exporter
+            .collect_unknown(&format!("{at}/metrics_exporter"), out);
+        self.tool_result
+            .collect_unknown(&format!("{at}/tool_result"), out);
+        self.trace_exporter
+            .collect_unknown(&format!("{at}/trace_exporter"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OtelTlsConfig {
     #[serde(
@@ -1140,12 +1661,24 @@ pub struct OtelTlsConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for OtelTlsConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OtelToolResultLogConfig {
     pub max_bytes: u64,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for OtelToolResultLogConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1158,6 +1691,14 @@ pub struct OverriddenMetadata {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for OverriddenMetadata {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.overriding_layer
+            .collect_unknown(&format!("{at}/overridingLayer"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1176,6 +1717,12 @@ pub struct PermissionProfileListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PermissionProfileListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PermissionProfileListResponse {
     pub data: Vec<PermissionProfileSummary>,
@@ -1189,6 +1736,13 @@ pub struct PermissionProfileListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PermissionProfileListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1205,6 +1759,12 @@ pub struct PermissionProfileSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PermissionProfileSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RequestHeader {
     pub name: String,
@@ -1212,6 +1772,12 @@ pub struct RequestHeader {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for RequestHeader {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1222,6 +1788,14 @@ pub enum ResidencyRequirement {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ResidencyRequirement {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1239,6 +1813,12 @@ pub struct SandboxWorkspaceWrite {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SandboxWorkspaceWrite {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TextPosition {
     /// 1-based column number (in Unicode scalar values).
@@ -1250,6 +1830,12 @@ pub struct TextPosition {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TextPosition {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TextRange {
     pub end: TextPosition,
@@ -1259,6 +1845,14 @@ pub struct TextRange {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TextRange {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.end.collect_unknown(&format!("{at}/end"), out);
+        self.start.collect_unknown(&format!("{at}/start"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolsV2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1266,6 +1860,14 @@ pub struct ToolsV2 {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ToolsV2 {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.web_search
+            .collect_unknown(&format!("{at}/web_search"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Controls output length/detail on GPT-5 models via the Responses API. Serialized with lowercase values to match the OpenAI API.
@@ -1283,6 +1885,14 @@ pub enum Verbosity {
     Unknown(String),
 }
 
+impl UnknownFields for Verbosity {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum WebSearchContextSize {
@@ -1295,6 +1905,14 @@ pub enum WebSearchContextSize {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for WebSearchContextSize {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1310,6 +1928,12 @@ pub struct WebSearchLocation {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WebSearchLocation {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1328,6 +1952,14 @@ pub enum WebSearchMode {
     Unknown(String),
 }
 
+impl UnknownFields for WebSearchMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// Provider preference selected by the resolved model catalog entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -1341,6 +1973,14 @@ pub enum WebSearchProvider {
     Unknown(String),
 }
 
+impl UnknownFields for WebSearchProvider {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WebSearchToolConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1352,6 +1992,16 @@ pub struct WebSearchToolConfig {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WebSearchToolConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.context_size
+            .collect_unknown(&format!("{at}/context_size"), out);
+        self.location
+            .collect_unknown(&format!("{at}/location"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1368,6 +2018,14 @@ pub enum WindowsSandboxImplementation {
     Unknown(String),
 }
 
+impl UnknownFields for WindowsSandboxImplementation {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum WriteStatus {
@@ -1378,4 +2036,12 @@ pub enum WriteStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for WriteStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }

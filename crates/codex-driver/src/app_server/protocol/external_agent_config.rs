@@ -3,6 +3,7 @@
 // Do not edit: regenerate with scripts/app-server-schema.
 //! Types reached only by the `externalAgentConfig/*` methods.
 
+use super::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -12,6 +13,12 @@ pub struct CommandMigration {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandMigration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -55,6 +62,12 @@ pub struct ExternalAgentConfigDetectParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigDetectParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigDetectResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +76,15 @@ pub struct ExternalAgentConfigDetectResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigDetectResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.connectors
+            .collect_unknown(&format!("{at}/connectors"), out);
+        self.items.collect_unknown(&format!("{at}/items"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -76,9 +98,21 @@ pub struct ExternalAgentConfigImportCompletedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigImportCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item_type_results
+            .collect_unknown(&format!("{at}/itemTypeResults"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// `externalAgentConfig/import/readHistories` takes no params: this sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportHistoriesReadParams;
+
+impl UnknownFields for ExternalAgentConfigImportHistoriesReadParams {
+    fn collect_unknown(&self, _: &str, _: &mut Vec<String>) {}
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportHistoriesReadResponse {
@@ -87,6 +121,15 @@ pub struct ExternalAgentConfigImportHistoriesReadResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigImportHistoriesReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.connectors
+            .collect_unknown(&format!("{at}/connectors"), out);
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -108,6 +151,16 @@ pub struct ExternalAgentConfigImportHistory {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigImportHistory {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.failures
+            .collect_unknown(&format!("{at}/failures"), out);
+        self.successes
+            .collect_unknown(&format!("{at}/successes"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportHistoryRecordParams {
     /// Completed results grouped by imported item type.
@@ -121,6 +174,14 @@ pub struct ExternalAgentConfigImportHistoryRecordParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigImportHistoryRecordParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item_type_results
+            .collect_unknown(&format!("{at}/itemTypeResults"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportHistoryRecordResponse {
     #[serde(rename = "importId")]
@@ -128,6 +189,12 @@ pub struct ExternalAgentConfigImportHistoryRecordResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigImportHistoryRecordResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +215,14 @@ pub struct ExternalAgentConfigImportHistoryRecordSuccessParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigImportHistoryRecordSuccessParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item_type
+            .collect_unknown(&format!("{at}/itemType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportHistoryRecordTypeResultParams {
     pub failures: Vec<ExternalAgentConfigImportItemTypeFailure>,
@@ -157,6 +232,18 @@ pub struct ExternalAgentConfigImportHistoryRecordTypeResultParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigImportHistoryRecordTypeResultParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.failures
+            .collect_unknown(&format!("{at}/failures"), out);
+        self.item_type
+            .collect_unknown(&format!("{at}/itemType"), out);
+        self.successes
+            .collect_unknown(&format!("{at}/successes"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,6 +270,14 @@ pub struct ExternalAgentConfigImportItemTypeFailure {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigImportItemTypeFailure {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item_type
+            .collect_unknown(&format!("{at}/itemType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportItemTypeSuccess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,6 +294,14 @@ pub struct ExternalAgentConfigImportItemTypeSuccess {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigImportItemTypeSuccess {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item_type
+            .collect_unknown(&format!("{at}/itemType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -227,6 +330,14 @@ pub struct ExternalAgentConfigImportParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigImportParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.migration_items
+            .collect_unknown(&format!("{at}/migrationItems"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportProgressNotification {
     #[serde(rename = "importId")]
@@ -238,6 +349,14 @@ pub struct ExternalAgentConfigImportProgressNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExternalAgentConfigImportProgressNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item_type_results
+            .collect_unknown(&format!("{at}/itemTypeResults"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentConfigImportResponse {
     #[serde(rename = "importId")]
@@ -245,6 +364,12 @@ pub struct ExternalAgentConfigImportResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigImportResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -256,6 +381,18 @@ pub struct ExternalAgentConfigImportTypeResult {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigImportTypeResult {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.failures
+            .collect_unknown(&format!("{at}/failures"), out);
+        self.item_type
+            .collect_unknown(&format!("{at}/itemType"), out);
+        self.successes
+            .collect_unknown(&format!("{at}/successes"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,6 +408,15 @@ pub struct ExternalAgentConfigMigrationItem {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentConfigMigrationItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.details.collect_unknown(&format!("{at}/details"), out);
+        self.item_type
+            .collect_unknown(&format!("{at}/itemType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -301,6 +447,14 @@ pub enum ExternalAgentConfigMigrationItemType {
     Unknown(String),
 }
 
+impl UnknownFields for ExternalAgentConfigMigrationItemType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentDetectedConnectorCandidate {
     pub name: String,
@@ -310,6 +464,13 @@ pub struct ExternalAgentDetectedConnectorCandidate {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentDetectedConnectorCandidate {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -324,6 +485,14 @@ pub enum ExternalAgentDetectedConnectorSource {
     Unknown(String),
 }
 
+impl UnknownFields for ExternalAgentDetectedConnectorSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExternalAgentImportedConnectorCandidate {
     pub name: String,
@@ -333,6 +502,13 @@ pub struct ExternalAgentImportedConnectorCandidate {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExternalAgentImportedConnectorCandidate {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -345,6 +521,14 @@ pub enum ExternalAgentImportedConnectorSource {
     Unknown(String),
 }
 
+impl UnknownFields for ExternalAgentImportedConnectorSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HookMigration {
     pub name: String,
@@ -353,12 +537,24 @@ pub struct HookMigration {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for HookMigration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpServerMigration {
     pub name: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerMigration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -388,6 +584,23 @@ pub struct MigrationDetails {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for MigrationDetails {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.commands
+            .collect_unknown(&format!("{at}/commands"), out);
+        self.hooks.collect_unknown(&format!("{at}/hooks"), out);
+        self.mcp_servers
+            .collect_unknown(&format!("{at}/mcpServers"), out);
+        self.plugins.collect_unknown(&format!("{at}/plugins"), out);
+        self.sessions
+            .collect_unknown(&format!("{at}/sessions"), out);
+        self.skills.collect_unknown(&format!("{at}/skills"), out);
+        self.subagents
+            .collect_unknown(&format!("{at}/subagents"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginsMigration {
     #[serde(rename = "marketplaceName")]
@@ -397,6 +610,12 @@ pub struct PluginsMigration {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginsMigration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -410,6 +629,12 @@ pub struct SessionMigration {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SessionMigration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkillMigration {
     pub name: String,
@@ -418,10 +643,22 @@ pub struct SkillMigration {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillMigration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubagentMigration {
     pub name: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SubagentMigration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

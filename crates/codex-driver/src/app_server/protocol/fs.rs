@@ -21,6 +21,12 @@ pub struct FsChangedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Copy a file or directory tree on the host filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsCopyParams {
@@ -38,12 +44,24 @@ pub struct FsCopyParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsCopyParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful response for `fs/copy`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsCopyResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsCopyResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Create a directory on the host filesystem.
@@ -59,12 +77,24 @@ pub struct FsCreateDirectoryParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsCreateDirectoryParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful response for `fs/createDirectory`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsCreateDirectoryResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsCreateDirectoryResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Request metadata for an absolute path.
@@ -75,6 +105,12 @@ pub struct FsGetMetadataParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsGetMetadataParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Metadata returned by `fs/getMetadata`.
@@ -100,6 +136,12 @@ pub struct FsGetMetadataResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsGetMetadataResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// A directory entry returned by `fs/readDirectory`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsReadDirectoryEntry {
@@ -117,6 +159,12 @@ pub struct FsReadDirectoryEntry {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsReadDirectoryEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// List direct child names for a directory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsReadDirectoryParams {
@@ -125,6 +173,12 @@ pub struct FsReadDirectoryParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsReadDirectoryParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Directory entries returned by `fs/readDirectory`.
@@ -137,6 +191,13 @@ pub struct FsReadDirectoryResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsReadDirectoryResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.entries.collect_unknown(&format!("{at}/entries"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Read a file from the host filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsReadFileParams {
@@ -145,6 +206,12 @@ pub struct FsReadFileParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsReadFileParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Base64-encoded file contents returned by `fs/readFile`.
@@ -156,6 +223,12 @@ pub struct FsReadFileResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsReadFileResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Remove a file or directory tree from the host filesystem.
@@ -174,12 +247,24 @@ pub struct FsRemoveParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsRemoveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful response for `fs/remove`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsRemoveResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsRemoveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Stop filesystem watch notifications for a prior `fs/watch`.
@@ -193,12 +278,24 @@ pub struct FsUnwatchParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsUnwatchParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful response for `fs/unwatch`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsUnwatchResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsUnwatchResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Start filesystem watch notifications for an absolute path.
@@ -214,6 +311,12 @@ pub struct FsWatchParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsWatchParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful response for `fs/watch`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsWatchResponse {
@@ -222,6 +325,12 @@ pub struct FsWatchResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsWatchResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Write a file on the host filesystem.
@@ -237,12 +346,24 @@ pub struct FsWriteFileParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FsWriteFileParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful response for `fs/writeFile`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FsWriteFileResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FsWriteFileResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -255,6 +376,14 @@ pub enum FuzzyFileSearchMatchType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for FuzzyFileSearchMatchType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -272,12 +401,25 @@ pub struct FuzzyFileSearchParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FuzzyFileSearchParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FuzzyFileSearchResponse {
     pub files: Vec<FuzzyFileSearchResult>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FuzzyFileSearchResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.files.collect_unknown(&format!("{at}/files"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Superset of \[`codex_file_search::FileMatch`\]
@@ -295,6 +437,14 @@ pub struct FuzzyFileSearchResult {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FuzzyFileSearchResult {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.match_type
+            .collect_unknown(&format!("{at}/match_type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FuzzyFileSearchSessionCompletedNotification {
     #[serde(rename = "sessionId")]
@@ -302,6 +452,12 @@ pub struct FuzzyFileSearchSessionCompletedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FuzzyFileSearchSessionCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -313,4 +469,11 @@ pub struct FuzzyFileSearchSessionUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FuzzyFileSearchSessionUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.files.collect_unknown(&format!("{at}/files"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

@@ -19,6 +19,13 @@ pub struct HookCompletedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for HookCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.run.collect_unknown(&format!("{at}/run"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HookErrorInfo {
     pub message: String,
@@ -26,6 +33,12 @@ pub struct HookErrorInfo {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for HookErrorInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +51,14 @@ pub enum HookExecutionMode {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for HookExecutionMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,6 +75,14 @@ pub enum HookHandlerType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for HookHandlerType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,37 +102,257 @@ pub enum HookMetadata {
     Unknown(Value),
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+impl UnknownFields for HookMetadata {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Command(v) => v.collect_unknown(at, out),
+            Self::McpTool(v) => v.collect_unknown(at, out),
+            Self::Prompt(v) => v.collect_unknown(at, out),
+            Self::Agent(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookMetadataAgent {
+    /// Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling.
+    #[serde(
+        rename = "additionalContextLimit",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub additional_context_limit: Option<u64>,
+    #[serde(rename = "currentHash")]
+    pub current_hash: String,
+    #[serde(rename = "displayOrder")]
+    pub display_order: i64,
+    pub enabled: bool,
+    /// The owning execution environment, if this hook came from its requirements.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
+    #[serde(rename = "eventName")]
+    pub event_name: HookEventName,
+    #[serde(rename = "isManaged")]
+    pub is_managed: bool,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<String>,
+    #[serde(rename = "pluginId", default, skip_serializing_if = "Option::is_none")]
+    pub plugin_id: Option<String>,
+    pub source: HookSource,
+    #[serde(rename = "sourcePath")]
+    pub source_path: AbsolutePathBuf,
+    #[serde(
+        rename = "statusMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_message: Option<String>,
+    #[serde(rename = "timeoutSec")]
+    pub timeout_sec: u64,
+    #[serde(rename = "trustStatus")]
+    pub trust_status: HookTrustStatus,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+impl UnknownFields for HookMetadataAgent {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.event_name
+            .collect_unknown(&format!("{at}/eventName"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        self.trust_status
+            .collect_unknown(&format!("{at}/trustStatus"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookMetadataCommand {
     #[serde(rename = "async", default, skip_serializing_if = "Option::is_none")]
     pub async_: Option<bool>,
     pub command: String,
+    /// Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling.
+    #[serde(
+        rename = "additionalContextLimit",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub additional_context_limit: Option<u64>,
+    #[serde(rename = "currentHash")]
+    pub current_hash: String,
+    #[serde(rename = "displayOrder")]
+    pub display_order: i64,
+    pub enabled: bool,
+    /// The owning execution environment, if this hook came from its requirements.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
+    #[serde(rename = "eventName")]
+    pub event_name: HookEventName,
+    #[serde(rename = "isManaged")]
+    pub is_managed: bool,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<String>,
+    #[serde(rename = "pluginId", default, skip_serializing_if = "Option::is_none")]
+    pub plugin_id: Option<String>,
+    pub source: HookSource,
+    #[serde(rename = "sourcePath")]
+    pub source_path: AbsolutePathBuf,
+    #[serde(
+        rename = "statusMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_message: Option<String>,
+    #[serde(rename = "timeoutSec")]
+    pub timeout_sec: u64,
+    #[serde(rename = "trustStatus")]
+    pub trust_status: HookTrustStatus,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+impl UnknownFields for HookMetadataCommand {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.event_name
+            .collect_unknown(&format!("{at}/eventName"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        self.trust_status
+            .collect_unknown(&format!("{at}/trustStatus"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookMetadataMcpTool {
     pub server: String,
     pub tool: String,
+    /// Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling.
+    #[serde(
+        rename = "additionalContextLimit",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub additional_context_limit: Option<u64>,
+    #[serde(rename = "currentHash")]
+    pub current_hash: String,
+    #[serde(rename = "displayOrder")]
+    pub display_order: i64,
+    pub enabled: bool,
+    /// The owning execution environment, if this hook came from its requirements.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
+    #[serde(rename = "eventName")]
+    pub event_name: HookEventName,
+    #[serde(rename = "isManaged")]
+    pub is_managed: bool,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<String>,
+    #[serde(rename = "pluginId", default, skip_serializing_if = "Option::is_none")]
+    pub plugin_id: Option<String>,
+    pub source: HookSource,
+    #[serde(rename = "sourcePath")]
+    pub source_path: AbsolutePathBuf,
+    #[serde(
+        rename = "statusMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_message: Option<String>,
+    #[serde(rename = "timeoutSec")]
+    pub timeout_sec: u64,
+    #[serde(rename = "trustStatus")]
+    pub trust_status: HookTrustStatus,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+impl UnknownFields for HookMetadataMcpTool {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.event_name
+            .collect_unknown(&format!("{at}/eventName"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        self.trust_status
+            .collect_unknown(&format!("{at}/trustStatus"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookMetadataPrompt {
+    /// Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling.
+    #[serde(
+        rename = "additionalContextLimit",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub additional_context_limit: Option<u64>,
+    #[serde(rename = "currentHash")]
+    pub current_hash: String,
+    #[serde(rename = "displayOrder")]
+    pub display_order: i64,
+    pub enabled: bool,
+    /// The owning execution environment, if this hook came from its requirements.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
+    #[serde(rename = "eventName")]
+    pub event_name: HookEventName,
+    #[serde(rename = "isManaged")]
+    pub is_managed: bool,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<String>,
+    #[serde(rename = "pluginId", default, skip_serializing_if = "Option::is_none")]
+    pub plugin_id: Option<String>,
+    pub source: HookSource,
+    #[serde(rename = "sourcePath")]
+    pub source_path: AbsolutePathBuf,
+    #[serde(
+        rename = "statusMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_message: Option<String>,
+    #[serde(rename = "timeoutSec")]
+    pub timeout_sec: u64,
+    #[serde(rename = "trustStatus")]
+    pub trust_status: HookTrustStatus,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for HookMetadataPrompt {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.event_name
+            .collect_unknown(&format!("{at}/eventName"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        self.trust_status
+            .collect_unknown(&format!("{at}/trustStatus"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +362,13 @@ pub struct HookOutputEntry {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for HookOutputEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.kind.collect_unknown(&format!("{at}/kind"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -133,6 +389,14 @@ pub enum HookOutputEntryKind {
     Unknown(String),
 }
 
+impl UnknownFields for HookOutputEntryKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum HookRunStatus {
@@ -149,6 +413,14 @@ pub enum HookRunStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for HookRunStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,6 +466,22 @@ pub struct HookRunSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for HookRunSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.entries.collect_unknown(&format!("{at}/entries"), out);
+        self.event_name
+            .collect_unknown(&format!("{at}/eventName"), out);
+        self.execution_mode
+            .collect_unknown(&format!("{at}/executionMode"), out);
+        self.handler_type
+            .collect_unknown(&format!("{at}/handlerType"), out);
+        self.scope.collect_unknown(&format!("{at}/scope"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum HookScope {
@@ -204,6 +492,14 @@ pub enum HookScope {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for HookScope {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -236,6 +532,14 @@ pub enum HookSource {
     Unknown(String),
 }
 
+impl UnknownFields for HookSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookStartedNotification {
     pub run: HookRunSummary,
@@ -246,6 +550,13 @@ pub struct HookStartedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for HookStartedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.run.collect_unknown(&format!("{at}/run"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -264,6 +575,14 @@ pub enum HookTrustStatus {
     Unknown(String),
 }
 
+impl UnknownFields for HookTrustStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HooksListEntry {
     pub cwd: String,
@@ -273,6 +592,14 @@ pub struct HooksListEntry {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for HooksListEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.errors.collect_unknown(&format!("{at}/errors"), out);
+        self.hooks.collect_unknown(&format!("{at}/hooks"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -288,10 +615,23 @@ pub struct HooksListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for HooksListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HooksListResponse {
     pub data: Vec<HooksListEntry>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for HooksListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

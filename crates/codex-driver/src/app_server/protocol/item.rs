@@ -29,6 +29,13 @@ pub struct AdditionalFileSystemPermissions {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AdditionalFileSystemPermissions {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.entries.collect_unknown(&format!("{at}/entries"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdditionalNetworkPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,6 +43,12 @@ pub struct AdditionalNetworkPermissions {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AdditionalNetworkPermissions {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,6 +63,12 @@ pub struct AgentMessageDeltaNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AgentMessageDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,12 +91,28 @@ pub struct ApplyPatchApprovalParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ApplyPatchApprovalParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.file_changes
+            .collect_unknown(&format!("{at}/fileChanges"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApplyPatchApprovalResponse {
     pub decision: ReviewDecision,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ApplyPatchApprovalResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.decision
+            .collect_unknown(&format!("{at}/decision"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// \[UNSTABLE\] Source that produced a terminal approval auto-review decision.
@@ -89,6 +124,14 @@ pub enum AutoReviewDecisionSource {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for AutoReviewDecisionSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +156,24 @@ pub enum CommandExecutionApprovalDecision {
     Unknown(Value),
 }
 
+impl UnknownFields for CommandExecutionApprovalDecision {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Accept => {}
+            Self::AcceptForSession => {}
+            Self::AcceptWithExecpolicyAmendment(v) => {
+                v.collect_unknown(&format!("{at}/acceptWithExecpolicyAmendment"), out)
+            }
+            Self::ApplyNetworkPolicyAmendment(v) => {
+                v.collect_unknown(&format!("{at}/applyNetworkPolicyAmendment"), out)
+            }
+            Self::Decline => {}
+            Self::Cancel => {}
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecutionApprovalDecisionAcceptWithExecpolicyAmendment {
     pub execpolicy_amendment: Vec<String>,
@@ -121,12 +182,26 @@ pub struct CommandExecutionApprovalDecisionAcceptWithExecpolicyAmendment {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecutionApprovalDecisionAcceptWithExecpolicyAmendment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecutionApprovalDecisionApplyNetworkPolicyAmendment {
     pub network_policy_amendment: NetworkPolicyAmendment,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandExecutionApprovalDecisionApplyNetworkPolicyAmendment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.network_policy_amendment
+            .collect_unknown(&format!("{at}/network_policy_amendment"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Distinguishes a command approval from input sent to an existing terminal.
@@ -144,6 +219,14 @@ pub enum CommandExecutionApprovalKind {
     Unknown(String),
 }
 
+impl UnknownFields for CommandExecutionApprovalKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecutionOutputDeltaNotification {
     pub delta: String,
@@ -156,6 +239,12 @@ pub struct CommandExecutionOutputDeltaNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandExecutionOutputDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -232,12 +321,33 @@ pub struct CommandExecutionRequestApprovalParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CommandExecutionRequestApprovalParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.command_actions
+            .collect_unknown(&format!("{at}/commandActions"), out);
+        self.kind.collect_unknown(&format!("{at}/kind"), out);
+        self.network_approval_context
+            .collect_unknown(&format!("{at}/networkApprovalContext"), out);
+        self.proposed_network_policy_amendments
+            .collect_unknown(&format!("{at}/proposedNetworkPolicyAmendments"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandExecutionRequestApprovalResponse {
     pub decision: CommandExecutionApprovalDecision,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CommandExecutionRequestApprovalResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.decision
+            .collect_unknown(&format!("{at}/decision"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -257,6 +367,12 @@ pub struct DynamicToolCallParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for DynamicToolCallParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DynamicToolCallResponse {
     #[serde(rename = "contentItems")]
@@ -265,6 +381,14 @@ pub struct DynamicToolCallResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for DynamicToolCallResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.content_items
+            .collect_unknown(&format!("{at}/contentItems"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -292,12 +416,28 @@ pub struct ExecCommandApprovalParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ExecCommandApprovalParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.parsed_cmd
+            .collect_unknown(&format!("{at}/parsedCmd"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecCommandApprovalResponse {
     pub decision: ReviewDecision,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ExecCommandApprovalResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.decision
+            .collect_unknown(&format!("{at}/decision"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,12 +455,29 @@ pub enum FileChange {
     Unknown(Value),
 }
 
+impl UnknownFields for FileChange {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Add(v) => v.collect_unknown(at, out),
+            Self::Delete(v) => v.collect_unknown(at, out),
+            Self::Update(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileChangeAdd {
     pub content: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileChangeAdd {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -339,12 +496,26 @@ pub enum FileChangeApprovalDecision {
     Unknown(String),
 }
 
+impl UnknownFields for FileChangeApprovalDecision {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileChangeDelete {
     pub content: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileChangeDelete {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Deprecated legacy notification for `apply_patch` textual output.
@@ -364,6 +535,12 @@ pub struct FileChangeOutputDeltaNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FileChangeOutputDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileChangePatchUpdatedNotification {
     pub changes: Vec<FileUpdateChange>,
@@ -376,6 +553,13 @@ pub struct FileChangePatchUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileChangePatchUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.changes.collect_unknown(&format!("{at}/changes"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -400,12 +584,26 @@ pub struct FileChangeRequestApprovalParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FileChangeRequestApprovalParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileChangeRequestApprovalResponse {
     pub decision: FileChangeApprovalDecision,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileChangeRequestApprovalResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.decision
+            .collect_unknown(&format!("{at}/decision"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -416,6 +614,12 @@ pub struct FileChangeUpdate {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileChangeUpdate {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -430,6 +634,14 @@ pub enum FileSystemAccessMode {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for FileSystemAccessMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -447,12 +659,29 @@ pub enum FileSystemPath {
     Unknown(Value),
 }
 
+impl UnknownFields for FileSystemPath {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Path(v) => v.collect_unknown(at, out),
+            Self::GlobPattern(v) => v.collect_unknown(at, out),
+            Self::Special(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileSystemPathGlobPattern {
     pub pattern: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileSystemPathGlobPattern {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -463,12 +692,25 @@ pub struct FileSystemPathPath {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FileSystemPathPath {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileSystemPathSpecial {
     pub value: FileSystemSpecialPath,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileSystemPathSpecial {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.value.collect_unknown(&format!("{at}/value"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -478,6 +720,14 @@ pub struct FileSystemSandboxEntry {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileSystemSandboxEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.access.collect_unknown(&format!("{at}/access"), out);
+        self.path.collect_unknown(&format!("{at}/path"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -501,11 +751,31 @@ pub enum FileSystemSpecialPath {
     Unknown(Value),
 }
 
+impl UnknownFields for FileSystemSpecialPath {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Root(v) => v.collect_unknown(at, out),
+            Self::Minimal(v) => v.collect_unknown(at, out),
+            Self::ProjectRoots(v) => v.collect_unknown(at, out),
+            Self::Tmpdir(v) => v.collect_unknown(at, out),
+            Self::SlashTmp(v) => v.collect_unknown(at, out),
+            Self::Unknown_(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileSystemSpecialPathMinimal {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileSystemSpecialPathMinimal {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -517,11 +787,23 @@ pub struct FileSystemSpecialPathProjectRoots {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FileSystemSpecialPathProjectRoots {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileSystemSpecialPathRoot {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileSystemSpecialPathRoot {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -531,11 +813,23 @@ pub struct FileSystemSpecialPathSlashTmp {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FileSystemSpecialPathSlashTmp {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileSystemSpecialPathTmpdir {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileSystemSpecialPathTmpdir {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -546,6 +840,12 @@ pub struct FileSystemSpecialPathUnknown {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FileSystemSpecialPathUnknown {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -561,6 +861,15 @@ pub struct GrantedPermissionProfile {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GrantedPermissionProfile {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.file_system
+            .collect_unknown(&format!("{at}/fileSystem"), out);
+        self.network.collect_unknown(&format!("{at}/network"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// \[UNSTABLE\] Temporary approval auto-review payload used by `item/autoApprovalReview/*` notifications. This shape is expected to change soon.
@@ -580,6 +889,17 @@ pub struct GuardianApprovalReview {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GuardianApprovalReview {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.risk_level
+            .collect_unknown(&format!("{at}/riskLevel"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        self.user_authorization
+            .collect_unknown(&format!("{at}/userAuthorization"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -606,6 +926,21 @@ pub enum GuardianApprovalReviewAction {
     Unknown(Value),
 }
 
+impl UnknownFields for GuardianApprovalReviewAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Command(v) => v.collect_unknown(at, out),
+            Self::Execve(v) => v.collect_unknown(at, out),
+            Self::WriteStdin(v) => v.collect_unknown(at, out),
+            Self::ApplyPatch(v) => v.collect_unknown(at, out),
+            Self::NetworkAccess(v) => v.collect_unknown(at, out),
+            Self::McpToolCall(v) => v.collect_unknown(at, out),
+            Self::RequestPermissions(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GuardianApprovalReviewActionApplyPatch {
     pub cwd: LegacyAppPathString,
@@ -613,6 +948,12 @@ pub struct GuardianApprovalReviewActionApplyPatch {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GuardianApprovalReviewActionApplyPatch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -625,6 +966,13 @@ pub struct GuardianApprovalReviewActionCommand {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GuardianApprovalReviewActionCommand {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuardianApprovalReviewActionExecve {
     pub argv: Vec<String>,
@@ -634,6 +982,13 @@ pub struct GuardianApprovalReviewActionExecve {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GuardianApprovalReviewActionExecve {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -660,6 +1015,12 @@ pub struct GuardianApprovalReviewActionMcpToolCall {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GuardianApprovalReviewActionMcpToolCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuardianApprovalReviewActionNetworkAccess {
     pub host: String,
@@ -671,6 +1032,14 @@ pub struct GuardianApprovalReviewActionNetworkAccess {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GuardianApprovalReviewActionNetworkAccess {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.protocol
+            .collect_unknown(&format!("{at}/protocol"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GuardianApprovalReviewActionRequestPermissions {
     pub permissions: RequestPermissionProfile,
@@ -679,6 +1048,14 @@ pub struct GuardianApprovalReviewActionRequestPermissions {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GuardianApprovalReviewActionRequestPermissions {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.permissions
+            .collect_unknown(&format!("{at}/permissions"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// A child approval for input to an existing command execution item.
@@ -693,6 +1070,12 @@ pub struct GuardianApprovalReviewActionWriteStdin {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GuardianApprovalReviewActionWriteStdin {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// \[UNSTABLE\] Lifecycle state for an approval auto-review.
@@ -714,6 +1097,14 @@ pub enum GuardianApprovalReviewStatus {
     Unknown(String),
 }
 
+impl UnknownFields for GuardianApprovalReviewStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum GuardianCommandSource {
@@ -724,6 +1115,14 @@ pub enum GuardianCommandSource {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for GuardianCommandSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// \[UNSTABLE\] Risk level assigned by approval auto-review.
@@ -743,6 +1142,14 @@ pub enum GuardianRiskLevel {
     Unknown(String),
 }
 
+impl UnknownFields for GuardianRiskLevel {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// \[UNSTABLE\] Authorization level assigned by approval auto-review.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -758,6 +1165,14 @@ pub enum GuardianUserAuthorization {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for GuardianUserAuthorization {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -780,6 +1195,13 @@ pub struct ItemCompletedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ItemCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// \[UNSTABLE\] Temporary notification payload for approval auto-review. This shape is expected to change soon.
@@ -818,6 +1240,16 @@ pub struct ItemGuardianApprovalReviewCompletedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ItemGuardianApprovalReviewCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        self.decision_source
+            .collect_unknown(&format!("{at}/decisionSource"), out);
+        self.review.collect_unknown(&format!("{at}/review"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// \[UNSTABLE\] Temporary notification payload for approval auto-review. This shape is expected to change soon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemGuardianApprovalReviewStartedNotification {
@@ -849,6 +1281,14 @@ pub struct ItemGuardianApprovalReviewStartedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ItemGuardianApprovalReviewStartedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        self.review.collect_unknown(&format!("{at}/review"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemStartedNotification {
     pub item: ThreadItem,
@@ -862,6 +1302,13 @@ pub struct ItemStartedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ItemStartedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -878,6 +1325,12 @@ pub struct McpToolCallProgressNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpToolCallProgressNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetworkApprovalContext {
     pub host: String,
@@ -885,6 +1338,14 @@ pub struct NetworkApprovalContext {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for NetworkApprovalContext {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.protocol
+            .collect_unknown(&format!("{at}/protocol"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -903,6 +1364,14 @@ pub enum NetworkApprovalProtocol {
     Unknown(String),
 }
 
+impl UnknownFields for NetworkApprovalProtocol {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetworkPolicyAmendment {
     pub action: NetworkPolicyRuleAction,
@@ -910,6 +1379,13 @@ pub struct NetworkPolicyAmendment {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for NetworkPolicyAmendment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -922,6 +1398,14 @@ pub enum NetworkPolicyRuleAction {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for NetworkPolicyRuleAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -941,6 +1425,18 @@ pub enum ParsedCommand {
     Unknown(Value),
 }
 
+impl UnknownFields for ParsedCommand {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Read(v) => v.collect_unknown(at, out),
+            Self::ListFiles(v) => v.collect_unknown(at, out),
+            Self::Search(v) => v.collect_unknown(at, out),
+            Self::Unknown_(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ParsedCommandListFiles {
     pub cmd: String,
@@ -949,6 +1445,12 @@ pub struct ParsedCommandListFiles {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ParsedCommandListFiles {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -960,6 +1462,12 @@ pub struct ParsedCommandRead {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ParsedCommandRead {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -974,12 +1482,24 @@ pub struct ParsedCommandSearch {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ParsedCommandSearch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ParsedCommandUnknown {
     pub cmd: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ParsedCommandUnknown {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -992,6 +1512,14 @@ pub enum PermissionGrantScope {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for PermissionGrantScope {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1020,6 +1548,14 @@ pub struct PermissionsRequestApprovalParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PermissionsRequestApprovalParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.permissions
+            .collect_unknown(&format!("{at}/permissions"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PermissionsRequestApprovalResponse {
     pub permissions: GrantedPermissionProfile,
@@ -1037,6 +1573,15 @@ pub struct PermissionsRequestApprovalResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PermissionsRequestApprovalResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.permissions
+            .collect_unknown(&format!("{at}/permissions"), out);
+        self.scope.collect_unknown(&format!("{at}/scope"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - proposed plan streaming deltas for plan items. Clients should not assume concatenated deltas match the completed plan item content.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanDeltaNotification {
@@ -1052,6 +1597,12 @@ pub struct PlanDeltaNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PlanDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningSummaryPartAddedNotification {
     #[serde(rename = "itemId")]
@@ -1065,6 +1616,12 @@ pub struct ReasoningSummaryPartAddedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReasoningSummaryPartAddedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1083,6 +1640,12 @@ pub struct ReasoningSummaryTextDeltaNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ReasoningSummaryTextDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningTextDeltaNotification {
     #[serde(rename = "contentIndex")]
@@ -1097,6 +1660,12 @@ pub struct ReasoningTextDeltaNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReasoningTextDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 pub type RequestId = Value;
@@ -1114,6 +1683,15 @@ pub struct RequestPermissionProfile {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for RequestPermissionProfile {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.file_system
+            .collect_unknown(&format!("{at}/fileSystem"), out);
+        self.network.collect_unknown(&format!("{at}/network"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// User's decision in response to an ExecApprovalRequest.
@@ -1144,12 +1722,38 @@ pub enum ReviewDecision {
     Unknown(Value),
 }
 
+impl UnknownFields for ReviewDecision {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Approved => {}
+            Self::ApprovedExecpolicyAmendment(v) => {
+                v.collect_unknown(&format!("{at}/approved_execpolicy_amendment"), out)
+            }
+            Self::ApprovedForSession => {}
+            Self::ApprovedMcpPolicyAmendment => {}
+            Self::NetworkPolicyAmendment(v) => {
+                v.collect_unknown(&format!("{at}/network_policy_amendment"), out)
+            }
+            Self::Denied(v) => v.collect_unknown(&format!("{at}/denied"), out),
+            Self::TimedOut => {}
+            Self::Abort => {}
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReviewDecisionApprovedExecpolicyAmendment {
     pub proposed_execpolicy_amendment: Vec<String>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReviewDecisionApprovedExecpolicyAmendment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1160,12 +1764,26 @@ pub struct ReviewDecisionDenied {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ReviewDecisionDenied {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewDecisionNetworkPolicyAmendment {
     pub network_policy_amendment: NetworkPolicyAmendment,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReviewDecisionNetworkPolicyAmendment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.network_policy_amendment
+            .collect_unknown(&format!("{at}/network_policy_amendment"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1177,6 +1795,12 @@ pub struct ServerRequestResolvedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ServerRequestResolvedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1191,6 +1815,12 @@ pub struct StrictReviewRequiredNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for StrictReviewRequiredNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1209,6 +1839,12 @@ pub struct TerminalInteractionNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TerminalInteractionNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL. Captures a user's answer to a request_user_input question.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolRequestUserInputAnswer {
@@ -1216,6 +1852,12 @@ pub struct ToolRequestUserInputAnswer {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ToolRequestUserInputAnswer {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL. Defines a single selectable option for request_user_input.
@@ -1226,6 +1868,12 @@ pub struct ToolRequestUserInputOption {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ToolRequestUserInputOption {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL. Params sent with a request_user_input event.
@@ -1252,6 +1900,14 @@ pub struct ToolRequestUserInputParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ToolRequestUserInputParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.questions
+            .collect_unknown(&format!("{at}/questions"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL. Represents one request_user_input question and its required options.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolRequestUserInputQuestion {
@@ -1269,6 +1925,13 @@ pub struct ToolRequestUserInputQuestion {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ToolRequestUserInputQuestion {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.options.collect_unknown(&format!("{at}/options"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL. Response payload mapping question ids to answers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolRequestUserInputResponse {
@@ -1276,4 +1939,11 @@ pub struct ToolRequestUserInputResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ToolRequestUserInputResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.answers.collect_unknown(&format!("{at}/answers"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

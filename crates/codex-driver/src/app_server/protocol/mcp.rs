@@ -3,6 +3,7 @@
 // Do not edit: regenerate with scripts/app-server-schema.
 //! Types reached only by the `mcpServer/*` and `mcpServerStatus/*` methods.
 
+use super::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -32,6 +33,13 @@ pub struct ListMcpServerStatusParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ListMcpServerStatusParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.detail.collect_unknown(&format!("{at}/detail"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListMcpServerStatusResponse {
     pub data: Vec<McpServerStatus>,
@@ -45,6 +53,13 @@ pub struct ListMcpServerStatusResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ListMcpServerStatusResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,6 +80,14 @@ pub enum McpAuthStatus {
     Unknown(String),
 }
 
+impl UnknownFields for McpAuthStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpElicitationArrayType {
@@ -73,6 +96,14 @@ pub enum McpElicitationArrayType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpElicitationArrayType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +121,13 @@ pub struct McpElicitationBooleanSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationBooleanSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpElicitationBooleanType {
@@ -100,6 +138,14 @@ pub enum McpElicitationBooleanType {
     Unknown(String),
 }
 
+impl UnknownFields for McpElicitationBooleanType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpElicitationConstOption {
     #[serde(rename = "const")]
@@ -108,6 +154,12 @@ pub struct McpElicitationConstOption {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpElicitationConstOption {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 pub type McpElicitationEnumSchema = Value;
@@ -131,6 +183,13 @@ pub struct McpElicitationLegacyTitledEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationLegacyTitledEnumSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 pub type McpElicitationMultiSelectEnumSchema = Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +211,13 @@ pub struct McpElicitationNumberSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationNumberSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpElicitationNumberType {
@@ -164,6 +230,14 @@ pub enum McpElicitationNumberType {
     Unknown(String),
 }
 
+impl UnknownFields for McpElicitationNumberType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpElicitationObjectType {
@@ -172,6 +246,14 @@ pub enum McpElicitationObjectType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpElicitationObjectType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 pub type McpElicitationPrimitiveSchema = Value;
@@ -193,6 +275,13 @@ pub struct McpElicitationSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 pub type McpElicitationSingleSelectEnumSchema = Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -209,6 +298,14 @@ pub enum McpElicitationStringFormat {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpElicitationStringFormat {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,6 +329,14 @@ pub struct McpElicitationStringSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationStringSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.format.collect_unknown(&format!("{at}/format"), out);
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpElicitationStringType {
@@ -242,6 +347,14 @@ pub enum McpElicitationStringType {
     Unknown(String),
 }
 
+impl UnknownFields for McpElicitationStringType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpElicitationTitledEnumItems {
     #[serde(rename = "anyOf")]
@@ -249,6 +362,13 @@ pub struct McpElicitationTitledEnumItems {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpElicitationTitledEnumItems {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.any_of.collect_unknown(&format!("{at}/anyOf"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,6 +391,14 @@ pub struct McpElicitationTitledMultiSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationTitledMultiSelectEnumSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.items.collect_unknown(&format!("{at}/items"), out);
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpElicitationTitledSingleSelectEnumSchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,6 +416,14 @@ pub struct McpElicitationTitledSingleSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationTitledSingleSelectEnumSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.one_of.collect_unknown(&format!("{at}/oneOf"), out);
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpElicitationUntitledEnumItems {
     #[serde(rename = "enum")]
@@ -297,6 +433,13 @@ pub struct McpElicitationUntitledEnumItems {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpElicitationUntitledEnumItems {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -319,6 +462,14 @@ pub struct McpElicitationUntitledMultiSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpElicitationUntitledMultiSelectEnumSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.items.collect_unknown(&format!("{at}/items"), out);
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpElicitationUntitledSingleSelectEnumSchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -334,6 +485,13 @@ pub struct McpElicitationUntitledSingleSelectEnumSchema {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpElicitationUntitledSingleSelectEnumSchema {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.type_.collect_unknown(&format!("{at}/type"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -366,6 +524,13 @@ pub struct McpResourceReadParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpResourceReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.target.collect_unknown(&format!("{at}/target"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpResourceReadResponse {
     pub contents: Vec<ResourceContent>,
@@ -381,6 +546,12 @@ pub struct McpResourceReadResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpResourceReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpResourceReadTarget {
     #[serde(rename = "connectorId")]
@@ -391,6 +562,12 @@ pub struct McpResourceReadTarget {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpResourceReadTarget {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -415,6 +592,14 @@ pub enum McpServerConnectionStatus {
     Unknown(String),
 }
 
+impl UnknownFields for McpServerConnectionStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpServerElicitationAction {
@@ -427,6 +612,14 @@ pub enum McpServerElicitationAction {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpServerElicitationAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -446,6 +639,18 @@ pub enum McpServerElicitationRequestParams {
     Unknown(Value),
 }
 
+impl UnknownFields for McpServerElicitationRequestParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Form(v) => v.collect_unknown(at, out),
+            Self::OpenaiForm(v) => v.collect_unknown(at, out),
+            Self::OpenaiForm_(v) => v.collect_unknown(at, out),
+            Self::Url(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpServerElicitationRequestParamsForm {
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
@@ -453,9 +658,26 @@ pub struct McpServerElicitationRequestParamsForm {
     pub message: String,
     #[serde(rename = "requestedSchema")]
     pub requested_schema: McpElicitationSchema,
+    #[serde(rename = "serverName")]
+    pub server_name: String,
+    #[serde(rename = "threadId")]
+    pub thread_id: String,
+    /// Active Codex turn when this elicitation was observed, if app-server could correlate one.
+    ///
+    /// This is nullable because MCP models elicitation as a standalone server-to-client request identified by the MCP server request id. It may be triggered during a turn, but turn context is app-server correlation rather than part of the protocol identity of the elicitation itself.
+    #[serde(rename = "turnId", default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerElicitationRequestParamsForm {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.requested_schema
+            .collect_unknown(&format!("{at}/requestedSchema"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -465,9 +687,24 @@ pub struct McpServerElicitationRequestParamsOpenaiForm {
     pub message: String,
     #[serde(rename = "requestedSchema")]
     pub requested_schema: Value,
+    #[serde(rename = "serverName")]
+    pub server_name: String,
+    #[serde(rename = "threadId")]
+    pub thread_id: String,
+    /// Active Codex turn when this elicitation was observed, if app-server could correlate one.
+    ///
+    /// This is nullable because MCP models elicitation as a standalone server-to-client request identified by the MCP server request id. It may be triggered during a turn, but turn context is app-server correlation rather than part of the protocol identity of the elicitation itself.
+    #[serde(rename = "turnId", default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerElicitationRequestParamsOpenaiForm {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -478,9 +715,24 @@ pub struct McpServerElicitationRequestParamsUrl {
     pub elicitation_id: String,
     pub message: String,
     pub url: String,
+    #[serde(rename = "serverName")]
+    pub server_name: String,
+    #[serde(rename = "threadId")]
+    pub thread_id: String,
+    /// Active Codex turn when this elicitation was observed, if app-server could correlate one.
+    ///
+    /// This is nullable because MCP models elicitation as a standalone server-to-client request identified by the MCP server request id. It may be triggered during a turn, but turn context is app-server correlation rather than part of the protocol identity of the elicitation itself.
+    #[serde(rename = "turnId", default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerElicitationRequestParamsUrl {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -499,6 +751,13 @@ pub struct McpServerElicitationRequestResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpServerElicitationRequestResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpServerEventNotification {
     pub method: String,
@@ -506,6 +765,12 @@ pub struct McpServerEventNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerEventNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -516,6 +781,14 @@ pub struct McpServerEventStreamNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerEventStreamNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.notification
+            .collect_unknown(&format!("{at}/notification"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Presentation metadata advertised by an initialized MCP server.
@@ -540,6 +813,12 @@ pub struct McpServerInfo {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpServerInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpServerOauthClientRegistration {
@@ -552,6 +831,14 @@ pub enum McpServerOauthClientRegistration {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpServerOauthClientRegistration {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -568,6 +855,12 @@ pub struct McpServerOauthLoginCompletedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerOauthLoginCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -595,6 +888,14 @@ pub struct McpServerOauthLoginParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpServerOauthLoginParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.client_registration
+            .collect_unknown(&format!("{at}/clientRegistration"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpServerOauthLoginResponse {
     #[serde(rename = "authorizationUrl")]
@@ -607,6 +908,12 @@ pub struct McpServerOauthLoginResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpServerOauthLoginResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpServerStartupFailureReason {
@@ -615,6 +922,14 @@ pub enum McpServerStartupFailureReason {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpServerStartupFailureReason {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -631,6 +946,14 @@ pub enum McpServerStartupState {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpServerStartupState {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -690,6 +1013,23 @@ pub struct McpServerStatus {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpServerStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.auth_status
+            .collect_unknown(&format!("{at}/authStatus"), out);
+        self.resource_templates
+            .collect_unknown(&format!("{at}/resourceTemplates"), out);
+        self.resources
+            .collect_unknown(&format!("{at}/resources"), out);
+        self.runtime_status
+            .collect_unknown(&format!("{at}/runtimeStatus"), out);
+        self.server_info
+            .collect_unknown(&format!("{at}/serverInfo"), out);
+        self.tools.collect_unknown(&format!("{at}/tools"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum McpServerStatusDetail {
@@ -700,6 +1040,14 @@ pub enum McpServerStatusDetail {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for McpServerStatusDetail {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -721,6 +1069,15 @@ pub struct McpServerStatusUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for McpServerStatusUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.failure_reason
+            .collect_unknown(&format!("{at}/failureReason"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpServerToolCallParams {
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
@@ -734,6 +1091,12 @@ pub struct McpServerToolCallParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerToolCallParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -752,6 +1115,12 @@ pub struct McpServerToolCallResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for McpServerToolCallResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// A known resource that the server is capable of reading.
@@ -778,6 +1147,12 @@ pub struct Resource {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for Resource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Contents returned when reading a resource from an MCP server.
 pub type ResourceContent = Value;
 
@@ -798,6 +1173,12 @@ pub struct ResourceTemplate {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResourceTemplate {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Definition for a tool the client can call.
@@ -825,4 +1206,10 @@ pub struct Tool {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for Tool {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

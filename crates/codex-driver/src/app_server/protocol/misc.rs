@@ -15,6 +15,12 @@ pub struct AttestationGenerateParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AttestationGenerateParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AttestationGenerateResponse {
     /// Opaque client attestation token.
@@ -22,6 +28,12 @@ pub struct AttestationGenerateResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AttestationGenerateResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +45,12 @@ pub struct ClientInfo {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ClientInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -47,6 +65,12 @@ pub struct DeprecationNoticeNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for DeprecationNoticeNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ErrorNotification {
     pub error: TurnError,
@@ -59,6 +83,13 @@ pub struct ErrorNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ErrorNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.error.collect_unknown(&format!("{at}/error"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,6 +121,12 @@ pub struct FeedbackSaveParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FeedbackSaveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackSaveResponse {
     /// Same prompt hash as feedback/upload; null when prompt metadata is absent.
@@ -106,6 +143,12 @@ pub struct FeedbackSaveResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for FeedbackSaveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -134,6 +177,12 @@ pub struct FeedbackUploadParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FeedbackUploadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackUploadResponse {
     /// Whitespace-normalized SHA-256 of the session base instructions, matching the uploaded `prompt_hash` tag. Does not include later developer messages. Null when the reported rollout has no prompt metadata.
@@ -150,6 +199,12 @@ pub struct FeedbackUploadResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for FeedbackUploadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GuardianWarningNotification {
     /// Concise guardian warning message for the user.
@@ -160,6 +215,12 @@ pub struct GuardianWarningNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GuardianWarningNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Client-declared capabilities negotiated during initialize.
@@ -217,6 +278,12 @@ pub struct InitializeCapabilities {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for InitializeCapabilities {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InitializeParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,6 +293,16 @@ pub struct InitializeParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for InitializeParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.capabilities
+            .collect_unknown(&format!("{at}/capabilities"), out);
+        self.client_info
+            .collect_unknown(&format!("{at}/clientInfo"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -246,6 +323,12 @@ pub struct InitializeResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for InitializeResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ProjectChangeType {
@@ -260,6 +343,14 @@ pub enum ProjectChangeType {
     Unknown(String),
 }
 
+impl UnknownFields for ProjectChangeType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectChangedNotification {
     #[serde(rename = "changeType")]
@@ -269,6 +360,14 @@ pub struct ProjectChangedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ProjectChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.change_type
+            .collect_unknown(&format!("{at}/changeType"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -285,6 +384,14 @@ pub enum RemoteControlConnectionStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for RemoteControlConnectionStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// Current remote-control connection status and remote identity exposed to clients.
@@ -306,6 +413,13 @@ pub struct RemoteControlStatusChangedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RemoteControlStatusChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WarningNotification {
     /// Concise warning message for the user.
@@ -316,4 +430,10 @@ pub struct WarningNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WarningNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

@@ -22,6 +22,7 @@ mod plugin;
 mod skills;
 mod thread;
 mod turn;
+mod unknown;
 mod unreached;
 
 pub use account::*;
@@ -40,6 +41,7 @@ pub use plugin::*;
 pub use skills::*;
 pub use thread::*;
 pub use turn::*;
+pub use unknown::*;
 pub use unreached::*;
 
 /// The Codex release whose schema these types were generated from.

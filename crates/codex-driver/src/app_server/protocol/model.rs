@@ -20,6 +20,12 @@ pub struct AuthRecoveryNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AuthRecoveryNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum BedrockProviderId {
@@ -30,6 +36,14 @@ pub enum BedrockProviderId {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for BedrockProviderId {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// Requested cyber treatment for an OpenAI model turn. Authorization and model-tier restrictions remain server-owned.
@@ -45,6 +59,14 @@ pub enum CyberAccessProgram {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for CyberAccessProgram {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +85,17 @@ pub enum GatewayAuth {
     Unknown(Value),
 }
 
+impl UnknownFields for GatewayAuth {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::None(v) => v.collect_unknown(at, out),
+            Self::EnvironmentVariable(v) => v.collect_unknown(at, out),
+            Self::ExternallyConfigured(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GatewayAuthEnvironmentVariable {
     #[serde(rename = "envKey")]
@@ -70,6 +103,12 @@ pub struct GatewayAuthEnvironmentVariable {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GatewayAuthEnvironmentVariable {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Authentication is configured outside the gateway form. Preserve it on edits.
@@ -82,11 +121,23 @@ pub struct GatewayAuthExternallyConfigured {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GatewayAuthExternallyConfigured {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GatewayAuthNone {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for GatewayAuthNone {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,6 +148,14 @@ pub enum GcpProviderId {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for GcpProviderId {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// Canonical user-input modality tags advertised by a model.
@@ -112,6 +171,14 @@ pub enum InputModality {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for InputModality {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -200,6 +267,26 @@ pub struct Model {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for Model {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.availability_nux
+            .collect_unknown(&format!("{at}/availabilityNux"), out);
+        self.available_access_programs
+            .collect_unknown(&format!("{at}/availableAccessPrograms"), out);
+        self.input_modalities
+            .collect_unknown(&format!("{at}/inputModalities"), out);
+        self.multi_agent_version
+            .collect_unknown(&format!("{at}/multiAgentVersion"), out);
+        self.service_tiers
+            .collect_unknown(&format!("{at}/serviceTiers"), out);
+        self.supported_reasoning_efforts
+            .collect_unknown(&format!("{at}/supportedReasoningEfforts"), out);
+        self.upgrade_info
+            .collect_unknown(&format!("{at}/upgradeInfo"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Caller-specific explicit access programs advertised by model discovery.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelAccessPrograms {
@@ -210,12 +297,25 @@ pub struct ModelAccessPrograms {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelAccessPrograms {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.cyber.collect_unknown(&format!("{at}/cyber"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelAvailabilityNux {
     pub message: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelAvailabilityNux {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -245,6 +345,12 @@ pub struct ModelListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelListResponse {
     pub data: Vec<Model>,
@@ -260,11 +366,24 @@ pub struct ModelListResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelProviderCapabilitiesReadParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelProviderCapabilitiesReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -278,12 +397,26 @@ pub struct ModelProviderCapabilitiesReadResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelProviderCapabilitiesReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelProviderConfigWriteParams {
     pub settings: ProviderSettingsPatch,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelProviderConfigWriteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.settings
+            .collect_unknown(&format!("{at}/settings"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -294,11 +427,25 @@ pub struct ModelProviderConfigWriteResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelProviderConfigWriteResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.provider
+            .collect_unknown(&format!("{at}/provider"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelProviderListParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelProviderListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -311,6 +458,13 @@ pub struct ModelProviderListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelProviderListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -329,6 +483,14 @@ pub struct ModelProviderSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelProviderSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.settings
+            .collect_unknown(&format!("{at}/settings"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ModelRerouteReason {
@@ -337,6 +499,14 @@ pub enum ModelRerouteReason {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ModelRerouteReason {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -353,6 +523,13 @@ pub struct ModelReroutedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelReroutedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.reason.collect_unknown(&format!("{at}/reason"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -378,6 +555,12 @@ pub struct ModelSafetyBufferingUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelSafetyBufferingUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelServiceTier {
     pub description: String,
@@ -386,6 +569,12 @@ pub struct ModelServiceTier {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelServiceTier {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -417,6 +606,12 @@ pub struct ModelUpgradeInfo {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelUpgradeInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ModelVerification {
@@ -425,6 +620,14 @@ pub enum ModelVerification {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ModelVerification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -437,6 +640,14 @@ pub struct ModelVerificationNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelVerificationNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.verifications
+            .collect_unknown(&format!("{at}/verifications"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Multi-agent runtime supported by a model.
@@ -452,6 +663,14 @@ pub enum MultiAgentVersion {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for MultiAgentVersion {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -471,6 +690,18 @@ pub enum ProviderSettings {
     Unknown(Value),
 }
 
+impl UnknownFields for ProviderSettings {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Openai(v) => v.collect_unknown(at, out),
+            Self::CustomGateway(v) => v.collect_unknown(at, out),
+            Self::Bedrock(v) => v.collect_unknown(at, out),
+            Self::Gcp(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderSettingsBedrock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -482,12 +713,25 @@ pub struct ProviderSettingsBedrock {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ProviderSettingsBedrock {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderSettingsCustomGateway {
     pub auth: GatewayAuth,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ProviderSettingsCustomGateway {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.auth.collect_unknown(&format!("{at}/auth"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -508,11 +752,23 @@ pub struct ProviderSettingsGcp {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ProviderSettingsGcp {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderSettingsOpenai {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ProviderSettingsOpenai {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Omitted patch fields preserve their values. Explicit null clears a nullable field.
@@ -533,6 +789,17 @@ pub enum ProviderSettingsPatch {
     Unknown(Value),
 }
 
+impl UnknownFields for ProviderSettingsPatch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::CustomGateway(v) => v.collect_unknown(at, out),
+            Self::Bedrock(v) => v.collect_unknown(at, out),
+            Self::Gcp(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// AWS configuration fields for built-in Bedrock providers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderSettingsPatchBedrock {
@@ -545,6 +812,14 @@ pub struct ProviderSettingsPatchBedrock {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ProviderSettingsPatchBedrock {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.provider_id
+            .collect_unknown(&format!("{at}/providerId"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -567,6 +842,12 @@ pub struct ProviderSettingsPatchCustomGateway {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ProviderSettingsPatchCustomGateway {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// GCP configuration fields. Credential-file paths refer to the app-server host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderSettingsPatchGcp {
@@ -587,6 +868,14 @@ pub struct ProviderSettingsPatchGcp {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ProviderSettingsPatchGcp {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.provider_id
+            .collect_unknown(&format!("{at}/providerId"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningEffortOption {
     pub description: String,
@@ -595,4 +884,10 @@ pub struct ReasoningEffortOption {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReasoningEffortOption {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

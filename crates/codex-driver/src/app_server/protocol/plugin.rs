@@ -36,6 +36,12 @@ pub struct AppBranding {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppBranding {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - app metadata returned by app-list APIs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppInfo {
@@ -105,6 +111,16 @@ pub struct AppInfo {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.app_metadata
+            .collect_unknown(&format!("{at}/appMetadata"), out);
+        self.branding
+            .collect_unknown(&format!("{at}/branding"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - notification emitted when the app list changes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppListUpdatedNotification {
@@ -112,6 +128,13 @@ pub struct AppListUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppListUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -163,12 +186,27 @@ pub struct AppMetadata {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppMetadata {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.review.collect_unknown(&format!("{at}/review"), out);
+        self.screenshots
+            .collect_unknown(&format!("{at}/screenshots"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppReview {
     pub status: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppReview {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -182,6 +220,12 @@ pub struct AppScreenshot {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppScreenshot {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - app metadata summary for plugin responses.
@@ -202,6 +246,12 @@ pub struct AppSummary {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -236,6 +286,13 @@ pub struct AppTemplateSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppTemplateSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.reason.collect_unknown(&format!("{at}/reason"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum AppTemplateUnavailableReason {
@@ -246,6 +303,14 @@ pub enum AppTemplateUnavailableReason {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for AppTemplateUnavailableReason {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// EXPERIMENTAL - metadata returned by app/read.
@@ -274,6 +339,12 @@ pub struct AppToolSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppToolSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Read the committed installed connector runtime snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppsInstalledParams {
@@ -292,6 +363,12 @@ pub struct AppsInstalledParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppsInstalledParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// The installed connectors in one committed runtime snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppsInstalledResponse {
@@ -299,6 +376,13 @@ pub struct AppsInstalledResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppsInstalledResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.apps.collect_unknown(&format!("{at}/apps"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - list available apps/connectors.
@@ -325,6 +409,12 @@ pub struct AppsListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppsListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - app list response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppsListResponse {
@@ -339,6 +429,13 @@ pub struct AppsListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppsListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - read metadata for specific apps/connectors.
@@ -362,6 +459,12 @@ pub struct AppsReadParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppsReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - app/read response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppsReadResponse {
@@ -371,6 +474,13 @@ pub struct AppsReadResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppsReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.apps.collect_unknown(&format!("{at}/apps"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - metadata returned by app/read.
@@ -417,6 +527,14 @@ pub struct ConnectorMetadata {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConnectorMetadata {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.tool_summaries
+            .collect_unknown(&format!("{at}/toolSummaries"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Installed connector runtime state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InstalledApp {
@@ -437,6 +555,12 @@ pub struct InstalledApp {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for InstalledApp {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarketplaceAddParams {
     #[serde(rename = "refName", default, skip_serializing_if = "Option::is_none")]
@@ -453,6 +577,12 @@ pub struct MarketplaceAddParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for MarketplaceAddParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarketplaceAddResponse {
     #[serde(rename = "alreadyAdded")]
@@ -464,6 +594,12 @@ pub struct MarketplaceAddResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for MarketplaceAddResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -479,6 +615,12 @@ pub struct MarketplaceInterface {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for MarketplaceInterface {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarketplaceLoadErrorInfo {
     #[serde(rename = "marketplacePath")]
@@ -489,6 +631,12 @@ pub struct MarketplaceLoadErrorInfo {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for MarketplaceLoadErrorInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarketplaceRemoveParams {
     #[serde(rename = "marketplaceName")]
@@ -496,6 +644,12 @@ pub struct MarketplaceRemoveParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for MarketplaceRemoveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -513,6 +667,12 @@ pub struct MarketplaceRemoveResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for MarketplaceRemoveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarketplaceUpgradeErrorInfo {
     #[serde(rename = "marketplaceName")]
@@ -521,6 +681,12 @@ pub struct MarketplaceUpgradeErrorInfo {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for MarketplaceUpgradeErrorInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -536,6 +702,12 @@ pub struct MarketplaceUpgradeParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for MarketplaceUpgradeParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarketplaceUpgradeResponse {
     pub errors: Vec<MarketplaceUpgradeErrorInfo>,
@@ -546,6 +718,13 @@ pub struct MarketplaceUpgradeResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for MarketplaceUpgradeResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.errors.collect_unknown(&format!("{at}/errors"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -560,6 +739,14 @@ pub enum PluginAuthPolicy {
     Unknown(String),
 }
 
+impl UnknownFields for PluginAuthPolicy {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginAvailability {
@@ -570,6 +757,14 @@ pub enum PluginAvailability {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for PluginAvailability {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -612,6 +807,22 @@ pub struct PluginDetail {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginDetail {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.app_templates
+            .collect_unknown(&format!("{at}/appTemplates"), out);
+        self.apps.collect_unknown(&format!("{at}/apps"), out);
+        self.hooks.collect_unknown(&format!("{at}/hooks"), out);
+        self.onboarding_skill
+            .collect_unknown(&format!("{at}/onboardingSkill"), out);
+        self.scheduled_tasks
+            .collect_unknown(&format!("{at}/scheduledTasks"), out);
+        self.skills.collect_unknown(&format!("{at}/skills"), out);
+        self.summary.collect_unknown(&format!("{at}/summary"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginDisabledReason {
@@ -628,6 +839,14 @@ pub enum PluginDisabledReason {
     Unknown(String),
 }
 
+impl UnknownFields for PluginDisabledReason {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginHookSummary {
     #[serde(rename = "eventName")]
@@ -636,6 +855,14 @@ pub struct PluginHookSummary {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginHookSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.event_name
+            .collect_unknown(&format!("{at}/eventName"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -666,6 +893,12 @@ pub struct PluginInstallParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginInstallParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginInstallPolicy {
@@ -680,6 +913,14 @@ pub enum PluginInstallPolicy {
     Unknown(String),
 }
 
+impl UnknownFields for PluginInstallPolicy {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginInstallPolicySource {
@@ -692,6 +933,14 @@ pub enum PluginInstallPolicySource {
     Unknown(String),
 }
 
+impl UnknownFields for PluginInstallPolicySource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginInstallResponse {
     #[serde(rename = "appsNeedingAuth")]
@@ -701,6 +950,16 @@ pub struct PluginInstallResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginInstallResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.apps_needing_auth
+            .collect_unknown(&format!("{at}/appsNeedingAuth"), out);
+        self.auth_policy
+            .collect_unknown(&format!("{at}/authPolicy"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -720,6 +979,12 @@ pub struct PluginInstalledParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginInstalledParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginInstalledResponse {
     #[serde(
@@ -732,6 +997,16 @@ pub struct PluginInstalledResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginInstalledResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.marketplace_load_errors
+            .collect_unknown(&format!("{at}/marketplaceLoadErrors"), out);
+        self.marketplaces
+            .collect_unknown(&format!("{at}/marketplaces"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -834,6 +1109,12 @@ pub struct PluginInterface {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginInterface {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginListMarketplaceKind {
@@ -850,6 +1131,14 @@ pub enum PluginListMarketplaceKind {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for PluginListMarketplaceKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -876,6 +1165,14 @@ pub struct PluginListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.marketplace_kinds
+            .collect_unknown(&format!("{at}/marketplaceKinds"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginListResponse {
     #[serde(
@@ -896,6 +1193,16 @@ pub struct PluginListResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.marketplace_load_errors
+            .collect_unknown(&format!("{at}/marketplaceLoadErrors"), out);
+        self.marketplaces
+            .collect_unknown(&format!("{at}/marketplaces"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginMarketplaceEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -908,6 +1215,15 @@ pub struct PluginMarketplaceEntry {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginMarketplaceEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.interface
+            .collect_unknown(&format!("{at}/interface"), out);
+        self.plugins.collect_unknown(&format!("{at}/plugins"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -931,12 +1247,25 @@ pub struct PluginReadParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginReadResponse {
     pub plugin: PluginDetail,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.plugin.collect_unknown(&format!("{at}/plugin"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Runtime categories affected by this change, not just capabilities currently present. Flags describe declarations before runtime policy filtering. Updates OR the old and new bundle flags; enablement changes and cached reinstalls use the cached bundle; removals retain the old bundle's flags.
@@ -958,6 +1287,12 @@ pub struct PluginReconcileChangedPlugin {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginReconcileChangedPlugin {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginReconcileParams {
     /// Optional client-provided reason recorded with the reconciliation attempt.
@@ -966,6 +1301,12 @@ pub struct PluginReconcileParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginReconcileParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Bundle and installed-state changes observed by this pass, not a runtime-readiness acknowledgement or a cumulative diff since the client's last request. Other metadata-only changes are not listed.
@@ -985,6 +1326,14 @@ pub struct PluginReconcileResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginReconcileResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.changed_plugins
+            .collect_unknown(&format!("{at}/changedPlugins"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareCheckoutParams {
     #[serde(rename = "remotePluginId")]
@@ -992,6 +1341,12 @@ pub struct PluginShareCheckoutParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginShareCheckoutParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1017,6 +1372,12 @@ pub struct PluginShareCheckoutResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginShareCheckoutResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1063,6 +1424,16 @@ pub struct PluginShareContext {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginShareContext {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.discoverability
+            .collect_unknown(&format!("{at}/discoverability"), out);
+        self.share_principals
+            .collect_unknown(&format!("{at}/sharePrincipals"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareDeleteParams {
     #[serde(rename = "remotePluginId")]
@@ -1072,11 +1443,23 @@ pub struct PluginShareDeleteParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginShareDeleteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareDeleteResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginShareDeleteResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1093,6 +1476,14 @@ pub enum PluginShareDiscoverability {
     Unknown(String),
 }
 
+impl UnknownFields for PluginShareDiscoverability {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareListItem {
     #[serde(
@@ -1107,11 +1498,24 @@ pub struct PluginShareListItem {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginShareListItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.plugin.collect_unknown(&format!("{at}/plugin"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareListParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginShareListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1120,6 +1524,13 @@ pub struct PluginShareListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginShareListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1133,6 +1544,15 @@ pub struct PluginSharePrincipal {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginSharePrincipal {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.principal_type
+            .collect_unknown(&format!("{at}/principalType"), out);
+        self.role.collect_unknown(&format!("{at}/role"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1149,6 +1569,14 @@ pub enum PluginSharePrincipalRole {
     Unknown(String),
 }
 
+impl UnknownFields for PluginSharePrincipalRole {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginSharePrincipalType {
@@ -1161,6 +1589,14 @@ pub enum PluginSharePrincipalType {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for PluginSharePrincipalType {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1186,6 +1622,16 @@ pub struct PluginShareSaveParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginShareSaveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.discoverability
+            .collect_unknown(&format!("{at}/discoverability"), out);
+        self.share_targets
+            .collect_unknown(&format!("{at}/shareTargets"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareSaveResponse {
     #[serde(
@@ -1203,6 +1649,12 @@ pub struct PluginShareSaveResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginShareSaveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareTarget {
     #[serde(rename = "principalId")]
@@ -1215,6 +1667,15 @@ pub struct PluginShareTarget {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginShareTarget {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.principal_type
+            .collect_unknown(&format!("{at}/principalType"), out);
+        self.role.collect_unknown(&format!("{at}/role"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginShareTargetRole {
@@ -1225,6 +1686,14 @@ pub enum PluginShareTargetRole {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for PluginShareTargetRole {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1241,6 +1710,14 @@ pub enum PluginShareUpdateDiscoverability {
     Unknown(String),
 }
 
+impl UnknownFields for PluginShareUpdateDiscoverability {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareUpdateTargetsParams {
     pub discoverability: PluginShareUpdateDiscoverability,
@@ -1253,6 +1730,16 @@ pub struct PluginShareUpdateTargetsParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginShareUpdateTargetsParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.discoverability
+            .collect_unknown(&format!("{at}/discoverability"), out);
+        self.share_targets
+            .collect_unknown(&format!("{at}/shareTargets"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginShareUpdateTargetsResponse {
     pub discoverability: PluginShareDiscoverability,
@@ -1260,6 +1747,16 @@ pub struct PluginShareUpdateTargetsResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginShareUpdateTargetsResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.discoverability
+            .collect_unknown(&format!("{at}/discoverability"), out);
+        self.principals
+            .collect_unknown(&format!("{at}/principals"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1275,6 +1772,12 @@ pub struct PluginSkillReadParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginSkillReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginSkillReadResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1282,6 +1785,12 @@ pub struct PluginSkillReadResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginSkillReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1302,6 +1811,18 @@ pub enum PluginSource {
     Unknown(Value),
 }
 
+impl UnknownFields for PluginSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Local(v) => v.collect_unknown(at, out),
+            Self::Git(v) => v.collect_unknown(at, out),
+            Self::Npm(v) => v.collect_unknown(at, out),
+            Self::Remote(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginSourceGit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1316,12 +1837,24 @@ pub struct PluginSourceGit {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginSourceGit {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginSourceLocal {
     pub path: AbsolutePathBuf,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginSourceLocal {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1338,12 +1871,24 @@ pub struct PluginSourceNpm {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginSourceNpm {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// The plugin is available in the remote catalog. Download metadata is kept server-side and is not exposed through the app-server API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginSourceRemote {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginSourceRemote {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1426,6 +1971,27 @@ pub struct PluginSummary {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.auth_policy
+            .collect_unknown(&format!("{at}/authPolicy"), out);
+        self.availability
+            .collect_unknown(&format!("{at}/availability"), out);
+        self.disabled_reason
+            .collect_unknown(&format!("{at}/disabledReason"), out);
+        self.install_policy
+            .collect_unknown(&format!("{at}/installPolicy"), out);
+        self.install_policy_source
+            .collect_unknown(&format!("{at}/installPolicySource"), out);
+        self.interface
+            .collect_unknown(&format!("{at}/interface"), out);
+        self.share_context
+            .collect_unknown(&format!("{at}/shareContext"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginUninstallParams {
     #[serde(rename = "pluginId")]
@@ -1435,11 +2001,23 @@ pub struct PluginUninstallParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginUninstallParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginUninstallResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for PluginUninstallResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1459,12 +2037,30 @@ pub enum ScheduledTaskSchedule {
     Unknown(Value),
 }
 
+impl UnknownFields for ScheduledTaskSchedule {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Hourly(v) => v.collect_unknown(at, out),
+            Self::Daily(v) => v.collect_unknown(at, out),
+            Self::Weekdays(v) => v.collect_unknown(at, out),
+            Self::Weekly(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledTaskScheduleDaily {
     pub time: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ScheduledTaskScheduleDaily {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1478,12 +2074,25 @@ pub struct ScheduledTaskScheduleHourly {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ScheduledTaskScheduleHourly {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.days.collect_unknown(&format!("{at}/days"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledTaskScheduleWeekdays {
     pub time: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ScheduledTaskScheduleWeekdays {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1495,6 +2104,13 @@ pub struct ScheduledTaskScheduleWeekly {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ScheduledTaskScheduleWeekly {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.days.collect_unknown(&format!("{at}/days"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledTaskSummary {
     pub key: String,
@@ -1504,6 +2120,14 @@ pub struct ScheduledTaskSummary {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ScheduledTaskSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.schedule
+            .collect_unknown(&format!("{at}/schedule"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1528,6 +2152,14 @@ pub enum ScheduledTaskWeekday {
     Unknown(String),
 }
 
+impl UnknownFields for ScheduledTaskWeekday {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkillSummary {
     pub description: String,
@@ -1546,4 +2178,12 @@ pub struct SkillSummary {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SkillSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.interface
+            .collect_unknown(&format!("{at}/interface"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

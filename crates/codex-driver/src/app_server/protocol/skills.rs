@@ -15,6 +15,13 @@ pub struct SkillDependencies {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillDependencies {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.tools.collect_unknown(&format!("{at}/tools"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkillErrorInfo {
     pub message: String,
@@ -22,6 +29,12 @@ pub struct SkillErrorInfo {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SkillErrorInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +63,17 @@ pub struct SkillMetadata {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillMetadata {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.dependencies
+            .collect_unknown(&format!("{at}/dependencies"), out);
+        self.interface
+            .collect_unknown(&format!("{at}/interface"), out);
+        self.scope.collect_unknown(&format!("{at}/scope"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SkillScope {
@@ -64,6 +88,14 @@ pub enum SkillScope {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for SkillScope {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -84,6 +116,12 @@ pub struct SkillToolDependency {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillToolDependency {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Notification emitted when watched local skill files change.
 ///
 /// Treat this as an invalidation signal and re-run `skills/list` with the client's current parameters when refreshed skill metadata is needed.
@@ -92,6 +130,12 @@ pub struct SkillsChangedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SkillsChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -108,6 +152,12 @@ pub struct SkillsConfigWriteParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillsConfigWriteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkillsConfigWriteResponse {
     #[serde(rename = "effectiveEnabled")]
@@ -115,6 +165,12 @@ pub struct SkillsConfigWriteResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SkillsConfigWriteResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -126,11 +182,23 @@ pub struct SkillsExtraRootsSetParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillsExtraRootsSetParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkillsExtraRootsSetResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SkillsExtraRootsSetResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -141,6 +209,14 @@ pub struct SkillsListEntry {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SkillsListEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.errors.collect_unknown(&format!("{at}/errors"), out);
+        self.skills.collect_unknown(&format!("{at}/skills"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -160,10 +236,23 @@ pub struct SkillsListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SkillsListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkillsListResponse {
     pub data: Vec<SkillsListEntry>,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SkillsListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

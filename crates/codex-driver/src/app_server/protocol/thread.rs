@@ -19,6 +19,12 @@ pub struct ActivePermissionProfile {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ActivePermissionProfile {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 pub type AgentPath = String;
 
 /// Collaboration mode for a Codex session.
@@ -29,6 +35,15 @@ pub struct CollaborationMode {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for CollaborationMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.mode.collect_unknown(&format!("{at}/mode"), out);
+        self.settings
+            .collect_unknown(&format!("{at}/settings"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Deprecated: Use `ContextCompaction` item type instead.
@@ -43,6 +58,12 @@ pub struct ContextCompactedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ContextCompactedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentConnectionNotification {
     #[serde(rename = "environmentId")]
@@ -52,6 +73,12 @@ pub struct EnvironmentConnectionNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for EnvironmentConnectionNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,6 +94,12 @@ pub struct GitInfo {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for GitInfo {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Initial collaboration mode to use when the TUI starts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -78,6 +111,14 @@ pub enum ModeKind {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ModeKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,6 +133,14 @@ pub enum RealtimeConversationVersion {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for RealtimeConversationVersion {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +165,21 @@ pub enum SessionSource {
     Unknown(Value),
 }
 
+impl UnknownFields for SessionSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Cli => {}
+            Self::Vscode => {}
+            Self::Exec => {}
+            Self::AppServer => {}
+            Self::Unknown_ => {}
+            Self::Custom(_) => {}
+            Self::SubAgent(v) => v.collect_unknown(&format!("{at}/subAgent"), out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// Settings for a collaboration mode.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
@@ -129,6 +193,12 @@ pub struct Settings {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for Settings {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SortDirection {
@@ -139,6 +209,14 @@ pub enum SortDirection {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for SortDirection {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +237,19 @@ pub enum SubAgentSource {
     Unknown(Value),
 }
 
+impl UnknownFields for SubAgentSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Review => {}
+            Self::Compact => {}
+            Self::MemoryConsolidation => {}
+            Self::ThreadSpawn(v) => v.collect_unknown(&format!("{at}/thread_spawn"), out),
+            Self::Other(_) => {}
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubAgentSourceThreadSpawn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +263,12 @@ pub struct SubAgentSourceThreadSpawn {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for SubAgentSourceThreadSpawn {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -286,6 +383,19 @@ pub struct Thread {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for Thread {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.git_info.collect_unknown(&format!("{at}/gitInfo"), out);
+        self.history_mode
+            .collect_unknown(&format!("{at}/historyMode"), out);
+        self.section.collect_unknown(&format!("{at}/section"), out);
+        self.source.collect_unknown(&format!("{at}/source"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        self.turns.collect_unknown(&format!("{at}/turns"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ThreadActiveFlag {
@@ -296,6 +406,14 @@ pub enum ThreadActiveFlag {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadActiveFlag {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -309,11 +427,23 @@ pub struct ThreadApproveGuardianDeniedActionParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadApproveGuardianDeniedActionParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadApproveGuardianDeniedActionResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadApproveGuardianDeniedActionResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -325,11 +455,23 @@ pub struct ThreadArchiveParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadArchiveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadArchiveResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadArchiveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -339,6 +481,12 @@ pub struct ThreadArchivedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadArchivedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// An independently persisted attachment associated with a thread.
@@ -357,6 +505,12 @@ pub struct ThreadAttachment {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadAttachment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Result of attempting to associate an attachment with a thread.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -368,6 +522,14 @@ pub enum ThreadAttachmentAddOutcome {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadAttachmentAddOutcome {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// Parameters for creating or locating an attachment on its owning thread.
@@ -385,6 +547,12 @@ pub struct ThreadAttachmentAddParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadAttachmentAddParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// The created or existing attachment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadAttachmentAddResponse {
@@ -393,6 +561,15 @@ pub struct ThreadAttachmentAddResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadAttachmentAddResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.attachment
+            .collect_unknown(&format!("{at}/attachment"), out);
+        self.outcome.collect_unknown(&format!("{at}/outcome"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Parameters for listing attachments from one thread.
@@ -407,6 +584,12 @@ pub struct ThreadAttachmentListParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadAttachmentListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// One page of attachments associated with the requested thread.
@@ -424,6 +607,13 @@ pub struct ThreadAttachmentListResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadAttachmentListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// The persisted attachment change represented by a notification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -437,6 +627,14 @@ pub enum ThreadAttachmentOperation {
     Unknown(String),
 }
 
+impl UnknownFields for ThreadAttachmentOperation {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// A thread that currently owns an attachment with the requested identity.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadAttachmentOwner {
@@ -447,6 +645,12 @@ pub struct ThreadAttachmentOwner {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadAttachmentOwner {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Parameters for reverse lookup by attachment identity within this server's store.
@@ -468,6 +672,12 @@ pub struct ThreadAttachmentOwnerListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadAttachmentOwnerListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// One page of matching owners, including threads without their own user messages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadAttachmentOwnerListResponse {
@@ -481,6 +691,13 @@ pub struct ThreadAttachmentOwnerListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadAttachmentOwnerListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Parameters for deleting an attachment by its stable thread-local identity.
@@ -497,12 +714,24 @@ pub struct ThreadAttachmentRemoveParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadAttachmentRemoveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful deletion does not return additional attachment data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadAttachmentRemoveResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadAttachmentRemoveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Notification published after a thread attachment is created or deleted.
@@ -522,6 +751,14 @@ pub struct ThreadAttachmentUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadAttachmentUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.operation
+            .collect_unknown(&format!("{at}/operation"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadClosedNotification {
     #[serde(rename = "threadId")]
@@ -529,6 +766,12 @@ pub struct ThreadClosedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadClosedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -540,11 +783,23 @@ pub struct ThreadCompactStartParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadCompactStartParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadCompactStartResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadCompactStartResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -556,11 +811,23 @@ pub struct ThreadDeleteParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadDeleteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadDeleteResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadDeleteResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -570,6 +837,12 @@ pub struct ThreadDeletedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadDeletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// There are two ways to fork a thread: 1. By thread_id: load the thread from disk by thread_id and fork it into a new thread. 2. By path: load the thread from disk by path and fork it into a new thread.
@@ -657,6 +930,17 @@ pub struct ThreadForkParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadForkParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.sandbox.collect_unknown(&format!("{at}/sandbox"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadForkResponse {
     #[serde(rename = "approvalPolicy")]
@@ -702,6 +986,18 @@ pub struct ThreadForkResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadForkResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.sandbox.collect_unknown(&format!("{at}/sandbox"), out);
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadGoal {
     #[serde(rename = "createdAt")]
@@ -727,6 +1023,13 @@ pub struct ThreadGoal {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadGoal {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadGoalClearParams {
     /// Missing provenance does not supply user authorization.
@@ -739,12 +1042,25 @@ pub struct ThreadGoalClearParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadGoalClearParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.origin.collect_unknown(&format!("{at}/origin"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadGoalClearResponse {
     pub cleared: bool,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadGoalClearResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -756,6 +1072,12 @@ pub struct ThreadGoalClearedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadGoalClearedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadGoalGetParams {
     #[serde(rename = "threadId")]
@@ -765,6 +1087,12 @@ pub struct ThreadGoalGetParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadGoalGetParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadGoalGetResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -772,6 +1100,13 @@ pub struct ThreadGoalGetResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadGoalGetResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.goal.collect_unknown(&format!("{at}/goal"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Distinguishes explicit user actions from automatic goal lifecycle mutations.
@@ -785,6 +1120,14 @@ pub enum ThreadGoalMutationOrigin {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadGoalMutationOrigin {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -809,12 +1152,27 @@ pub struct ThreadGoalSetParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadGoalSetParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.origin.collect_unknown(&format!("{at}/origin"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadGoalSetResponse {
     pub goal: ThreadGoal,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadGoalSetResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.goal.collect_unknown(&format!("{at}/goal"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -837,6 +1195,14 @@ pub enum ThreadGoalStatus {
     Unknown(String),
 }
 
+impl UnknownFields for ThreadGoalStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadGoalUpdatedNotification {
     pub goal: ThreadGoal,
@@ -847,6 +1213,13 @@ pub struct ThreadGoalUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadGoalUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.goal.collect_unknown(&format!("{at}/goal"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -861,6 +1234,14 @@ pub enum ThreadHistoryMode {
     Unknown(String),
 }
 
+impl UnknownFields for ThreadHistoryMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadInjectItemsParams {
     /// Raw Responses API items to append to the thread's model-visible history.
@@ -872,11 +1253,23 @@ pub struct ThreadInjectItemsParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadInjectItemsParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadInjectItemsResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadInjectItemsResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -904,11 +1297,24 @@ pub struct ThreadItemEntry {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadItemEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemOutputDeferral {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemOutputDeferral {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// An exclusive item position within the requested visible turn.
@@ -923,6 +1329,15 @@ pub enum ThreadItemsListAnchor {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadItemsListAnchor {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Item(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemsListAnchorItem {
     #[serde(rename = "itemId")]
@@ -930,6 +1345,12 @@ pub struct ThreadItemsListAnchorItem {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemsListAnchorItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Starting position for an item-history page.
@@ -967,6 +1388,16 @@ pub struct ThreadItemsListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadItemsListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.defer_output
+            .collect_unknown(&format!("{at}/deferOutput"), out);
+        self.sort_direction
+            .collect_unknown(&format!("{at}/sortDirection"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadItemsListResponse {
     /// Opaque cursor to pass as `cursor` when reversing `sortDirection`. This is only populated when the page contains at least one item.
@@ -987,6 +1418,13 @@ pub struct ThreadItemsListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadItemsListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 pub type ThreadListCwdFilter = Value;
@@ -1068,6 +1506,17 @@ pub struct ThreadListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.sort_direction
+            .collect_unknown(&format!("{at}/sortDirection"), out);
+        self.sort_key.collect_unknown(&format!("{at}/sortKey"), out);
+        self.source_kinds
+            .collect_unknown(&format!("{at}/sourceKinds"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadListResponse {
     /// Opaque cursor to pass as `cursor` when reversing `sortDirection`. This is only populated when the page contains at least one thread. Use it with the opposite `sortDirection`; for timestamp sorts it anchors at the start of the page timestamp so same-second updates are not skipped.
@@ -1090,6 +1539,13 @@ pub struct ThreadListResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadLoadedListParams {
     /// Opaque pagination cursor returned by a previous call.
@@ -1101,6 +1557,12 @@ pub struct ThreadLoadedListParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadLoadedListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1119,6 +1581,12 @@ pub struct ThreadLoadedListResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadLoadedListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadMetadataGitInfoUpdateParams {
     /// Omit to leave the stored branch unchanged, set to `null` to clear it, or provide a non-empty string to replace it.
@@ -1135,6 +1603,12 @@ pub struct ThreadMetadataGitInfoUpdateParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadMetadataGitInfoUpdateParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadMetadataUpdateParams {
     /// Patch the stored Git metadata for this thread. Omit a field to leave it unchanged, set it to `null` to clear it, or provide a string to replace the stored value.
@@ -1147,12 +1621,26 @@ pub struct ThreadMetadataUpdateParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadMetadataUpdateParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.git_info.collect_unknown(&format!("{at}/gitInfo"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadMetadataUpdateResponse {
     pub thread: Thread,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadMetadataUpdateResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1170,6 +1658,12 @@ pub struct ThreadNameUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadNameUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(tag = "type")]
@@ -1183,6 +1677,16 @@ pub enum ThreadPredictionResult {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadPredictionResult {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Completed(v) => v.collect_unknown(at, out),
+            Self::Failed(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadPredictionResultCompleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1192,11 +1696,23 @@ pub struct ThreadPredictionResultCompleted {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadPredictionResultCompleted {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadPredictionResultFailed {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadPredictionResultFailed {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1211,6 +1727,13 @@ pub struct ThreadPredictionUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadPredictionUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.result.collect_unknown(&format!("{at}/result"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadProjectUpdatedNotification {
     #[serde(rename = "projectId", default, skip_serializing_if = "Option::is_none")]
@@ -1222,6 +1745,12 @@ pub struct ThreadProjectUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadProjectUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadQueueChangedNotification {
     #[serde(rename = "threadId")]
@@ -1229,6 +1758,12 @@ pub struct ThreadQueueChangedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadQueueChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1247,12 +1782,25 @@ pub struct ThreadReadParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadReadParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadReadResponse {
     pub thread: Thread,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadReadResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// The first unread position in a durable local thread. A null position means read. The opaque revision guards edits against activity or marks the caller has not seen.
@@ -1270,6 +1818,14 @@ pub struct ThreadReadState {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadReadState {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.first_unread
+            .collect_unknown(&format!("{at}/firstUnread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadReadStateChangedNotification {
     #[serde(rename = "readState")]
@@ -1279,6 +1835,14 @@ pub struct ThreadReadStateChangedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadReadStateChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.read_state
+            .collect_unknown(&format!("{at}/readState"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - thread realtime audio chunk.
@@ -1302,6 +1866,12 @@ pub struct ThreadRealtimeAudioChunk {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeAudioChunk {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - how an existing agent item appears in a realtime conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -1318,11 +1888,28 @@ pub enum ThreadRealtimeBemItemPresentation {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadRealtimeBemItemPresentation {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::WholeItem(v) => v.collect_unknown(at, out),
+            Self::InlineMarkdown(v) => v.collect_unknown(at, out),
+            Self::InlineVisualization(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeBemItemPresentationInlineMarkdown {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeBemItemPresentationInlineMarkdown {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1333,11 +1920,23 @@ pub struct ThreadRealtimeBemItemPresentationInlineVisualization {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeBemItemPresentationInlineVisualization {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeBemItemPresentationWholeItem {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeBemItemPresentationWholeItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - emitted when thread realtime transport closes.
@@ -1352,6 +1951,12 @@ pub struct ThreadRealtimeClosedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeClosedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - emitted when thread realtime encounters an error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeErrorNotification {
@@ -1361,6 +1966,12 @@ pub struct ThreadRealtimeErrorNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeErrorNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - a thread-scoped realtime item in the canonical timeline.
@@ -1381,6 +1992,18 @@ pub enum ThreadRealtimeItem {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadRealtimeItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::RealtimeSessionStarted(v) => v.collect_unknown(at, out),
+            Self::TranscriptSegment(v) => v.collect_unknown(at, out),
+            Self::BemItemPromoted(v) => v.collect_unknown(at, out),
+            Self::RealtimeSessionClosed(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// EXPERIMENTAL - raw non-audio thread realtime item emitted by the backend.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeItemAddedNotification {
@@ -1392,14 +2015,31 @@ pub struct ThreadRealtimeItemAddedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeItemAddedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeItemBemItemPromoted {
     pub item_id: String,
     pub presentation: ThreadRealtimeBemItemPresentation,
     pub turn_id: String,
+    pub id: String,
+    #[serde(rename = "realtimeSessionId")]
+    pub realtime_session_id: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeItemBemItemPromoted {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.presentation
+            .collect_unknown(&format!("{at}/presentation"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - a realtime timeline item published after canonical commit.
@@ -1413,19 +2053,45 @@ pub struct ThreadRealtimeItemCompletedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeItemCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeItemRealtimeSessionClosed {
     pub outcome: ThreadRealtimeSessionOutcome,
+    pub id: String,
+    #[serde(rename = "realtimeSessionId")]
+    pub realtime_session_id: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeItemRealtimeSessionClosed {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.outcome.collect_unknown(&format!("{at}/outcome"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeItemRealtimeSessionStarted {
+    pub id: String,
+    #[serde(rename = "realtimeSessionId")]
+    pub realtime_session_id: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeItemRealtimeSessionStarted {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - a realtime timeline item started before its content streams.
@@ -1437,6 +2103,13 @@ pub struct ThreadRealtimeItemStartedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeItemStartedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - text appended to an active realtime transcript item.
@@ -1452,13 +2125,29 @@ pub struct ThreadRealtimeItemTranscriptDeltaNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeItemTranscriptDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeItemTranscriptSegment {
     pub role: ThreadRealtimeTranscriptRole,
     pub text: String,
+    pub id: String,
+    #[serde(rename = "realtimeSessionId")]
+    pub realtime_session_id: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeItemTranscriptSegment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.role.collect_unknown(&format!("{at}/role"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - streamed output audio emitted by thread realtime.
@@ -1472,6 +2161,13 @@ pub struct ThreadRealtimeOutputAudioDeltaNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeOutputAudioDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.audio.collect_unknown(&format!("{at}/audio"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - emitted with the remote SDP for a WebRTC realtime session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeSdpNotification {
@@ -1481,6 +2177,12 @@ pub struct ThreadRealtimeSdpNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeSdpNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1493,6 +2195,14 @@ pub enum ThreadRealtimeSessionOutcome {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadRealtimeSessionOutcome {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// EXPERIMENTAL - emitted when thread realtime startup is accepted.
@@ -1512,6 +2222,13 @@ pub struct ThreadRealtimeStartedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeStartedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.version.collect_unknown(&format!("{at}/version"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// EXPERIMENTAL - flat transcript delta emitted whenever realtime transcript text changes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeTranscriptDeltaNotification {
@@ -1523,6 +2240,12 @@ pub struct ThreadRealtimeTranscriptDeltaNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeTranscriptDeltaNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - final transcript text emitted when realtime completes a transcript part.
@@ -1538,6 +2261,12 @@ pub struct ThreadRealtimeTranscriptDoneNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeTranscriptDoneNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ThreadRealtimeTranscriptRole {
@@ -1548,6 +2277,14 @@ pub enum ThreadRealtimeTranscriptRole {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadRealtimeTranscriptRole {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// There are three ways to resume a thread: 1. By thread_id: load the thread from disk by thread_id and resume it. 2. By history: instantiate the thread from memory and resume it. 3. By path: load the thread from disk by path and resume it.
@@ -1622,6 +2359,19 @@ pub struct ThreadResumeParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadResumeParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.personality
+            .collect_unknown(&format!("{at}/personality"), out);
+        self.sandbox.collect_unknown(&format!("{at}/sandbox"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadResumeResponse {
     #[serde(rename = "approvalPolicy")]
@@ -1692,6 +2442,20 @@ pub struct ThreadResumeResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadResumeResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.collaboration_mode
+            .collect_unknown(&format!("{at}/collaborationMode"), out);
+        self.sandbox.collect_unknown(&format!("{at}/sandbox"), out);
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Replace a paginated thread's durable history with the prefix before one turn.
 ///
 /// This only changes persisted conversation history. It does not revert local file changes.
@@ -1705,6 +2469,12 @@ pub struct ThreadRevertParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRevertParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1734,6 +2504,13 @@ pub struct ThreadRevertResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRevertResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRevertedNotification {
     #[serde(rename = "threadId")]
@@ -1741,6 +2518,12 @@ pub struct ThreadRevertedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRevertedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// An independently persisted, user-visible thread section.
@@ -1758,6 +2541,14 @@ pub struct ThreadSection {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSection {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.appearance
+            .collect_unknown(&format!("{at}/appearance"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Extensible visual presentation for a custom thread section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSectionAppearance {
@@ -1768,6 +2559,12 @@ pub struct ThreadSectionAppearance {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSectionAppearance {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Broadcast after a successful move into, within, or out of a section.
@@ -1783,6 +2580,12 @@ pub struct ThreadSectionChangedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSectionChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Parameters for creating an independently persisted thread section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSectionCreateParams {
@@ -1795,6 +2598,14 @@ pub struct ThreadSectionCreateParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSectionCreateParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.appearance
+            .collect_unknown(&format!("{at}/appearance"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// The independently persisted section created by the server.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSectionCreateResponse {
@@ -1802,6 +2613,13 @@ pub struct ThreadSectionCreateResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSectionCreateResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.section.collect_unknown(&format!("{at}/section"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Parameters for deleting an independently persisted thread section.
@@ -1815,12 +2633,24 @@ pub struct ThreadSectionDeleteParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSectionDeleteParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Successful deletion does not return additional section data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSectionDeleteResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSectionDeleteResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Parameters for listing independently persisted thread sections.
@@ -1837,6 +2667,12 @@ pub struct ThreadSectionListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSectionListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// One page of independently persisted thread sections.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSectionListResponse {
@@ -1851,6 +2687,13 @@ pub struct ThreadSectionListResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSectionListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Parameters for moving a thread within a server-owned section ordering.
@@ -1874,11 +2717,23 @@ pub struct ThreadSectionMoveParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSectionMoveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSectionMoveResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSectionMoveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Parameters for updating an independently persisted thread section.
@@ -1897,6 +2752,14 @@ pub struct ThreadSectionUpdateParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSectionUpdateParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.appearance
+            .collect_unknown(&format!("{at}/appearance"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// The independently persisted section after its name is updated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSectionUpdateResponse {
@@ -1904,6 +2767,13 @@ pub struct ThreadSectionUpdateResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSectionUpdateResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.section.collect_unknown(&format!("{at}/section"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1916,11 +2786,23 @@ pub struct ThreadSetNameParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSetNameParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSetNameResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSetNameResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1968,6 +2850,25 @@ pub struct ThreadSettings {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadSettings {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.active_permission_profile
+            .collect_unknown(&format!("{at}/activePermissionProfile"), out);
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.collaboration_mode
+            .collect_unknown(&format!("{at}/collaborationMode"), out);
+        self.personality
+            .collect_unknown(&format!("{at}/personality"), out);
+        self.sandbox_policy
+            .collect_unknown(&format!("{at}/sandboxPolicy"), out);
+        self.summary.collect_unknown(&format!("{at}/summary"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSettingsUpdatedNotification {
     #[serde(rename = "threadId")]
@@ -1977,6 +2878,14 @@ pub struct ThreadSettingsUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSettingsUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.thread_settings
+            .collect_unknown(&format!("{at}/threadSettings"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1993,11 +2902,23 @@ pub struct ThreadShellCommandParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadShellCommandParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadShellCommandResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadShellCommandResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -2014,6 +2935,14 @@ pub enum ThreadSortKey {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadSortKey {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 pub type ThreadSource = String;
@@ -2044,6 +2973,14 @@ pub enum ThreadSourceKind {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadSourceKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2122,6 +3059,21 @@ pub struct ThreadStartParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadStartParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.personality
+            .collect_unknown(&format!("{at}/personality"), out);
+        self.sandbox.collect_unknown(&format!("{at}/sandbox"), out);
+        self.session_start_source
+            .collect_unknown(&format!("{at}/sessionStartSource"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadStartResponse {
     #[serde(rename = "approvalPolicy")]
@@ -2167,6 +3119,18 @@ pub struct ThreadStartResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadStartResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.sandbox.collect_unknown(&format!("{at}/sandbox"), out);
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ThreadStartSource {
@@ -2179,12 +3143,27 @@ pub enum ThreadStartSource {
     Unknown(String),
 }
 
+impl UnknownFields for ThreadStartSource {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadStartedNotification {
     pub thread: Thread,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadStartedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2204,6 +3183,18 @@ pub enum ThreadStatus {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::NotLoaded(v) => v.collect_unknown(at, out),
+            Self::Idle(v) => v.collect_unknown(at, out),
+            Self::SystemError(v) => v.collect_unknown(at, out),
+            Self::Active(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadStatusActive {
     #[serde(rename = "activeFlags")]
@@ -2211,6 +3202,14 @@ pub struct ThreadStatusActive {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadStatusActive {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.active_flags
+            .collect_unknown(&format!("{at}/activeFlags"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2223,11 +3222,24 @@ pub struct ThreadStatusChangedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadStatusChangedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadStatusIdle {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadStatusIdle {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2237,11 +3249,23 @@ pub struct ThreadStatusNotLoaded {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadStatusNotLoaded {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadStatusSystemError {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadStatusSystemError {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2259,6 +3283,14 @@ pub struct ThreadTokenUsage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadTokenUsage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.last.collect_unknown(&format!("{at}/last"), out);
+        self.total.collect_unknown(&format!("{at}/total"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadTokenUsageUpdatedNotification {
     #[serde(rename = "threadId")]
@@ -2270,6 +3302,14 @@ pub struct ThreadTokenUsageUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadTokenUsageUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.token_usage
+            .collect_unknown(&format!("{at}/tokenUsage"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2297,6 +3337,16 @@ pub struct ThreadTurnsListParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadTurnsListParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.items_view
+            .collect_unknown(&format!("{at}/itemsView"), out);
+        self.sort_direction
+            .collect_unknown(&format!("{at}/sortDirection"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadTurnsListResponse {
     /// Opaque cursor to pass as `cursor` when reversing `sortDirection`. This is only populated when the page contains at least one turn. Use it with the opposite `sortDirection` to include the anchor turn again and catch updates to that turn.
@@ -2319,6 +3369,13 @@ pub struct ThreadTurnsListResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadTurnsListResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadUnarchiveParams {
     #[serde(rename = "threadId")]
@@ -2326,6 +3383,12 @@ pub struct ThreadUnarchiveParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadUnarchiveParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2336,6 +3399,13 @@ pub struct ThreadUnarchiveResponse {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadUnarchiveResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadUnarchivedNotification {
     #[serde(rename = "threadId")]
@@ -2343,6 +3413,12 @@ pub struct ThreadUnarchivedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadUnarchivedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2360,12 +3436,28 @@ pub enum ThreadUnreadPosition {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadUnreadPosition {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::ThreadStart(v) => v.collect_unknown(at, out),
+            Self::Turn(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// Explicitly marked unread, including when the thread has no turns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadUnreadPositionThreadStart {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadUnreadPositionThreadStart {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// The earliest completed result needing attention.
@@ -2378,6 +3470,12 @@ pub struct ThreadUnreadPositionTurn {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadUnreadPositionTurn {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadUnsubscribeParams {
     #[serde(rename = "threadId")]
@@ -2387,12 +3485,25 @@ pub struct ThreadUnsubscribeParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadUnsubscribeParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadUnsubscribeResponse {
     pub status: ThreadUnsubscribeStatus,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadUnsubscribeResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -2407,6 +3518,14 @@ pub enum ThreadUnsubscribeStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadUnsubscribeStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2430,4 +3549,10 @@ pub struct TokenUsageBreakdown {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TokenUsageBreakdown {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

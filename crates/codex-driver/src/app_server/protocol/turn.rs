@@ -17,6 +17,14 @@ pub enum ReviewDelivery {
     Unknown(String),
 }
 
+impl UnknownFields for ReviewDelivery {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewStartParams {
     /// Reviews run inline on the supplied thread. Omit this field or pass `inline`. To review on a separate thread, start a thread first and use its id.
@@ -30,6 +38,15 @@ pub struct ReviewStartParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ReviewStartParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.delivery
+            .collect_unknown(&format!("{at}/delivery"), out);
+        self.target.collect_unknown(&format!("{at}/target"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewStartResponse {
     /// The thread id supplied to `review/start`.
@@ -39,6 +56,13 @@ pub struct ReviewStartResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReviewStartResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.turn.collect_unknown(&format!("{at}/turn"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +86,18 @@ pub enum ReviewTarget {
     Unknown(Value),
 }
 
+impl UnknownFields for ReviewTarget {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::UncommittedChanges(v) => v.collect_unknown(at, out),
+            Self::BaseBranch(v) => v.collect_unknown(at, out),
+            Self::Commit(v) => v.collect_unknown(at, out),
+            Self::Custom(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// Review changes between the current branch and the given base branch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReviewTargetBaseBranch {
@@ -69,6 +105,12 @@ pub struct ReviewTargetBaseBranch {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReviewTargetBaseBranch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Review the changes introduced by a specific commit.
@@ -83,6 +125,12 @@ pub struct ReviewTargetCommit {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ReviewTargetCommit {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Arbitrary instructions, equivalent to the old free-form prompt.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReviewTargetCustom {
@@ -90,6 +138,12 @@ pub struct ReviewTargetCustom {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReviewTargetCustom {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Review the working tree: staged, unstaged, and untracked files.
@@ -100,6 +154,12 @@ pub struct ReviewTargetUncommittedChanges {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ReviewTargetUncommittedChanges {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnCompletedNotification {
     #[serde(rename = "threadId")]
@@ -108,6 +168,13 @@ pub struct TurnCompletedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.turn.collect_unknown(&format!("{at}/turn"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Notification that the turn-level unified diff has changed. Contains the latest aggregated diff across all file changes in the turn.
@@ -123,6 +190,12 @@ pub struct TurnDiffUpdatedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TurnDiffUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnInterruptParams {
     #[serde(rename = "threadId")]
@@ -134,11 +207,23 @@ pub struct TurnInterruptParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TurnInterruptParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnInterruptResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnInterruptResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -153,6 +238,12 @@ pub struct TurnModerationMetadataNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TurnModerationMetadataNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnPlanStep {
     pub status: TurnPlanStepStatus,
@@ -160,6 +251,13 @@ pub struct TurnPlanStep {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnPlanStep {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -176,6 +274,14 @@ pub enum TurnPlanStepStatus {
     Unknown(String),
 }
 
+impl UnknownFields for TurnPlanStepStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnPlanUpdatedNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,6 +294,13 @@ pub struct TurnPlanUpdatedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnPlanUpdatedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.plan.collect_unknown(&format!("{at}/plan"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -301,12 +414,37 @@ pub struct TurnStartParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TurnStartParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_policy
+            .collect_unknown(&format!("{at}/approvalPolicy"), out);
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvalsReviewer"), out);
+        self.input.collect_unknown(&format!("{at}/input"), out);
+        self.personality
+            .collect_unknown(&format!("{at}/personality"), out);
+        self.sandbox_policy
+            .collect_unknown(&format!("{at}/sandboxPolicy"), out);
+        self.summary.collect_unknown(&format!("{at}/summary"), out);
+        self.tool_output
+            .collect_unknown(&format!("{at}/toolOutput"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnStartResponse {
     pub turn: Turn,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnStartResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.turn.collect_unknown(&format!("{at}/turn"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,6 +455,13 @@ pub struct TurnStartedNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnStartedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.turn.collect_unknown(&format!("{at}/turn"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -338,6 +483,13 @@ pub struct TurnSteerParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TurnSteerParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.input.collect_unknown(&format!("{at}/input"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnSteerResponse {
     #[serde(rename = "turnId")]
@@ -345,6 +497,12 @@ pub struct TurnSteerResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnSteerResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -359,4 +517,10 @@ pub struct TurnToolOutput {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnToolOutput {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }

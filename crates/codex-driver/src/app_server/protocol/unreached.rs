@@ -23,6 +23,14 @@ pub enum AccountRoutingOverride {
     Unknown(String),
 }
 
+impl UnknownFields for AccountRoutingOverride {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountSession {
     #[serde(
@@ -55,6 +63,14 @@ pub struct AccountSession {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountSession {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.workspaces
+            .collect_unknown(&format!("{at}/workspaces"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountSessionWorkspace {
     #[serde(rename = "accountId")]
@@ -70,6 +86,13 @@ pub struct AccountSessionWorkspace {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AccountSessionWorkspace {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.kind.collect_unknown(&format!("{at}/kind"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum AccountSessionWorkspaceKind {
@@ -80,6 +103,14 @@ pub enum AccountSessionWorkspaceKind {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for AccountSessionWorkspaceKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +125,13 @@ pub struct AdditionalContextEntry {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AdditionalContextEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.kind.collect_unknown(&format!("{at}/kind"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum AdditionalContextKind {
@@ -104,6 +142,14 @@ pub enum AdditionalContextKind {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for AdditionalContextKind {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -122,6 +168,15 @@ pub struct AdditionalPermissionProfile {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AdditionalPermissionProfile {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.file_system
+            .collect_unknown(&format!("{at}/fileSystem"), out);
+        self.network.collect_unknown(&format!("{at}/network"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(tag = "type")]
@@ -135,6 +190,16 @@ pub enum AgentMessageInputContent {
     Unknown(Value),
 }
 
+impl UnknownFields for AgentMessageInputContent {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::InputText(v) => v.collect_unknown(at, out),
+            Self::EncryptedContent(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentMessageInputContentEncryptedContent {
     pub encrypted_content: String,
@@ -143,12 +208,24 @@ pub struct AgentMessageInputContentEncryptedContent {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AgentMessageInputContentEncryptedContent {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentMessageInputContentInputText {
     pub text: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AgentMessageInputContentInputText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -178,6 +255,20 @@ pub struct AppConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvals_reviewer"), out);
+        self.default_tools_approval_mode
+            .collect_unknown(&format!("{at}/default_tools_approval_mode"), out);
+        self.links.collect_unknown(&format!("{at}/links"), out);
+        self.omit_tools_from
+            .collect_unknown(&format!("{at}/omit_tools_from"), out);
+        self.tools.collect_unknown(&format!("{at}/tools"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Approval settings for a connected account within an app.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppLinkConfig {
@@ -190,12 +281,28 @@ pub struct AppLinkConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppLinkConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvals_reviewer"), out);
+        self.default_tools_approval_mode
+            .collect_unknown(&format!("{at}/default_tools_approval_mode"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Account settings for a single app.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppLinksConfig {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppLinksConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -214,6 +321,14 @@ pub enum AppToolApproval {
     Unknown(String),
 }
 
+impl UnknownFields for AppToolApproval {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppToolConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,11 +340,25 @@ pub struct AppToolConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppToolConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approval_mode
+            .collect_unknown(&format!("{at}/approval_mode"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppToolsConfig {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppToolsConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -242,6 +371,13 @@ pub struct ApplicationNetworkRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ApplicationNetworkRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.domains.collect_unknown(&format!("{at}/domains"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApplicationRequirements {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -251,6 +387,14 @@ pub struct ApplicationRequirements {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ApplicationRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.network.collect_unknown(&format!("{at}/network"), out);
+        self.storage.collect_unknown(&format!("{at}/storage"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Managed storage settings for new Desktop workspaces, not filesystem access restrictions.
@@ -273,6 +417,12 @@ pub struct ApplicationStorageRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ApplicationStorageRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppsConfig {
     #[serde(rename = "_default", default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +430,13 @@ pub struct AppsConfig {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for AppsConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.default.collect_unknown(&format!("{at}/_default"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -299,6 +456,16 @@ pub struct AppsDefaultConfig {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for AppsDefaultConfig {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.approvals_reviewer
+            .collect_unknown(&format!("{at}/approvals_reviewer"), out);
+        self.default_tools_approval_mode
+            .collect_unknown(&format!("{at}/default_tools_approval_mode"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Location used to resolve a selected capability root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -310,6 +477,15 @@ pub enum CapabilityRootLocation {
     /// A variant this version of the library does not know, kept whole.
     #[serde(untagged)]
     Unknown(Value),
+}
+
+impl UnknownFields for CapabilityRootLocation {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Environment(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
 }
 
 /// A path owned by an execution environment.
@@ -324,6 +500,12 @@ pub struct CapabilityRootLocationEnvironment {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CapabilityRootLocationEnvironment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CodexResponseHandoffMode {
@@ -336,6 +518,14 @@ pub enum CodexResponseHandoffMode {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for CodexResponseHandoffMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// EXPERIMENTAL - collaboration mode preset metadata for clients.
@@ -353,6 +543,13 @@ pub struct CollaborationModeMask {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for CollaborationModeMask {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.mode.collect_unknown(&format!("{at}/mode"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Reasoning settings interpreted by the backend for the routed model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigurationReasoning {
@@ -360,6 +557,12 @@ pub struct ConfigurationReasoning {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfigurationReasoning {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,11 +582,29 @@ pub enum ConfiguredHookHandler {
     Unknown(Value),
 }
 
+impl UnknownFields for ConfiguredHookHandler {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Command(v) => v.collect_unknown(at, out),
+            Self::McpTool(v) => v.collect_unknown(at, out),
+            Self::Prompt(v) => v.collect_unknown(at, out),
+            Self::Agent(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfiguredHookHandlerAgent {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfiguredHookHandlerAgent {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -421,6 +642,12 @@ pub struct ConfiguredHookHandlerCommand {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfiguredHookHandlerCommand {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfiguredHookHandlerMcpTool {
     pub input: Map<String, Value>,
@@ -443,11 +670,23 @@ pub struct ConfiguredHookHandlerMcpTool {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ConfiguredHookHandlerMcpTool {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfiguredHookHandlerPrompt {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfiguredHookHandlerPrompt {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -458,6 +697,13 @@ pub struct ConfiguredHookMatcherGroup {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ConfiguredHookMatcherGroup {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.hooks.collect_unknown(&format!("{at}/hooks"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -478,6 +724,18 @@ pub enum ContentItem {
     Unknown(Value),
 }
 
+impl UnknownFields for ContentItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::InputText(v) => v.collect_unknown(at, out),
+            Self::InputImage(v) => v.collect_unknown(at, out),
+            Self::InputAudio(v) => v.collect_unknown(at, out),
+            Self::OutputText(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 /// Inline audio data or an uploaded file loaded by the Responses API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContentItemInputAudio {
@@ -488,6 +746,12 @@ pub struct ContentItemInputAudio {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ContentItemInputAudio {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -503,12 +767,25 @@ pub struct ContentItemInputImage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ContentItemInputImage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.detail.collect_unknown(&format!("{at}/detail"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContentItemInputText {
     pub text: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ContentItemInputText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -521,6 +798,12 @@ pub struct ContentItemOutputText {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ContentItemOutputText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -537,6 +820,14 @@ pub enum ConversationTextRole {
     Unknown(String),
 }
 
+impl UnknownFields for ConversationTextRole {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(tag = "type")]
@@ -546,6 +837,15 @@ pub enum DynamicToolNamespaceTool {
     /// A variant this version of the library does not know, kept whole.
     #[serde(untagged)]
     Unknown(Value),
+}
+
+impl UnknownFields for DynamicToolNamespaceTool {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Function(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -565,6 +865,12 @@ pub struct DynamicToolNamespaceToolFunction {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for DynamicToolNamespaceToolFunction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(tag = "type")]
@@ -576,6 +882,16 @@ pub enum DynamicToolSpec {
     /// A variant this version of the library does not know, kept whole.
     #[serde(untagged)]
     Unknown(Value),
+}
+
+impl UnknownFields for DynamicToolSpec {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Function(v) => v.collect_unknown(at, out),
+            Self::Namespace(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -595,6 +911,12 @@ pub struct DynamicToolSpecFunction {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for DynamicToolSpecFunction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DynamicToolSpecNamespace {
     pub description: String,
@@ -605,6 +927,13 @@ pub struct DynamicToolSpecNamespace {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for DynamicToolSpecNamespace {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.tools.collect_unknown(&format!("{at}/tools"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentSkillsParams {
     /// Exact catalog names that must be available from this environment.
@@ -613,6 +942,12 @@ pub struct EnvironmentSkillsParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for EnvironmentSkillsParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Internal Responses API passthrough metadata copied into underlying chat messages.
@@ -627,6 +962,12 @@ pub struct InternalChatMessageMetadataPassthrough {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for InternalChatMessageMetadataPassthrough {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// A response to a request that indicates an error occurred.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JSONRPCError {
@@ -635,6 +976,13 @@ pub struct JSONRPCError {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for JSONRPCError {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.error.collect_unknown(&format!("{at}/error"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -646,6 +994,12 @@ pub struct JSONRPCErrorError {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for JSONRPCErrorError {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Refers to any valid JSON-RPC object that can be decoded off the wire, or encoded to be sent.
@@ -660,6 +1014,12 @@ pub struct JSONRPCNotification {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for JSONRPCNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// A request that expects a response.
@@ -677,6 +1037,13 @@ pub struct JSONRPCRequest {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for JSONRPCRequest {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.trace.collect_unknown(&format!("{at}/trace"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// A successful (non-error) response to a request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JSONRPCResponse {
@@ -685,6 +1052,12 @@ pub struct JSONRPCResponse {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for JSONRPCResponse {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -696,6 +1069,15 @@ pub enum LocalShellAction {
     /// A variant this version of the library does not know, kept whole.
     #[serde(untagged)]
     Unknown(Value),
+}
+
+impl UnknownFields for LocalShellAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Exec(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -714,6 +1096,12 @@ pub struct LocalShellActionExec {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for LocalShellActionExec {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum LocalShellStatus {
@@ -726,6 +1114,14 @@ pub enum LocalShellStatus {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for LocalShellStatus {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -787,6 +1183,39 @@ pub struct ManagedHooksRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ManagedHooksRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.interrupt
+            .collect_unknown(&format!("{at}/Interrupt"), out);
+        self.permission_request
+            .collect_unknown(&format!("{at}/PermissionRequest"), out);
+        self.post_compact
+            .collect_unknown(&format!("{at}/PostCompact"), out);
+        self.post_model_request
+            .collect_unknown(&format!("{at}/PostModelRequest"), out);
+        self.post_tool_use
+            .collect_unknown(&format!("{at}/PostToolUse"), out);
+        self.pre_compact
+            .collect_unknown(&format!("{at}/PreCompact"), out);
+        self.pre_model_request
+            .collect_unknown(&format!("{at}/PreModelRequest"), out);
+        self.pre_tool_use
+            .collect_unknown(&format!("{at}/PreToolUse"), out);
+        self.session_end
+            .collect_unknown(&format!("{at}/SessionEnd"), out);
+        self.session_start
+            .collect_unknown(&format!("{at}/SessionStart"), out);
+        self.stop.collect_unknown(&format!("{at}/Stop"), out);
+        self.subagent_start
+            .collect_unknown(&format!("{at}/SubagentStart"), out);
+        self.subagent_stop
+            .collect_unknown(&format!("{at}/SubagentStop"), out);
+        self.user_prompt_submit
+            .collect_unknown(&format!("{at}/UserPromptSubmit"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Structured JSON-RPC error data. Unknown errors must retain the client's normal fallback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -803,6 +1232,17 @@ pub enum ModelProviderError {
     Unknown(Value),
 }
 
+impl UnknownFields for ModelProviderError {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::ModelProviderMismatch(v) => v.collect_unknown(at, out),
+            Self::ModelProviderNotConfigured(v) => v.collect_unknown(at, out),
+            Self::ModelProviderPolicyConflict(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelProviderErrorModelProviderMismatch {
     #[serde(rename = "currentModelProvider")]
@@ -814,6 +1254,12 @@ pub struct ModelProviderErrorModelProviderMismatch {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ModelProviderErrorModelProviderMismatch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelProviderErrorModelProviderNotConfigured {
     #[serde(rename = "modelProvider")]
@@ -821,6 +1267,12 @@ pub struct ModelProviderErrorModelProviderNotConfigured {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelProviderErrorModelProviderNotConfigured {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -832,6 +1284,12 @@ pub struct ModelProviderErrorModelProviderPolicyConflict {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ModelProviderErrorModelProviderPolicyConflict {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Controls the effective multi-agent delegation instructions for a turn. `custom` means the configured mode hint defines the policy instead of a built-in policy.
@@ -849,6 +1307,17 @@ pub enum MultiAgentMode {
     Unknown(Value),
 }
 
+impl UnknownFields for MultiAgentMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::ExplicitRequestOnly => {}
+            Self::Proactive => {}
+            Self::Custom(_) => {}
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum NetworkDomainPermission {
@@ -859,6 +1328,14 @@ pub enum NetworkDomainPermission {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for NetworkDomainPermission {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -943,6 +1420,15 @@ pub struct NetworkRequirements {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for NetworkRequirements {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.domains.collect_unknown(&format!("{at}/domains"), out);
+        self.unix_sockets
+            .collect_unknown(&format!("{at}/unixSockets"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum NetworkUnixSocketPermission {
@@ -953,6 +1439,14 @@ pub enum NetworkUnixSocketPermission {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for NetworkUnixSocketPermission {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 pub type NullableGatewayOAuthLoginParams = Value;
@@ -981,6 +1475,13 @@ pub struct PluginSearchResult {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for PluginSearchResult {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.plugin.collect_unknown(&format!("{at}/plugin"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PluginSearchScope {
@@ -995,6 +1496,14 @@ pub enum PluginSearchScope {
     Unknown(String),
 }
 
+impl UnknownFields for PluginSearchScope {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 /// PTY size in character cells for `process/spawn` PTY sessions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcessTerminalSize {
@@ -1005,6 +1514,12 @@ pub struct ProcessTerminalSize {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ProcessTerminalSize {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1026,12 +1541,25 @@ pub struct Project {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for Project {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.roots.collect_unknown(&format!("{at}/roots"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProjectRoot {
     pub path: AbsolutePathBuf,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ProjectRoot {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1044,6 +1572,14 @@ pub enum ProjectSortKey {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ProjectSortKey {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1062,6 +1598,13 @@ pub struct QueuedSubmission {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for QueuedSubmission {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.input.collect_unknown(&format!("{at}/input"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// Internal-only notification containing the exact usage from one upstream Responses API completion.
@@ -1086,6 +1629,15 @@ pub struct RawResponseCompletedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RawResponseCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.usage.collect_unknown(&format!("{at}/usage"), out);
+        self.usage_metadata
+            .collect_unknown(&format!("{at}/usageMetadata"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawResponseItemCompletedNotification {
     pub item: ResponseItem,
@@ -1098,6 +1650,13 @@ pub struct RawResponseItemCompletedNotification {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RawResponseItemCompletedNotification {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum RealtimeOutputModality {
@@ -1108,6 +1667,14 @@ pub enum RealtimeOutputModality {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for RealtimeOutputModality {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1188,6 +1755,14 @@ pub enum RealtimeVoice {
     Unknown(String),
 }
 
+impl UnknownFields for RealtimeVoice {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RealtimeVoicesList {
     #[serde(rename = "defaultV1")]
@@ -1203,6 +1778,19 @@ pub struct RealtimeVoicesList {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RealtimeVoicesList {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.default_v1
+            .collect_unknown(&format!("{at}/defaultV1"), out);
+        self.default_v2
+            .collect_unknown(&format!("{at}/defaultV2"), out);
+        self.v1.collect_unknown(&format!("{at}/v1"), out);
+        self.v2.collect_unknown(&format!("{at}/v2"), out);
+        self.v3.collect_unknown(&format!("{at}/v3"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(tag = "type")]
@@ -1216,6 +1804,16 @@ pub enum ReasoningItemContent {
     Unknown(Value),
 }
 
+impl UnknownFields for ReasoningItemContent {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::ReasoningText(v) => v.collect_unknown(at, out),
+            Self::Text(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningItemContentReasoningText {
     pub text: String,
@@ -1224,12 +1822,24 @@ pub struct ReasoningItemContentReasoningText {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ReasoningItemContentReasoningText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningItemContentText {
     pub text: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReasoningItemContentText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1243,12 +1853,27 @@ pub enum ReasoningItemReasoningSummary {
     Unknown(Value),
 }
 
+impl UnknownFields for ReasoningItemReasoningSummary {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::SummaryText(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningItemReasoningSummarySummaryText {
     pub text: String,
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ReasoningItemReasoningSummarySummaryText {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1260,6 +1885,12 @@ pub struct RemoteControlDisableParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for RemoteControlDisableParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RemoteControlEnableParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1267,6 +1898,12 @@ pub struct RemoteControlEnableParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for RemoteControlEnableParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1315,6 +1952,32 @@ pub enum ResponseItem {
     Unknown(Value),
 }
 
+impl UnknownFields for ResponseItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::AdditionalTools(v) => v.collect_unknown(at, out),
+            Self::Message(v) => v.collect_unknown(at, out),
+            Self::AgentMessage(v) => v.collect_unknown(at, out),
+            Self::Reasoning(v) => v.collect_unknown(at, out),
+            Self::LocalShellCall(v) => v.collect_unknown(at, out),
+            Self::FunctionCall(v) => v.collect_unknown(at, out),
+            Self::ToolSearchCall(v) => v.collect_unknown(at, out),
+            Self::FunctionCallOutput(v) => v.collect_unknown(at, out),
+            Self::CustomToolCall(v) => v.collect_unknown(at, out),
+            Self::CustomToolCallOutput(v) => v.collect_unknown(at, out),
+            Self::ToolSearchOutput(v) => v.collect_unknown(at, out),
+            Self::WebSearchCall(v) => v.collect_unknown(at, out),
+            Self::ImageGenerationCall(v) => v.collect_unknown(at, out),
+            Self::Compaction(v) => v.collect_unknown(at, out),
+            Self::ConfigurationUpdate(v) => v.collect_unknown(at, out),
+            Self::CompactionTrigger(v) => v.collect_unknown(at, out),
+            Self::ContextCompaction(v) => v.collect_unknown(at, out),
+            Self::Other(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemAdditionalTools {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1324,6 +1987,12 @@ pub struct ResponseItemAdditionalTools {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemAdditionalTools {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1340,6 +2009,18 @@ pub struct ResponseItemAgentMessage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemAgentMessage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.content.collect_unknown(&format!("{at}/content"), out);
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemCompaction {
     pub encrypted_content: String,
@@ -1352,11 +2033,28 @@ pub struct ResponseItemCompaction {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemCompaction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemCompactionTrigger {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemCompactionTrigger {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// A durable input control interpreted by the backend at its position in history.
@@ -1366,6 +2064,14 @@ pub struct ResponseItemConfigurationUpdate {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemConfigurationUpdate {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.reasoning
+            .collect_unknown(&format!("{at}/reasoning"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1379,6 +2085,17 @@ pub struct ResponseItemContextCompaction {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemContextCompaction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1401,6 +2118,17 @@ pub struct ResponseItemCustomToolCall {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemCustomToolCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemCustomToolCallOutput {
     pub call_id: String,
@@ -1414,6 +2142,17 @@ pub struct ResponseItemCustomToolCallOutput {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemCustomToolCallOutput {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1438,6 +2177,17 @@ pub struct ResponseItemFunctionCall {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemFunctionCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemFunctionCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1456,6 +2206,17 @@ pub struct ResponseItemFunctionCallOutput {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemFunctionCallOutput {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemImageGenerationCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1471,6 +2232,17 @@ pub struct ResponseItemImageGenerationCall {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemImageGenerationCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1492,6 +2264,19 @@ pub struct ResponseItemLocalShellCall {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemLocalShellCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemMessage {
     pub content: Vec<ContentItem>,
@@ -1511,11 +2296,30 @@ pub struct ResponseItemMessage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemMessage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.content.collect_unknown(&format!("{at}/content"), out);
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        self.phase.collect_unknown(&format!("{at}/phase"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemOther {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemOther {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1532,6 +2336,19 @@ pub struct ResponseItemReasoning {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemReasoning {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.content.collect_unknown(&format!("{at}/content"), out);
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        self.summary.collect_unknown(&format!("{at}/summary"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1553,6 +2370,17 @@ pub struct ResponseItemToolSearchCall {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemToolSearchCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseItemToolSearchOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1567,6 +2395,17 @@ pub struct ResponseItemToolSearchOutput {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseItemToolSearchOutput {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1586,6 +2425,18 @@ pub struct ResponseItemWebSearchCall {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponseItemWebSearchCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.action.collect_unknown(&format!("{at}/action"), out);
+        self.internal_chat_message_metadata_passthrough
+            .collect_unknown(
+                &format!("{at}/internal_chat_message_metadata_passthrough"),
+                out,
+            );
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Usage metadata reported for one upstream response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseUsageMetadata {
@@ -1596,6 +2447,12 @@ pub struct ResponseUsageMetadata {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponseUsageMetadata {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1615,6 +2472,18 @@ pub enum ResponsesApiWebSearchAction {
     Unknown(Value),
 }
 
+impl UnknownFields for ResponsesApiWebSearchAction {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Search(v) => v.collect_unknown(at, out),
+            Self::OpenPage(v) => v.collect_unknown(at, out),
+            Self::FindInPage(v) => v.collect_unknown(at, out),
+            Self::Other(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesApiWebSearchActionFindInPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1626,6 +2495,12 @@ pub struct ResponsesApiWebSearchActionFindInPage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponsesApiWebSearchActionFindInPage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesApiWebSearchActionOpenPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1635,11 +2510,23 @@ pub struct ResponsesApiWebSearchActionOpenPage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ResponsesApiWebSearchActionOpenPage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesApiWebSearchActionOther {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponsesApiWebSearchActionOther {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1651,6 +2538,12 @@ pub struct ResponsesApiWebSearchActionSearch {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ResponsesApiWebSearchActionSearch {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// A user-selected root that can expose one or more runtime capabilities.
@@ -1665,6 +2558,14 @@ pub struct SelectedCapabilityRoot {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for SelectedCapabilityRoot {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.location
+            .collect_unknown(&format!("{at}/location"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerDiagnosticsGauge {
     pub name: String,
@@ -1672,6 +2573,12 @@ pub struct ServerDiagnosticsGauge {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ServerDiagnosticsGauge {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1694,6 +2601,12 @@ pub struct ServerDiagnosticsProcess {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ServerDiagnosticsProcess {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// An environment selected by a loaded thread, independent of connection status.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadEnvironment {
@@ -1707,12 +2620,24 @@ pub struct ThreadEnvironment {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadEnvironment {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 /// Extra app-server data for a thread.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadExtra {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadExtra {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1725,6 +2650,14 @@ pub enum ThreadMemoryMode {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadMemoryMode {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1740,6 +2673,16 @@ pub enum ThreadReadStateOperation {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadReadStateOperation {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Read(v) => v.collect_unknown(at, out),
+            Self::Unread(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadReadStateOperationRead {
     /// Fields this version of the library does not know.
@@ -1747,11 +2690,23 @@ pub struct ThreadReadStateOperationRead {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadReadStateOperationRead {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadReadStateOperationUnread {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadReadStateOperationUnread {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - role-bearing text item included when a realtime V3 session starts.
@@ -1762,6 +2717,13 @@ pub struct ThreadRealtimeInitialItem {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeInitialItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.role.collect_unknown(&format!("{at}/role"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// EXPERIMENTAL - transport used by thread realtime.
@@ -1780,6 +2742,17 @@ pub enum ThreadRealtimeStartTransport {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadRealtimeStartTransport {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Websocket(v) => v.collect_unknown(at, out),
+            Self::Webrtc(v) => v.collect_unknown(at, out),
+            Self::ExistingCall(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeStartTransportExistingCall {
     /// Identifier of a realtime call already created and negotiated by the client.
@@ -1788,6 +2761,12 @@ pub struct ThreadRealtimeStartTransportExistingCall {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeStartTransportExistingCall {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1799,11 +2778,23 @@ pub struct ThreadRealtimeStartTransportWebrtc {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadRealtimeStartTransportWebrtc {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadRealtimeStartTransportWebsocket {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadRealtimeStartTransportWebsocket {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1826,6 +2817,16 @@ pub struct ThreadResumeInitialTurnsPageParams {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadResumeInitialTurnsPageParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.items_view
+            .collect_unknown(&format!("{at}/itemsView"), out);
+        self.sort_direction
+            .collect_unknown(&format!("{at}/sortDirection"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSearchResult {
     pub snippet: String,
@@ -1833,6 +2834,13 @@ pub struct ThreadSearchResult {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadSearchResult {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.thread.collect_unknown(&format!("{at}/thread"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1847,6 +2855,14 @@ pub enum ThreadSearchSortKey {
     /// A value this version of the library does not know.
     #[serde(untagged)]
     Unknown(String),
+}
+
+impl UnknownFields for ThreadSearchSortKey {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
 }
 
 /// EXPERIMENTAL - one item or turn boundary in canonical rollout order.
@@ -1867,6 +2883,18 @@ pub enum ThreadTimelineEntry {
     Unknown(Value),
 }
 
+impl UnknownFields for ThreadTimelineEntry {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Item(v) => v.collect_unknown(at, out),
+            Self::Realtime(v) => v.collect_unknown(at, out),
+            Self::TurnStarted(v) => v.collect_unknown(at, out),
+            Self::TurnCompleted(v) => v.collect_unknown(at, out),
+            Self::Unknown(_) => out.push(at.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadTimelineEntryItem {
     pub item: ThreadItem,
@@ -1878,6 +2906,13 @@ pub struct ThreadTimelineEntryItem {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadTimelineEntryItem {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadTimelineEntryRealtime {
     pub item: ThreadRealtimeItem,
@@ -1885,6 +2920,13 @@ pub struct ThreadTimelineEntryRealtime {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadTimelineEntryRealtime {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.item.collect_unknown(&format!("{at}/item"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1905,6 +2947,14 @@ pub struct ThreadTimelineEntryTurnCompleted {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for ThreadTimelineEntryTurnCompleted {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.error.collect_unknown(&format!("{at}/error"), out);
+        self.status.collect_unknown(&format!("{at}/status"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadTimelineEntryTurnStarted {
     pub position: u64,
@@ -1914,6 +2964,12 @@ pub struct ThreadTimelineEntryTurnStarted {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for ThreadTimelineEntryTurnStarted {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 /// A model-facing surface on which a tool can be exposed.
@@ -1931,6 +2987,14 @@ pub enum ToolExposureSurface {
     Unknown(String),
 }
 
+impl UnknownFields for ToolExposureSurface {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        if let Self::Unknown(_) = self {
+            out.push(at.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnEnvironmentParams {
     pub cwd: LegacyAppPathString,
@@ -1946,6 +3010,12 @@ pub struct TurnEnvironmentParams {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for TurnEnvironmentParams {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1968,6 +3038,13 @@ pub struct TurnsPage {
     pub extra: Map<String, Value>,
 }
 
+impl UnknownFields for TurnsPage {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.data.collect_unknown(&format!("{at}/data"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct W3cTraceContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1977,6 +3054,12 @@ pub struct W3cTraceContext {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for W3cTraceContext {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1990,4 +3073,12 @@ pub struct WorkspaceRouting {
     /// Fields this version of the library does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl UnknownFields for WorkspaceRouting {
+    fn collect_unknown(&self, at: &str, out: &mut Vec<String>) {
+        self.account_routing_override
+            .collect_unknown(&format!("{at}/accountRoutingOverride"), out);
+        out.extend(self.extra.keys().map(|k| format!("{at}/{k}")));
+    }
 }
