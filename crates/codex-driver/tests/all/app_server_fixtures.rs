@@ -5,7 +5,9 @@
 //!
 //! Re-capture them from the installed Codex (offline: the test kit's provider and MCP server):
 //! `cargo test -p codex-driver --test all app_server_fixtures::capture -- --ignored`.
-//! Paths and ports of the run are replaced by fixed ones (`/fixture/home`, ...).
+//! Paths and ports of the run are replaced by fixed ones (`/fixture/home`, ...). With
+//! `SHOW_UNKNOWN=1` (and `--nocapture`) the decoding tests print what the types did not know
+//! instead of asserting it: the list to review when a new release's fixtures come in.
 
 use crate::common::{Env, codex};
 use codex_driver::Binary;
