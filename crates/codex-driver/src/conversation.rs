@@ -38,13 +38,13 @@ pub struct TurnSummary {
 }
 
 /// A thread that takes turns.
-#[allow(async_fn_in_trait)] // used with concrete types; no Send bound needed by callers so far
 pub trait Conversation {
     /// The thread id, once known.
     fn thread_id(&self) -> Option<&str>;
 
-    /// Runs one turn with `prompt` on this thread and waits for its end.
-    async fn send(&mut self, prompt: &str) -> Result<TurnSummary>;
+    /// Runs one turn with `prompt` on this thread and waits for its end. The future is `Send`,
+    /// so generic code can run it on another task (`tokio::spawn`).
+    fn send(&mut self, prompt: &str) -> impl Future<Output = Result<TurnSummary>> + Send;
 }
 
 /// A conversation over `codex exec`: the first turn starts a thread, later ones resume it. Every
@@ -121,5 +121,33 @@ impl Conversation for crate::app_server::Thread {
             final_message: out.final_message,
             usage: out.turn_usage,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Generic code can move any conversation into a task: both transports' `send` futures are
+    /// `Send` (this only has to compile).
+    fn spawnable<C: Conversation + Send + 'static>(mut c: C) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let _ = c.send("hello").await;
+        })
+    }
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code)]
+    fn futures_are_send(exec: &mut ExecConversation, thread: &mut crate::app_server::Thread) {
+        is_send(&exec.send("hello"));
+        is_send(&thread.send("hello"));
+    }
+
+    #[test]
+    fn both_transports_send_futures_are_send() {
+        let _ = spawnable::<ExecConversation>;
+        let _ = spawnable::<crate::app_server::Thread>;
+        let _ = futures_are_send;
     }
 }

@@ -1,10 +1,17 @@
 //! The Codex app-server (`codex app-server`, JSON-RPC over stdio): threads, turns, streaming
 //! deltas, steering, interrupts, and approvals that fail closed.
 //!
+//! [`AppServer`] spawns the server (or connects to a running one) and gives an
+//! [`AppServerClient`]; its [`Thread`]s start turns, each a [`TurnHandle`]: a `Stream` of typed
+//! [`ServerNotification`](protocol::ServerNotification)s. Every method of the protocol is a typed
+//! request: [`AppServerClient::request`] takes any `...Params` of [`protocol`] and returns its
+//! `...Response`; the convenience methods (`start_thread`, `Thread::archive`, `models`, ...) are
+//! built on it.
+//!
 //! ```no_run
 //! # async fn demo() -> codex_driver::Result<()> {
 //! use codex_driver::app_server::{AppServer, approvals::approval_fn, approvals::Decision};
-//! use codex_driver::app_server::protocol::{ServerNotification, ThreadStartParams};
+//! use codex_driver::app_server::protocol::{ServerNotification, ThreadListParams, ThreadStartParams};
 //!
 //! let codex = AppServer::new()
 //!     .codex_home("/var/lib/mybot/codex-home")
@@ -20,11 +27,15 @@
 //!     }
 //! }
 //! // Later, from another process: `codex.resume_thread(&id)` continues the same thread.
+//! let saved = codex.request(&ThreadListParams::default()).await?;
+//! println!("{} saved threads", saved.data.len());
 //! codex.shutdown().await?;
 //! # Ok(()) }
 //! ```
 
+mod account;
 pub mod approvals;
+mod builder;
 mod client;
 #[allow(
     missing_docs,
@@ -42,13 +53,19 @@ pub mod protocol;
 mod remote;
 mod restart;
 mod rpc;
+mod settings;
+mod streams;
+mod thread;
+mod turn;
 
-pub use client::{
-    AppServer, Codex, LoginHandle, Thread, TurnControl, TurnHandle, TurnInput, TurnOutcome,
-    text_input,
-};
+pub use account::LoginHandle;
+pub use builder::AppServer;
+pub use client::AppServerClient;
 pub use restart::Restarting;
 pub use rpc::{Closed, Routed, RpcError};
+pub use streams::{Notifications, ThreadStatusChanges};
+pub use thread::{Thread, ThreadOpened, TurnInput, text_input};
+pub use turn::{TurnControl, TurnHandle, TurnOutcome};
 
 #[cfg(test)]
 mod tests {
@@ -87,6 +104,39 @@ mod tests {
             item,
             ThreadItem::Unknown(json!({"type": "hologram", "id": "x"}))
         );
+    }
+
+    #[test]
+    fn unknown_fields_point_at_what_the_types_did_not_know() {
+        use super::protocol::UnknownFields;
+        let d = ServerNotification::decode(
+            "item/agentMessage/delta",
+            json!({"threadId": "t", "turnId": "u", "itemId": "i", "delta": "hi", "newField": 1}),
+        );
+        assert_eq!(d.unknown_fields(), ["/newField"]);
+        let done = ServerNotification::decode(
+            "turn/completed",
+            json!({"threadId": "t", "turn": {"id": "u", "items": [{"type": "hologram"}], "status": "paused"}}),
+        );
+        assert!(
+            matches!(done, ServerNotification::TurnCompleted(_)),
+            "{done:?}"
+        );
+        assert_eq!(done.unknown_fields(), ["/turn/items/0", "/turn/status"]);
+        let odd = ServerNotification::decode("thread/teleported", json!({}));
+        assert_eq!(odd.unknown_fields(), [""]);
+        // Open objects (the schema allows any key) report nothing.
+        let cfg: super::protocol::Config =
+            serde_json::from_value(json!({"model": "o3", "some_new_key": true}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.unknown_fields(), Vec::<String>::new());
+        assert_eq!(cfg.extra.get("some_new_key"), Some(&json!(true)));
+    }
+
+    #[test]
+    fn text_input_is_a_text_item() {
+        let v = serde_json::to_value(super::text_input("hi")).unwrap_or_default();
+        assert_eq!(v, json!({"type": "text", "text": "hi"}));
     }
 
     #[test]

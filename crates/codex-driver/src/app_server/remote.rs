@@ -2,7 +2,8 @@
 //! `--listen unix://PATH` (one JSON-RPC message per WebSocket text frame).
 
 use super::approvals::Approvals;
-use super::client::{AppServer, Codex};
+use super::builder::AppServer;
+use super::client::AppServerClient;
 use super::rpc::Rpc;
 use crate::error::{Error, Result};
 use futures_util::{SinkExt, StreamExt};
@@ -16,7 +17,11 @@ impl AppServer {
     /// Connects to `ws://IP:PORT` (optionally with a bearer token: the capability token or a
     /// signed JWT, per the server's `--ws-auth`), then performs the handshake. Shutting the
     /// client down closes the connection, not the server.
-    pub async fn connect_ws(self, url: &str, bearer_token: Option<&str>) -> Result<Codex> {
+    pub async fn connect_ws(
+        self,
+        url: &str,
+        bearer_token: Option<&str>,
+    ) -> Result<AppServerClient> {
         let request = request(url, bearer_token)?;
         let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
@@ -25,7 +30,11 @@ impl AppServer {
     }
 
     /// Connects to the unix socket of `--listen unix://PATH`.
-    pub async fn connect_unix(self, path: &Path, bearer_token: Option<&str>) -> Result<Codex> {
+    pub async fn connect_unix(
+        self,
+        path: &Path,
+        bearer_token: Option<&str>,
+    ) -> Result<AppServerClient> {
         let stream = tokio::net::UnixStream::connect(path)
             .await
             .map_err(|e| Error::Io {
@@ -39,7 +48,7 @@ impl AppServer {
         self.attach(ws).await
     }
 
-    async fn attach<S>(self, ws: tokio_tungstenite::WebSocketStream<S>) -> Result<Codex>
+    async fn attach<S>(self, ws: tokio_tungstenite::WebSocketStream<S>) -> Result<AppServerClient>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -77,12 +86,12 @@ impl AppServer {
         let rpc = Rpc::start(
             BufReader::new(r),
             w,
-            Approvals::new(o.handler, o.approval_timeout),
+            Approvals::new(o.handler.clone(), o.approval_timeout),
             o.request_timeout,
             o.buffer,
             None,
         );
-        Codex::from_connection(rpc, o.client_name, o.client_version, o.experimental_api).await
+        AppServerClient::connect(rpc, &o, None, None).await
     }
 }
 

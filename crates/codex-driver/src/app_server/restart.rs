@@ -1,6 +1,7 @@
 //! Optional automatic restart: a handle that respawns the app-server when it has died.
 
-use super::client::{AppServer, Codex};
+use super::builder::AppServer;
+use super::client::AppServerClient;
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use tokio::sync::Mutex;
 /// was running when the server died is lost (its stream ended with an error).
 pub struct Restarting {
     options: AppServer,
-    current: Mutex<Option<Codex>>,
+    current: Mutex<Option<AppServerClient>>,
     restarts: AtomicU32,
     max_restarts: u32,
     backoff: Duration,
@@ -41,7 +42,7 @@ impl Restarting {
     }
 
     /// The live client, respawning the server if it has closed.
-    pub async fn client(&self) -> Result<Codex> {
+    pub async fn client(&self) -> Result<AppServerClient> {
         let mut cur = self.current.lock().await;
         if let Some(c) = cur.as_ref()
             && c.closed().is_none()
@@ -52,13 +53,16 @@ impl Restarting {
         if n >= self.max_restarts {
             let reason = cur
                 .as_ref()
-                .and_then(Codex::closed)
+                .and_then(AppServerClient::closed)
                 .map(|c| c.reason)
                 .unwrap_or_default();
             return Err(Error::AppServerClosed {
                 method: "restart".into(),
                 reason: format!("gave up after {n} restarts; last exit: {reason}"),
-                stderr_tail: cur.as_ref().map(Codex::stderr_tail).unwrap_or_default(),
+                stderr_tail: cur
+                    .as_ref()
+                    .map(AppServerClient::stderr_tail)
+                    .unwrap_or_default(),
             });
         }
         tokio::time::sleep(self.backoff * (n + 1)).await;

@@ -48,9 +48,20 @@ pub struct Routed {
 
 type Pending = HashMap<i64, oneshot::Sender<std::result::Result<Value, RpcError>>>;
 
+/// Which notifications a subscriber wants, beside its thread.
+type Filter = fn(&ServerNotification) -> bool;
+
 struct Subscriber {
     thread: Option<String>,
+    filter: Option<Filter>,
     tx: mpsc::Sender<Routed>,
+}
+
+impl Subscriber {
+    fn wants(&self, r: &Routed) -> bool {
+        (self.thread.is_none() || self.thread == r.thread_id)
+            && self.filter.is_none_or(|f| f(&r.notification))
+    }
 }
 
 /// How many notifications of threads nobody subscribed to yet are kept: they are handed to the
@@ -201,6 +212,24 @@ impl Rpc {
 
     /// Receives notifications for `thread` (or every notification when `None`).
     pub(crate) fn subscribe(&self, thread: Option<String>) -> mpsc::Receiver<Routed> {
+        self.subscribe_with(thread, None)
+    }
+
+    /// Like [`subscribe`](Self::subscribe), keeping only what `filter` accepts: nothing else
+    /// takes room in its buffer.
+    pub(crate) fn subscribe_filtered(
+        &self,
+        thread: Option<String>,
+        filter: Filter,
+    ) -> mpsc::Receiver<Routed> {
+        self.subscribe_with(thread, Some(filter))
+    }
+
+    fn subscribe_with(
+        &self,
+        thread: Option<String>,
+        filter: Option<Filter>,
+    ) -> mpsc::Receiver<Routed> {
         let (tx, rx) = mpsc::channel(self.0.buffer.max(UNCLAIMED_KEEP));
         if self.0.closed.borrow().is_none() {
             let mut subs = lock(&self.0.subscribers);
@@ -212,10 +241,12 @@ impl Rpc {
                     .partition(|r| r.thread_id.as_deref() == Some(id));
                 subs.unclaimed = rest.into();
                 for r in mine {
-                    let _ = tx.try_send(r);
+                    if filter.is_none_or(|f| f(&r.notification)) {
+                        let _ = tx.try_send(r);
+                    }
                 }
             }
-            subs.list.push(Subscriber { thread, tx });
+            subs.list.push(Subscriber { thread, filter, tx });
         }
         rx
     }
@@ -367,7 +398,7 @@ impl Rpc {
             }
             subs.list
                 .iter()
-                .filter(|s| s.thread.is_none() || s.thread == r.thread_id)
+                .filter(|s| s.wants(&r))
                 .map(|s| s.tx.clone())
                 .collect()
         };

@@ -5,8 +5,9 @@ use codex_driver::app_server::approvals::{Decision, approval_fn, approval_queue}
 use codex_driver::app_server::protocol::{
     AskForApproval, AskForApprovalGranular, SandboxMode, ServerNotification, ThreadItem,
     ThreadStartParams, TurnStartParams, TurnStatus, UserInput, UserInputImage, UserInputLocalImage,
+    WriteStatus,
 };
-use codex_driver::app_server::{AppServer, Codex};
+use codex_driver::app_server::{AppServer, AppServerClient};
 use codex_driver::group_alive;
 use codex_driver::{Binary, Error};
 use codex_driver_testkit::{MockResponse, add_file_patch};
@@ -33,7 +34,7 @@ fn params(env: &Env, approval: &str, sandbox: SandboxMode) -> ThreadStartParams 
     }
 }
 
-async fn stop(codex: Codex) {
+async fn stop(codex: AppServerClient) {
     let pid = codex.pid().unwrap();
     codex.shutdown().await.unwrap();
     assert!(
@@ -73,6 +74,59 @@ async fn turn_streams_text_deltas_and_a_final_message() -> anyhow::Result<()> {
     let out = thread.run("again").await;
     // The script is used up: the provider's 500 fails this second turn, typed.
     assert!(matches!(out, Err(Error::TurnFailed { .. })), "{out:?}");
+    stop(codex).await;
+    Ok(())
+}
+
+/// A turn, `notifications()` and `thread_status_changes()` are `Stream`s.
+#[tokio::test]
+async fn turns_and_notifications_are_streams() -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let env = Env::new(vec![MockResponse::new().message_chunks(["a", "b"])]).await;
+    let codex = server(&env).spawn().await?;
+    let all = codex.notifications();
+    let statuses = codex.thread_status_changes();
+    let mut thread = codex
+        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+        .await?;
+    let id = thread.id().to_owned();
+    assert_eq!(thread.response().thread().id, id);
+    assert_eq!(thread.response().model(), "mock-model");
+    let turn = thread.turn("stream it").await?;
+    assert_eq!(turn.response().turn.id, turn.id());
+    let methods = turn
+        .map(|ev| ev.map(|n| n.method().to_owned()))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<codex_driver::Result<Vec<_>>>()?;
+    assert_eq!(methods.last().map(String::as_str), Some("turn/completed"));
+    let deltas: Vec<String> = all
+        .filter_map(|r| async move {
+            match r.notification {
+                ServerNotification::ItemAgentMessageDelta(d) => Some(d.delta),
+                _ => None,
+            }
+        })
+        .take(2)
+        .collect()
+        .await;
+    assert_eq!(deltas, ["a", "b"]);
+    let active = tokio::time::timeout(
+        Duration::from_secs(10),
+        statuses
+            .filter(|n| std::future::ready(n.thread_id == id))
+            .next(),
+    )
+    .await?
+    .map(|n| n.status);
+    assert!(
+        matches!(
+            active,
+            Some(codex_driver::app_server::protocol::ThreadStatus::Active(_))
+        ),
+        "{active:?}"
+    );
     stop(codex).await;
     Ok(())
 }
@@ -163,7 +217,7 @@ async fn an_unread_thread_does_not_stall_the_others() -> anyhow::Result<()> {
     let out = tokio::time::timeout(Duration::from_secs(30), b.run("beta question")).await??;
     assert_eq!(out.final_message.as_deref(), Some("beta answer"));
     // Thread A recovers with a fresh subscription for its next turn.
-    let codex_a = a.codex().clone();
+    let codex_a = a.client().clone();
     let first = codex_a.list_threads(Default::default()).await?;
     assert!(first.data.iter().any(|t| t.id == a.id()));
     let again = tokio::time::timeout(Duration::from_secs(30), a.run("again")).await??;
@@ -367,7 +421,8 @@ async fn steer_adds_input_to_a_running_turn() -> anyhow::Result<()> {
         if let ServerNotification::ItemStarted(s) = ev?
             && matches!(s.item, ThreadItem::CommandExecution(_))
         {
-            control.steer("also mention the weather").await?;
+            let steered = control.steer("also mention the weather").await?;
+            assert_eq!(steered.turn_id, control.turn_id());
         }
     }
     let reqs = env.provider.requests();
@@ -411,20 +466,43 @@ async fn fork_copies_the_history_into_a_new_thread() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn thread_management_calls() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::text("one")]).await;
+    let env = Env::new(vec![
+        MockResponse::text("one"),
+        MockResponse::text("the summary"),
+    ])
+    .await;
     let codex = server(&env).spawn().await?;
+    // The handshake's answer.
+    let info = codex.server_info().unwrap();
+    assert_eq!(
+        std::path::Path::new(&info.codex_home).canonicalize()?,
+        env.home.path().canonicalize()?
+    );
+    assert!(info.user_agent.starts_with("codex_driver/"), "{info:?}");
     let mut thread = codex
         .start_thread(params(&env, "never", SandboxMode::ReadOnly))
         .await?;
     thread.run("hello").await?;
     thread.set_name("my thread").await?;
-    let read = thread.read().await?;
-    assert_eq!(read["thread"]["name"], "my thread", "{read}");
-    assert_eq!(
-        read["thread"]["turns"].as_array().map(Vec::len),
-        Some(1),
-        "{read}"
-    );
+    let read = thread.read().await?.thread;
+    assert_eq!(read.name.as_deref(), Some("my thread"), "{read:?}");
+    assert_eq!(read.turns.len(), 1, "{read:?}");
+    // Compaction summarises the history with a model call of its own, as an item.
+    let mut events = codex.notifications();
+    thread.compact().await?;
+    let compacted = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(r) = events.recv().await {
+            if let ServerNotification::ItemCompleted(c) = r.notification
+                && matches!(c.item, ThreadItem::ContextCompaction(_))
+            {
+                return Some(c.thread_id);
+            }
+        }
+        None
+    })
+    .await?;
+    assert_eq!(compacted.as_deref(), Some(thread.id()));
+    assert_eq!(env.provider.requests().len(), 2);
     let ids = |list: codex_driver::app_server::protocol::ThreadListResponse| -> Vec<String> {
         list.data.into_iter().map(|t| t.id).collect()
     };
@@ -443,7 +521,8 @@ async fn thread_management_calls() -> anyhow::Result<()> {
         })
         .await?;
     assert!(ids(archived).contains(&thread.id().to_owned()));
-    thread.unarchive().await?;
+    let unarchived = thread.unarchive().await?;
+    assert_eq!(unarchived.thread.id, thread.id());
     assert!(ids(codex.list_threads(Default::default()).await?).contains(&thread.id().to_owned()));
     stop(codex).await;
     Ok(())
@@ -664,13 +743,22 @@ async fn account_and_config_calls() -> anyhow::Result<()> {
         "{:?}",
         cfg.config
     );
-    codex
+    let written = codex
         .config_value_write("model_reasoning_effort", json!("high"))
         .await?;
+    assert_eq!(written.status, WriteStatus::Ok);
+    assert_eq!(
+        std::path::Path::new(&written.file_path).canonicalize()?,
+        env.home.path().join("config.toml").canonicalize()?
+    );
     let toml = std::fs::read_to_string(env.home.path().join("config.toml"))?;
     assert!(toml.contains("model_reasoning_effort = \"high\""), "{toml}");
-    assert!(codex.mcp_server_status().await?.get("data").is_some());
-    assert!(codex.models().await?.get("data").is_some());
+    assert_eq!(codex.mcp_server_status().await?.data, []);
+    let models = codex.models().await?.data;
+    assert!(
+        !models.is_empty() && models.iter().all(|m| !m.id.is_empty()),
+        "{models:?}"
+    );
     stop(codex).await;
     Ok(())
 }
@@ -715,10 +803,10 @@ fn listen(env: &Env, args: &[&str]) -> Listener {
     }
 }
 
-async fn retry<F, Fut>(mut f: F) -> codex_driver::Result<Codex>
+async fn retry<F, Fut>(mut f: F) -> codex_driver::Result<AppServerClient>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = codex_driver::Result<Codex>>,
+    Fut: std::future::Future<Output = codex_driver::Result<AppServerClient>>,
 {
     let mut last = None;
     for _ in 0..100 {

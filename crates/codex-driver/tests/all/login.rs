@@ -2,7 +2,8 @@
 //! token refresh, and copy-back keeping homes that share one login from reusing a refresh token.
 
 use crate::common::{codex, tmp_base};
-use codex_driver::app_server::{AppServer, Codex};
+use codex_driver::app_server::protocol::CancelLoginAccountStatus;
+use codex_driver::app_server::{AppServer, AppServerClient};
 use codex_driver::auth::{self, SyncOutcome};
 use codex_driver::env::SpawnEnv;
 use codex_driver::home::CodexHome;
@@ -20,7 +21,7 @@ fn home(name: &str, base: &tempfile::TempDir, issuer: &MockIssuer) -> CodexHome 
     h
 }
 
-async fn server(h: &CodexHome, issuer: &MockIssuer) -> Codex {
+async fn server(h: &CodexHome, issuer: &MockIssuer) -> AppServerClient {
     let mut env = SpawnEnv::new();
     for (k, v) in issuer.env() {
         env.set(k, v);
@@ -221,7 +222,10 @@ async fn cancelling_a_device_code_login_stops_the_polling() -> anyhow::Result<()
             .count()
     };
     assert!(crate::common::eventually(Duration::from_secs(10), || polls() >= 1).await);
-    login.cancel().await?;
+    assert_eq!(
+        login.cancel().await?.status,
+        CancelLoginAccountStatus::Canceled
+    );
     let at_cancel = polls();
     // The issuer asks for a poll a second; after three seconds at most a poll already under way
     // when the cancel came may have landed.
@@ -287,7 +291,10 @@ async fn browser_login_can_be_cancelled() -> anyhow::Result<()> {
     let url = login.auth_url().unwrap_or_default().to_owned();
     assert!(url.contains("redirect_uri="), "{url}");
     assert!(callback_listening());
-    login.cancel().await?;
+    assert_eq!(
+        login.cancel().await?.status,
+        CancelLoginAccountStatus::Canceled
+    );
     // The callback server goes away (it may take a moment after the answer); then the browser
     // can no longer complete the login.
     assert!(crate::common::eventually(Duration::from_secs(10), || !callback_listening()).await);

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod app_server;
+mod app_server_fixtures;
 mod common;
 mod config_file;
 mod conversation;
