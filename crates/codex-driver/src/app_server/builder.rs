@@ -4,13 +4,10 @@ use super::approvals::{ApprovalHandler, Approvals, DenyAll};
 use super::client::AppServerClient;
 use super::protocol as p;
 use super::rpc::{Closed, Rpc};
-use crate::binary::Binary;
-use crate::config::ConfigOverrides;
-use crate::env::SpawnEnv;
 use crate::error::{Error, Result};
 use crate::process::{Leader, ReapGate, StderrTail};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use crate::spawn::{SpawnOptions, spawn_setters};
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::BufReader;
@@ -20,12 +17,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 #[must_use]
 pub struct AppServer {
-    binary: Option<Binary>,
-    env: SpawnEnv,
-    current_dir: Option<PathBuf>,
-    config: ConfigOverrides,
-    enable: Vec<String>,
-    other_options: Vec<String>,
+    spawn: SpawnOptions,
     client_name: String,
     client_version: String,
     experimental_api: bool,
@@ -39,7 +31,7 @@ pub struct AppServer {
 impl std::fmt::Debug for AppServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppServer")
-            .field("binary", &self.binary)
+            .field("binary", &self.spawn.binary)
             .field("client_name", &self.client_name)
             .finish_non_exhaustive()
     }
@@ -56,12 +48,7 @@ impl AppServer {
     /// request timeout 60 s, 1024 buffered notifications per subscriber.
     pub fn new() -> Self {
         Self {
-            binary: None,
-            env: SpawnEnv::new(),
-            current_dir: None,
-            config: ConfigOverrides::new(),
-            enable: Vec::new(),
-            other_options: Vec::new(),
+            spawn: SpawnOptions::new(),
             client_name: "codex_driver".into(),
             client_version: env!("CARGO_PKG_VERSION").into(),
             experimental_api: false,
@@ -73,46 +60,7 @@ impl AppServer {
         }
     }
 
-    /// The Codex binary.
-    pub fn binary(mut self, b: Binary) -> Self {
-        self.binary = Some(b);
-        self
-    }
-
-    /// `CODEX_HOME` for the server.
-    pub fn codex_home(mut self, dir: impl AsRef<Path>) -> Self {
-        self.env.codex_home(dir.as_ref());
-        self
-    }
-
-    /// The whole spawn environment at once (replaces earlier `env*` settings). A `CODEX_HOME`
-    /// set before with `codex_home` is kept unless `env` names its own.
-    pub fn spawn_env(mut self, env: SpawnEnv) -> Self {
-        self.env = env.or_home(self.env.home());
-        self
-    }
-
-    /// Working directory of the server process.
-    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.current_dir = Some(dir.into());
-        self
-    }
-
-    /// `-c key=value` overrides for the server.
-    pub fn config(
-        mut self,
-        dotted_key: impl Into<String>,
-        value: impl Into<toml_edit::Value>,
-    ) -> Self {
-        self.config.set(dotted_key, value);
-        self
-    }
-
-    /// `--enable FEATURE`.
-    pub fn enable(mut self, feature: impl Into<String>) -> Self {
-        self.enable.push(feature.into());
-        self
-    }
+    spawn_setters!();
 
     /// `clientInfo` sent in `initialize` (also the `client` of notify payloads).
     pub fn client_info(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
@@ -178,67 +126,20 @@ impl AppServer {
         }
     }
 
-    /// The argv after the binary.
-    pub fn args(&self) -> Vec<String> {
-        let mut a = vec!["app-server".to_owned()];
-        for kv in self.config.to_args() {
-            a.push("-c".into());
-            a.push(kv);
-        }
-        for f in &self.enable {
-            a.push("--enable".into());
-            a.push(f.clone());
-        }
-        a.extend(self.other_options.iter().cloned());
+    /// The argv after the binary: `app-server`, the shared options (`-c`, `--enable`,
+    /// `--disable`), then the [`other_options`](Self::other_options).
+    pub fn args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec!["app-server".into()];
+        a.extend(self.spawn.common_args());
+        a.extend(self.spawn.other_options.iter().cloned());
         a
-    }
-
-    /// An `app-server` option this library does not know yet (say, a flag of a newer Codex),
-    /// passed after every known option.
-    pub fn other_option(mut self, arg: impl Into<String>) -> Self {
-        self.other_options.push(arg.into());
-        self
-    }
-
-    /// Several [`other_option`](Self::other_option)s, in order.
-    pub fn other_options<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.other_options.extend(args.into_iter().map(Into::into));
-        self
     }
 
     /// Spawns the server and performs the `initialize`/`initialized` handshake.
     pub async fn spawn(self) -> Result<AppServerClient> {
-        let binary = match &self.binary {
-            Some(b) => b.clone(),
-            None => Binary::resolve(None, true)?,
-        };
-        if let Some(home) = self.env.home()
-            && !home.is_dir()
-        {
-            return Err(Error::InvalidOptions(format!(
-                "CODEX_HOME {} does not exist or is not a directory",
-                home.display()
-            )));
-        }
-        // A home someone else owns or can write to could hold their `notify` or MCP command.
-        if let Some(home) = self.env.home() {
-            crate::CodexHome::new(home).check()?;
-        }
-        let mut cmd = tokio::process::Command::new(binary.path());
-        cmd.args(self.args())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        self.env.apply(&mut cmd);
-        if let Some(d) = &self.current_dir {
-            cmd.current_dir(d);
-        }
+        let binary = self.spawn.resolve_binary()?;
+        self.spawn.check()?;
+        let mut cmd = self.spawn.command(&binary, &self.args());
         let mut child = cmd.spawn().map_err(|source| Error::Spawn {
             path: binary.path().to_path_buf(),
             source,
@@ -253,12 +154,14 @@ impl AppServer {
         if let Some(e) = child.stderr.take() {
             tokio::spawn(tail.clone().drain(e));
         }
+        // The same options every transport reads (see `remote`).
+        let options = self.options();
         let rpc = Rpc::start(
             BufReader::with_capacity(64 * 1024, stdout),
             stdin,
-            Approvals::new(self.handler.clone(), self.approval_timeout),
-            self.request_timeout,
-            self.buffer,
+            Approvals::new(options.handler.clone(), options.approval_timeout),
+            options.request_timeout,
+            options.buffer,
             Some(tail.clone()),
         );
         let kill = CancellationToken::new();
@@ -302,7 +205,7 @@ impl AppServer {
             grace: self.grace,
         });
         // Should the handshake fail, dropping the guard stops the server.
-        AppServerClient::connect(rpc, &self.options(), Some(guard), Some(binary)).await
+        AppServerClient::connect(rpc, &options, Some(guard), Some(binary)).await
     }
 }
 
