@@ -1,22 +1,18 @@
 //! The app-server client against the real Codex and the offline provider.
 
 use crate::common::{Env, codex, eventually};
-use codex_driver::app_server::approvals::{Decision, approval_fn, approval_queue};
 use codex_driver::app_server::protocol::{
-    AskForApproval, AskForApprovalGranular, SandboxMode, ServerNotification, ThreadItem,
-    ThreadStartParams, TurnStartParams, TurnStatus, UserInput, UserInputImage, UserInputLocalImage,
-    WriteStatus,
+    AskForApproval, SandboxMode, ServerNotification, ThreadItem, ThreadStartParams,
+    TurnStartParams, TurnStatus, UserInput, UserInputImage, UserInputLocalImage, WriteStatus,
 };
 use codex_driver::app_server::{AppServer, AppServerClient};
 use codex_driver::group_alive;
 use codex_driver::{Binary, Error};
-use codex_driver_testkit::{MockResponse, add_file_patch};
+use codex_driver_testkit::MockResponse;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn server(env: &Env) -> AppServer {
+pub(crate) fn server(env: &Env) -> AppServer {
     AppServer::new()
         .binary(Binary::at(codex()))
         .codex_home(env.home.path())
@@ -25,7 +21,7 @@ fn server(env: &Env) -> AppServer {
         .kill_grace(Duration::from_millis(500))
 }
 
-fn params(env: &Env, approval: &str, sandbox: SandboxMode) -> ThreadStartParams {
+pub(crate) fn params(env: &Env, approval: &str, sandbox: SandboxMode) -> ThreadStartParams {
     ThreadStartParams {
         cwd: Some(env.ws().display().to_string()),
         approval_policy: Some(serde_json::from_value(json!(approval)).unwrap()),
@@ -34,7 +30,7 @@ fn params(env: &Env, approval: &str, sandbox: SandboxMode) -> ThreadStartParams 
     }
 }
 
-async fn stop(codex: AppServerClient) {
+pub(crate) async fn stop(codex: AppServerClient) {
     let pid = codex.pid().unwrap();
     codex.shutdown().await.unwrap();
     assert!(
@@ -226,159 +222,6 @@ async fn an_unread_thread_does_not_stall_the_others() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A command that needs approval: `require_escalated` under the `untrusted` policy.
-fn escalated_touch(file: &str) -> Vec<MockResponse> {
-    vec![
-        MockResponse::new().exec_command_with(json!({
-            "cmd": format!("touch {file}"),
-            "sandbox_permissions": "require_escalated",
-            "justification": "need to write",
-        })),
-        MockResponse::text("done"),
-    ]
-}
-
-async fn approval_run(
-    handler: Option<Arc<dyn codex_driver::app_server::approvals::ApprovalHandler>>,
-    timeout: Duration,
-) -> anyhow::Result<(Env, codex_driver::app_server::TurnOutcome)> {
-    let env = Env::new(escalated_touch("approved.txt")).await;
-    let mut s = server(&env).approval_timeout(timeout);
-    if let Some(h) = handler {
-        s = s.approval_handler(h);
-    }
-    let codex = s.spawn().await?;
-    let mut thread = codex
-        .start_thread(params(&env, "untrusted", SandboxMode::ReadOnly))
-        .await?;
-    let out = thread.run("please touch a file").await?;
-    stop(codex).await;
-    Ok((env, out))
-}
-
-fn command_status(out: &codex_driver::app_server::TurnOutcome) -> String {
-    out.items
-        .iter()
-        .find_map(|i| match i {
-            ThreadItem::CommandExecution(c) => {
-                Some(serde_json::to_value(&c.status).unwrap().to_string())
-            }
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-#[tokio::test]
-async fn accepted_command_runs() -> anyhow::Result<()> {
-    let asked = Arc::new(AtomicUsize::new(0));
-    let seen = asked.clone();
-    let handler = approval_fn(move |a| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        async move {
-            match &a.request {
-                codex_driver::app_server::approvals::ApprovalRequest::CommandExecution(p) => {
-                    assert_eq!(p.reason.as_deref(), Some("need to write"));
-                    assert!(a.thread_id.is_some());
-                    Decision::Accept
-                }
-                _ => Decision::Decline,
-            }
-        }
-    });
-    let (env, out) = approval_run(Some(handler), Duration::from_secs(30)).await?;
-    assert_eq!(asked.load(Ordering::SeqCst), 1);
-    assert!(env.ws().join("approved.txt").exists());
-    assert_eq!(command_status(&out), "\"completed\"");
-    Ok(())
-}
-
-#[tokio::test]
-async fn declined_command_does_not_run() -> anyhow::Result<()> {
-    let (env, out) = approval_run(
-        Some(approval_fn(|_| async { Decision::Decline })),
-        Duration::from_secs(30),
-    )
-    .await?;
-    assert!(!env.ws().join("approved.txt").exists());
-    assert_eq!(command_status(&out), "\"declined\"");
-    assert_eq!(out.final_message.as_deref(), Some("done"));
-    Ok(())
-}
-
-#[tokio::test]
-async fn the_default_handler_denies() -> anyhow::Result<()> {
-    let (env, out) = approval_run(None, Duration::from_secs(30)).await?;
-    assert!(!env.ws().join("approved.txt").exists());
-    assert_eq!(command_status(&out), "\"declined\"");
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_handler_that_times_out_declines() -> anyhow::Result<()> {
-    let slow = approval_fn(|_| async {
-        tokio::time::sleep(Duration::from_secs(600)).await;
-        Decision::Accept
-    });
-    let (env, out) = approval_run(Some(slow), Duration::from_millis(500)).await?;
-    assert!(!env.ws().join("approved.txt").exists());
-    assert_eq!(command_status(&out), "\"declined\"");
-    Ok(())
-}
-
-#[tokio::test]
-async fn pending_approvals_answered_from_another_task() -> anyhow::Result<()> {
-    let (handler, mut queue) = approval_queue(8);
-    let answerer = tokio::spawn(async move {
-        let pending = queue.recv().await.unwrap();
-        assert_eq!(
-            pending.approval.request.method(),
-            "item/commandExecution/requestApproval"
-        );
-        pending.respond(Decision::Accept).unwrap();
-    });
-    let (env, _) = approval_run(Some(handler), Duration::from_secs(30)).await?;
-    answerer.await?;
-    assert!(env.ws().join("approved.txt").exists());
-    Ok(())
-}
-
-#[tokio::test]
-async fn file_change_approval() -> anyhow::Result<()> {
-    let env = Env::new(vec![
-        MockResponse::new().apply_patch(add_file_patch("patched.txt", "hi")),
-        MockResponse::text("patched"),
-    ])
-    .await;
-    let methods = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let m = methods.clone();
-    let codex = server(&env)
-        .approval_handler(approval_fn(move |a| {
-            m.lock().unwrap().push(a.request.method().to_owned());
-            async { Decision::Accept }
-        }))
-        .spawn()
-        .await?;
-    let mut thread = codex
-        .start_thread(params(&env, "untrusted", SandboxMode::ReadOnly))
-        .await?;
-    let out = thread.run("patch it").await?;
-    stop(codex).await;
-    assert!(
-        methods
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|m| m == "item/fileChange/requestApproval"),
-        "{methods:?}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(env.ws().join("patched.txt"))?,
-        "hi\n"
-    );
-    assert_eq!(out.final_message.as_deref(), Some("patched"));
-    Ok(())
-}
-
 #[tokio::test]
 async fn interrupt_mid_turn() -> anyhow::Result<()> {
     let env = Env::new(vec![
@@ -561,54 +404,6 @@ async fn resume_from_a_fresh_app_server_process() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn an_approval_resolved_by_the_server_is_surfaced() -> anyhow::Result<()> {
-    // Nobody answers; the turn is interrupted; the server resolves the request itself.
-    let env = Env::new(escalated_touch("never.txt")).await;
-    let (handler, mut queue) = approval_queue(8);
-    let codex = server(&env).approval_handler(handler).spawn().await?;
-    let mut all = codex.notifications();
-    let mut thread = codex
-        .start_thread(params(&env, "untrusted", SandboxMode::ReadOnly))
-        .await?;
-    let mut turn = thread.turn("touch it").await?;
-    let control = turn.control();
-    let waiter = tokio::spawn(async move {
-        let pending = queue.recv().await.unwrap();
-        control.interrupt().await.unwrap();
-        tokio::time::timeout(Duration::from_secs(20), pending.resolved())
-            .await
-            .is_ok()
-    });
-    let mut status = None;
-    while let Some(ev) = turn.next_event().await {
-        if let ServerNotification::TurnCompleted(c) = ev? {
-            status = Some(c.turn.status);
-        }
-    }
-    assert!(
-        waiter.await?,
-        "the pending approval learned it was resolved"
-    );
-    // The server's own notification (it follows turn/completed) reaches subscribers.
-    let resolved = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(r) = all.recv().await {
-            if let ServerNotification::ServerRequestResolved(n) = r.notification {
-                return Some((r.thread_id, n.request_id));
-            }
-        }
-        None
-    })
-    .await?;
-    let (thread_id, request_id) = resolved.unwrap();
-    assert_eq!(thread_id.as_deref(), Some(thread.id()));
-    assert_eq!(serde_json::to_value(request_id)?, json!(0));
-    assert_eq!(status, Some(TurnStatus::Interrupted));
-    assert!(!env.ws().join("never.txt").exists());
-    stop(codex).await;
-    Ok(())
-}
-
-#[tokio::test]
 async fn killed_mid_turn_gives_typed_errors_and_leaves_nothing() -> anyhow::Result<()> {
     let env = Env::new(vec![
         MockResponse::text("never").delay_before(Duration::from_secs(60)),
@@ -768,117 +563,6 @@ fn _approval_policy_is_typed(p: AskForApproval) -> AskForApproval {
     p
 }
 
-/// A `codex app-server --listen …` process of the test's own, killed (group) on drop.
-struct Listener {
-    _child: tokio::process::Child,
-    pgid: u32,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(self.pgid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-}
-
-fn listen(env: &Env, args: &[&str]) -> Listener {
-    let child = tokio::process::Command::new(codex())
-        .arg("app-server")
-        .args(args)
-        .env("CODEX_HOME", env.home.path())
-        .current_dir(env.ws())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pgid = child.id().unwrap();
-    Listener {
-        _child: child,
-        pgid,
-    }
-}
-
-async fn retry<F, Fut>(mut f: F) -> codex_driver::Result<AppServerClient>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = codex_driver::Result<AppServerClient>>,
-{
-    let mut last = None;
-    for _ in 0..100 {
-        match f().await {
-            Ok(c) => return Ok(c),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(last.unwrap())
-}
-
-#[tokio::test]
-async fn connects_over_websocket_with_a_capability_token() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::text("over ws")]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let token_file = env.ws().join("token");
-    std::fs::write(&token_file, "s3cret-capability")?;
-    let url = format!("ws://127.0.0.1:{port}");
-    let _server = listen(
-        &env,
-        &[
-            "--listen",
-            &url,
-            "--ws-auth",
-            "capability-token",
-            "--ws-token-file",
-            token_file.to_str().unwrap(),
-        ],
-    );
-    let codex = retry(|| AppServer::new().connect_ws(&url, Some("s3cret-capability"))).await?;
-    let mut thread = codex
-        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
-        .await?;
-    assert_eq!(
-        thread.run("hi").await?.final_message.as_deref(),
-        Some("over ws")
-    );
-    // A wrong token is refused at the handshake, and the error doesn't echo it.
-    let err = AppServer::new()
-        .connect_ws(&url, Some("wrong-token"))
-        .await
-        .err()
-        .unwrap();
-    assert!(!err.to_string().contains("wrong-token"), "{err}");
-    assert!(
-        matches!(err, Error::AppServerClosed { ref method, .. } if method == "connect"),
-        "{err}"
-    );
-    codex.shutdown().await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn connects_over_a_unix_socket() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::text("over uds")]).await;
-    let sock = env.ws().join("as.sock");
-    let _server = listen(&env, &["--listen", &format!("unix://{}", sock.display())]);
-    let codex = retry(|| AppServer::new().connect_unix(&sock, None)).await?;
-    let mut thread = codex
-        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
-        .await?;
-    assert_eq!(
-        thread.run("hi").await?.final_message.as_deref(),
-        Some("over uds")
-    );
-    codex.shutdown().await?;
-    Ok(())
-}
-
 const DATA_URL: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg==";
 
 #[tokio::test]
@@ -931,91 +615,5 @@ async fn per_turn_model_output_schema_and_images_reach_the_model() -> anyhow::Re
         images[0]
     );
     assert_eq!(images[1], DATA_URL);
-    Ok(())
-}
-
-/// A granular policy asks only for what it names: with `sandbox_approval` the escalation is
-/// put to the handler; without it, Codex refuses the escalation without asking.
-#[tokio::test]
-async fn granular_approval_policy() -> anyhow::Result<()> {
-    for sandbox_approval in [true, false] {
-        let env = Env::new(escalated_touch("granular.txt")).await;
-        let asked = Arc::new(AtomicUsize::new(0));
-        let seen = asked.clone();
-        // Codex 0.169 accepts a granular policy only from clients that opt into its
-        // experimental API.
-        let codex = server(&env)
-            .experimental_api(true)
-            .approval_handler(approval_fn(move |_| {
-                seen.fetch_add(1, Ordering::SeqCst);
-                async { Decision::Accept }
-            }))
-            .spawn()
-            .await?;
-        let mut p = params(&env, "untrusted", SandboxMode::ReadOnly);
-        p.approval_policy = Some(AskForApproval::Granular(AskForApprovalGranular {
-            sandbox_approval,
-            rules: true,
-            mcp_elicitations: true,
-            ..Default::default()
-        }));
-        let mut thread = codex.start_thread(p).await?;
-        let out = thread.run("please touch a file").await?;
-        stop(codex).await;
-        let expected = if sandbox_approval { 1 } else { 0 };
-        assert_eq!(
-            asked.load(Ordering::SeqCst),
-            expected,
-            "sandbox_approval={sandbox_approval}"
-        );
-        assert_eq!(
-            env.ws().join("granular.txt").exists(),
-            sandbox_approval,
-            "{}",
-            command_status(&out)
-        );
-    }
-    Ok(())
-}
-
-/// An orchestrator starts a turn, walks away (nobody reads its events), and is told when it
-/// ends: by `wait_for_turn_completion` and by the thread status stream.
-#[tokio::test]
-async fn a_turn_nobody_watches_is_waited_for() -> anyhow::Result<()> {
-    let env = Env::new(vec![
-        MockResponse::text("slow answer").delay_before(Duration::from_millis(1500)),
-    ])
-    .await;
-    let codex = server(&env).spawn().await?;
-    let mut statuses = codex.thread_status_changes();
-    let mut thread = codex
-        .start_thread(params(&env, "never", SandboxMode::ReadOnly))
-        .await?;
-    let id = thread.id().to_owned();
-    let turn_id = thread.turn("take your time").await?.id().to_owned();
-    drop(thread);
-    let turn = tokio::time::timeout(
-        Duration::from_secs(60),
-        codex.wait_for_turn_completion(&id, &turn_id),
-    )
-    .await??;
-    assert_eq!(turn.status, TurnStatus::Completed);
-    let mut seen = Vec::new();
-    while let Ok(Some(n)) = tokio::time::timeout(Duration::from_secs(5), statuses.recv()).await {
-        if n.thread_id == id {
-            let kind = serde_json::to_value(&n.status)?["type"].clone();
-            seen.push(kind.as_str().unwrap_or_default().to_owned());
-            if seen.last().map(String::as_str) == Some("idle") && seen.contains(&"active".into()) {
-                break;
-            }
-        }
-    }
-    let active = seen.iter().position(|s| s == "active");
-    let idle = seen.iter().rposition(|s| s == "idle");
-    assert!(
-        matches!((active, idle), (Some(a), Some(i)) if a < i),
-        "{seen:?}"
-    );
-    stop(codex).await;
     Ok(())
 }

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod app_server;
+mod app_server_approvals;
 mod app_server_fixtures;
+mod app_server_remote;
 mod common;
 mod config_file;
 mod conversation;
