@@ -44,7 +44,7 @@ impl Default for AppServer {
 }
 
 impl AppServer {
-    /// Defaults: binary from [`Binary::resolve`], approvals denied, approval timeout 5 minutes,
+    /// Defaults: binary from [`Binary::resolve`](crate::Binary::resolve), approvals denied, approval timeout 5 minutes,
     /// request timeout 60 s, 1024 buffered notifications per subscriber.
     pub fn new() -> Self {
         Self {
