@@ -14,28 +14,25 @@ pub(crate) fn user_home() -> Option<PathBuf> {
 /// The app-scoped cache directory: `$XDG_CACHE_HOME/<app>` or `~/.cache/<app>` (outside the
 /// temp dir, where Codex warns that it can't create its helper aliases). Nothing is created.
 pub fn cache_dir(app: &str) -> Result<PathBuf> {
-    check_name("app", app)?;
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
-        return Ok(PathBuf::from(x).join(app));
-    }
-    let home = user_home().ok_or_else(|| Error::Home {
-        path: PathBuf::from(format!("~/.cache/{app}")),
-        problem: HomeProblem::NoUserHome,
-    })?;
-    Ok(home.join(".cache").join(app))
+    app_scoped(app, "XDG_CACHE_HOME", &format!(".cache/{app}"))
 }
 
 /// The app-scoped directory: `$XDG_DATA_HOME/<app>` or `~/.<app>`.
 pub fn app_dir(app: &str) -> Result<PathBuf> {
+    app_scoped(app, "XDG_DATA_HOME", &format!(".{app}"))
+}
+
+/// `$<xdg_var>/<app>` when that variable is set, else `~/<under_home>`.
+fn app_scoped(app: &str, xdg_var: &str, under_home: &str) -> Result<PathBuf> {
     check_name("app", app)?;
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+    if let Some(x) = std::env::var_os(xdg_var).filter(|x| !x.is_empty()) {
         return Ok(PathBuf::from(x).join(app));
     }
     let home = user_home().ok_or_else(|| Error::Home {
-        path: PathBuf::from(format!("~/.{app}")),
+        path: PathBuf::from(format!("~/{under_home}")),
         problem: HomeProblem::NoUserHome,
     })?;
-    Ok(home.join(format!(".{app}")))
+    Ok(home.join(under_home))
 }
 
 /// A name that becomes one path component: not empty, no `/` (nor NUL), not starting with `.`
