@@ -29,7 +29,7 @@ pub use exec::events;
 
 pub use binary::{Binary, Resolver, SUPPORTED_CODEX};
 pub use config::ConfigOverrides;
-pub use error::{Error, ErrorKind, Result, TimeoutKind};
+pub use error::{Error, ErrorKind, KeyringProblem, Result, TimeoutKind};
 pub use events::{ItemDetails, ThreadEvent, ThreadItem, Usage};
 pub use exec::{Exec, ExecStream, SandboxMode, TurnResult, TypedTurn};
 pub use home::CodexHome;

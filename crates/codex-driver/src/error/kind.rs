@@ -18,6 +18,9 @@ pub enum ErrorKind {
     /// The credentials were refused (HTTP 401/403, `unauthorized`) or an auth file is unusable:
     /// log in again or fix the key.
     Auth,
+    /// The credential store failed: the OS keyring is absent, locked, uninitialised, ambiguous
+    /// or refusing. Unlock or start it, or choose the file store; logging in again will not help.
+    CredentialStore,
     /// The model provider failed or is unreachable (HTTP 429 or 5xx, overloaded, rate or usage
     /// limits, a cut stream): usually worth a retry later.
     Provider,
@@ -48,6 +51,7 @@ impl std::fmt::Display for ErrorKind {
             Self::Spawn => "spawn",
             Self::Config => "config",
             Self::Auth => "auth",
+            Self::CredentialStore => "credential_store",
             Self::Provider => "provider",
             Self::Sandbox => "sandbox",
             Self::Version => "version",
@@ -86,6 +90,8 @@ impl Error {
             | Self::UnsafeDir { .. }
             | Self::ConfigFile { .. } => K::Config,
             Self::Auth { .. } => K::Auth,
+            Self::Keyring { .. } | Self::Login { store: Some(_), .. } => K::CredentialStore,
+            Self::Login { message, .. } => classify_failure(None, message).unwrap_or(K::Auth),
             Self::TurnFailed { message, info, .. } => {
                 classify_failure(info.as_deref(), message).unwrap_or(K::TurnFailed)
             }

@@ -28,6 +28,72 @@ impl std::fmt::Display for TimeoutKind {
     }
 }
 
+/// Why the OS keyring could not be used (see [`Error::Keyring`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum KeyringProblem {
+    /// No keyring service: no D-Bus session bus, or nothing on it provides
+    /// `org.freedesktop.secrets`.
+    NoSecretService,
+    /// The keyring is locked and no prompt could unlock it (headless).
+    Locked,
+    /// A keyring daemon runs but has no usable collection (never initialised).
+    NotInitialised,
+    /// More than one item matches the service and account.
+    Ambiguous,
+    /// The keyring refused access.
+    Denied,
+    /// This build cannot use a keyring (built without the `keyring` feature), or the store is a
+    /// backend not supported here (Codex's `secret_auth_storage`).
+    Unsupported,
+    /// The keyring did not answer in time (e.g. waiting on an unlock prompt).
+    TimedOut,
+    /// Anything else.
+    Other,
+}
+
+impl KeyringProblem {
+    /// What to do about it, for a message.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Self::NoSecretService => {
+                "start a Secret Service (e.g. gnome-keyring) in a D-Bus session, or use the file store"
+            }
+            Self::Locked => {
+                "unlock the keyring (e.g. log in to the desktop session), or use the file store"
+            }
+            Self::NotInitialised => {
+                "create and unlock a login keyring (`gnome-keyring-daemon --unlock`), or use the file store"
+            }
+            Self::Ambiguous => {
+                "remove the duplicate items (`secret-tool search --all service ...`)"
+            }
+            Self::Denied => "allow this program to use the keyring, or use the file store",
+            Self::Unsupported => "use the file store, or a build with the `keyring` feature",
+            Self::TimedOut => {
+                "the keyring may be waiting on an unlock prompt; unlock it or use the file store"
+            }
+            Self::Other => "check the keyring service, or use the file store",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyringProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoSecretService => "no Secret Service is reachable",
+            Self::Locked => "the keyring is locked",
+            Self::NotInitialised => "the keyring is not initialised",
+            Self::Ambiguous => "more than one keyring item matches",
+            Self::Denied => "the keyring denied access",
+            Self::Unsupported => "keyring not supported",
+            Self::TimedOut => "the keyring did not answer",
+            Self::Other => "the keyring failed",
+        })
+    }
+}
+
 /// Everything that can go wrong driving Codex.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -219,6 +285,29 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         detail: String,
+    },
+
+    /// The OS keyring could not be used for a credential. Never carries the secret.
+    #[error("keyring: {operation}: {problem} ({detail}); {}", problem.advice())]
+    Keyring {
+        /// What was being done, naming the service and account.
+        operation: String,
+        /// Absent, locked, uninitialised, ambiguous, refusing, ...
+        problem: KeyringProblem,
+        /// The keyring's own words.
+        detail: String,
+    },
+
+    /// A login, logout or status command of Codex failed (`codex login`, `codex mcp login`, ...).
+    /// Its message is Codex's last stderr line, with secrets it may have echoed masked.
+    #[error("`codex {command}` failed: {message}")]
+    Login {
+        /// The sub-command, e.g. `login --device-auth`.
+        command: String,
+        /// What Codex said.
+        message: String,
+        /// Set when Codex's words show its credential store failed.
+        store: Option<KeyringProblem>,
     },
 
     /// A managed install failed; nothing was left in the install directory.

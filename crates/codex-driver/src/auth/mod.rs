@@ -21,6 +21,13 @@
 //!
 //! Token values are never logged, printed or put in errors: [`AuthSummary`] is what you may show.
 
+pub mod keyring;
+mod secret;
+pub mod store;
+
+pub use secret::Secret;
+pub use store::{CliAuthStore, McpOAuthStore, StoreSettings, cli_auth_account, mcp_store_key};
+
 use crate::error::{Error, Result};
 use crate::fsutil::{FileLock, write_atomic};
 use crate::home::CodexHome;
