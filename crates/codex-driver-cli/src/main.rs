@@ -541,14 +541,14 @@ async fn start_demo(args: &RunArgs) -> Result<offline::Demo> {
 
 /// Whether this run goes offline: asked for, or no credentials anywhere and no place named.
 /// A run that names a home or a working directory never silently turns into the demo.
-async fn choose_offline(args: &RunArgs, binary: &Binary, home: Option<&Path>) -> Result<bool> {
+async fn choose_offline(args: &RunArgs, home: Option<&Path>) -> Result<bool> {
     if args.offline {
         return Ok(true);
     }
     use codex_driver::auth::CredentialCheck;
     // No $HOME and no named home: only the environment can hold a key.
     let home = codex_driver::CodexHome::new(home.unwrap_or(Path::new("/nonexistent")));
-    let looked = match codex_driver::auth::find_credentials(&home, Some(binary)).await? {
+    let looked = match codex_driver::auth::find_credentials(&home).await? {
         CredentialCheck::Missing(looked) => looked,
         _ => return Ok(false),
     };
@@ -588,7 +588,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             .ok()
             .map(|h| h.path().to_path_buf())
     });
-    let offline = choose_offline(&args, &binary, home.as_deref()).await?;
+    let offline = choose_offline(&args, home.as_deref()).await?;
     if args.app_server {
         return run_app_server(args, binary, offline, home.as_deref()).await;
     }

@@ -45,14 +45,33 @@ pub struct Report {
     pub binary: BinaryReport,
     /// The home inspected.
     pub home: HomeReport,
-    /// `auth.json`: `null` when there is none.
+    /// The stored login: `null` when there is none.
     pub auth: Section<Option<AuthSummary>>,
+    /// Where the home keeps credentials (`cli_auth_credentials_store`, ...).
+    #[serde(default = "missing_section")]
+    pub credential_stores: Section<auth::StoreSettings>,
+    /// Which login a run would use (the environment's `CODEX_API_KEY` included).
+    #[serde(default = "unknown_status")]
+    pub auth_status: auth::AuthStatus,
     /// `config.toml`.
     pub config: ConfigReport,
     /// Threads saved in the home.
     pub sessions: Section<SessionCounts>,
     /// A binary was found, its version read, and it is not too old.
     pub ok: bool,
+}
+
+fn missing_section<T>() -> Section<T> {
+    Section::Failed {
+        error: "not in this report (an older writer)".into(),
+    }
+}
+
+fn unknown_status() -> auth::AuthStatus {
+    auth::AuthStatus::Error {
+        reason: "not in this report (an older writer)".into(),
+        problem: None,
+    }
 }
 
 /// A part of the report that can fail on its own: the value, or `{"error": message}`.
@@ -249,6 +268,8 @@ impl Report {
             binary,
             home: HomeReport::of(home),
             auth: Section::of(auth::summary(home)),
+            credential_stores: Section::of(auth::StoreSettings::of(home)),
+            auth_status: auth::status(home),
             config: ConfigReport::of(home),
             sessions: Section::of(crate::sessions::list(home).map(|l| SessionCounts {
                 saved: l.len(),
@@ -585,7 +606,17 @@ mod tests {
             let report = report_on(name, dir.path())?;
             let json = serde_json::to_string_pretty(&report)? + "\n";
             let root = dir.path().display().to_string();
-            assert_eq!(json.replace(&root, "$ROOT"), expected, "{name}");
+            let json = json.replace(&root, "$ROOT");
+            // `BLESS=1` rewrites the fixtures after a deliberate change of the report.
+            if std::env::var_os("BLESS").is_some() {
+                let path = format!(
+                    "{}/tests/fixtures/doctor/{name}.json",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                std::fs::write(path, &json)?;
+                continue;
+            }
+            assert_eq!(json, expected, "{name}");
             assert_eq!(report.ok, name == "healthy", "{name}");
         }
         Ok(())

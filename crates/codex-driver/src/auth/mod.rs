@@ -22,11 +22,19 @@
 //! Token values are never logged, printed or put in errors: [`AuthSummary`] is what you may show.
 
 pub mod keyring;
+pub mod mcp_tokens;
 mod secret;
+mod status;
 pub mod store;
+mod stored;
+mod stores;
 
+pub use mcp_tokens::McpTokens;
 pub use secret::Secret;
+pub use status::{AuthSource, AuthStatus, status, status_with_env};
 pub use store::{CliAuthStore, McpOAuthStore, StoreSettings, cli_auth_account, mcp_store_key};
+pub use stored::{ChatGptClaims, StoredLogin};
+pub use stores::{LoginStore, Removed, StoreKind};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{FileLock, write_atomic};
@@ -34,7 +42,7 @@ use crate::home::CodexHome;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// A non-secret summary of an `auth.json`.
+/// A non-secret summary of a stored login.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AuthSummary {
@@ -46,25 +54,23 @@ pub struct AuthSummary {
     pub has_tokens: bool,
     /// `last_refresh` (RFC 3339), if any.
     pub last_refresh: Option<String>,
+    /// Where the login is.
+    #[serde(default)]
+    pub store: Option<StoreKind>,
 }
 
-/// Reads a non-secret summary of `home`'s `auth.json` (`None` when there is none).
+/// A non-secret summary of `home`'s login, from the store its config names (`None` when
+/// logged out).
 pub fn summary(home: &CodexHome) -> Result<Option<AuthSummary>> {
-    let path = home.auth_json();
-    let Some(v) = read_json(&path)? else {
-        return Ok(None);
-    };
-    Ok(Some(AuthSummary {
-        mode: v
-            .get("auth_mode")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        has_api_key: v
-            .get("OPENAI_API_KEY")
-            .is_some_and(|k| k.as_str().is_some_and(|s| !s.is_empty())),
-        has_tokens: v.get("tokens").is_some_and(|t| !t.is_null()),
-        last_refresh: last_refresh(&v),
-    }))
+    Ok(LoginStore::of(home)?
+        .load()?
+        .map(|(login, store)| AuthSummary {
+            mode: login.mode().map(str::to_owned),
+            has_api_key: login.api_key().is_some(),
+            has_tokens: login.has_tokens(),
+            last_refresh: login.last_refresh().map(str::to_owned),
+            store: Some(store),
+        }))
 }
 
 /// Where a run in a home would find its model credentials (see [`find_credentials`]). Names
@@ -80,8 +86,8 @@ pub enum Credentials {
     },
     /// The home's `auth.json` (an API key or a ChatGPT login).
     AuthJson,
-    /// `codex login status` says a login is stored (e.g. in the OS keyring).
-    LoginStatus,
+    /// The home's login in the OS keyring (`cli_auth_credentials_store = "keyring"|"auto"`).
+    Keyring,
     /// The configured model provider is not OpenAI's and needs no OpenAI login: it uses the
     /// key in `env_key` (set), or none.
     Provider {
@@ -102,40 +108,18 @@ pub enum CredentialCheck {
     Missing(Vec<String>),
 }
 
-/// Finds the credentials a run in `home` would use, without a network request: an API key
-/// variable, the configured provider's `env_key`, `auth.json`, and (only when `config.toml`
-/// keeps logins in the OS keyring, `cli_auth_credentials_store = "keyring"|"auto"`, and a
-/// `binary` is given) `codex login status`. Reads the home; writes nothing.
-pub async fn find_credentials(
-    home: &CodexHome,
-    binary: Option<&crate::Binary>,
-) -> Result<CredentialCheck> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).is_some();
-    let check = find_credentials_offline(home, &env)?;
-    let CredentialCheck::Missing(mut looked) = check else {
-        return Ok(check);
-    };
-    let store = crate::config::ConfigFile::for_home(home)?
-        .get("cli_auth_credentials_store")
-        .and_then(|v| v.as_str().map(str::to_owned));
-    if let (Some(store @ ("keyring" | "auto")), Some(bin)) = (store.as_deref(), binary) {
-        let home_env = [("CODEX_HOME", home.path().as_os_str())];
-        let out = crate::process::run_bounded_in(
-            bin.path(),
-            &["login", "status"],
-            &home_env,
-            crate::binary::VERSION_PROBE_TIMEOUT,
-        )
-        .await
-        .map_err(|e| Error::io("running `codex login status`", e))?;
-        if out.is_some_and(|o| o.status.success()) {
-            return Ok(CredentialCheck::Found(Credentials::LoginStatus));
-        }
-        looked.push(format!(
-            "a login in the {store} credential store (`codex login status`)"
-        ));
-    }
-    Ok(CredentialCheck::Missing(looked))
+/// Finds the credentials a run in `home` would use, without a network request or a Codex
+/// process: an API key variable, the configured provider's `env_key`, and the home's login in
+/// the store its config names (`auth.json` or the OS keyring). Reads; writes nothing. A keyring
+/// that cannot be read in `keyring` mode is an error ([`Error::Keyring`]).
+pub async fn find_credentials(home: &CodexHome) -> Result<CredentialCheck> {
+    let home = home.clone();
+    tokio::task::spawn_blocking(move || {
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).is_some();
+        find_credentials_offline(&home, &env)
+    })
+    .await
+    .map_err(|e| Error::io("looking for credentials", std::io::Error::other(e)))?
 }
 
 /// The model provider a `config.toml` selects: the active legacy profile's (`profile = "x"`
@@ -166,7 +150,7 @@ fn env_key_of(cfg: &crate::config::ConfigFile, provider: &str) -> Option<String>
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
-/// [`find_credentials`] without running Codex, with the environment given as `is_set`.
+/// [`find_credentials`], blocking, with the environment given as `is_set`.
 pub fn find_credentials_offline(
     home: &CodexHome,
     is_set: &dyn Fn(&str) -> bool,
@@ -208,10 +192,25 @@ pub fn find_credentials_offline(
         }
         looked.push(format!("${var}"));
     }
-    if home.auth_json().is_file() {
-        return Ok(CredentialCheck::Found(Credentials::AuthJson));
+    let store = LoginStore::of(home)?;
+    match store.load()? {
+        Some((_, StoreKind::Keyring)) => return Ok(CredentialCheck::Found(Credentials::Keyring)),
+        Some(_) => return Ok(CredentialCheck::Found(Credentials::AuthJson)),
+        None => {}
     }
-    looked.push(home.auth_json().display().to_string());
+    match store.mode() {
+        CliAuthStore::Keyring => looked.push(format!(
+            "the OS keyring (`{}` / `{}`)",
+            store::CLI_AUTH_SERVICE,
+            store.keyring_account()
+        )),
+        CliAuthStore::Auto => {
+            looked.push("the OS keyring".into());
+            looked.push(home.auth_json().display().to_string());
+        }
+        CliAuthStore::Ephemeral => looked.push("an ephemeral login (none persists)".into()),
+        _ => looked.push(home.auth_json().display().to_string()),
+    }
     Ok(CredentialCheck::Missing(looked))
 }
 
@@ -221,25 +220,32 @@ pub fn find_credentials_offline(
 pub struct Seeded {
     /// Files written into the target home.
     pub copied: Vec<PathBuf>,
+    /// Where the login went in the target (`None`: the source has none).
+    pub login: Option<StoreKind>,
 }
 
-/// Copies `auth.json` and `.credentials.json` (MCP OAuth) from `source` into `target`
-/// atomically with mode 0600. Files missing from `source` are skipped; the target's other
-/// files are untouched.
+/// Copies `source`'s login into `target`, each in the store its config names (file to
+/// keyring, keyring to file, keyring to keyring under the target's own key; files atomic and
+/// 0600), and `.credentials.json` (MCP OAuth tokens kept in files; keyring-held MCP tokens are
+/// shared by every home already, see [`mcp_tokens::materialize`]). Nothing missing from
+/// `source` is touched in `target`.
 pub fn seed(source: &CodexHome, target: &CodexHome) -> Result<Seeded> {
     let _lock = lock(source)?;
     let mut out = Seeded::default();
-    for (from, to) in [
-        (source.auth_json(), target.auth_json()),
-        (source.credentials_json(), target.credentials_json()),
-    ] {
-        if let Some(bytes) = read_bytes(&from)? {
-            if from == to {
-                continue;
-            }
-            write_atomic(&to, &bytes, 0o600).map_err(|e| auth_err(&to, format!("writing: {e}")))?;
-            out.copied.push(to);
+    let (from, to) = (LoginStore::of(source)?, LoginStore::of(target)?);
+    if let Some((login, _)) = from.load()? {
+        let kind = to.save(&login)?;
+        if kind == StoreKind::File {
+            out.copied.push(target.auth_json());
         }
+        out.login = Some(kind);
+    }
+    let (from, to) = (source.credentials_json(), target.credentials_json());
+    if from != to
+        && let Some(bytes) = read_bytes(&from)?
+    {
+        write_secret(&to, &bytes)?;
+        out.copied.push(to);
     }
     Ok(out)
 }
@@ -258,35 +264,34 @@ pub enum SyncOutcome {
     Seeded,
 }
 
-/// Reconciles `isolated`'s login with `source`'s under a lock on the source: the copy with the
-/// newer `last_refresh` wins. `.credentials.json` (MCP OAuth tokens) is merged per server,
-/// independently of that direction: each server's newest entry wins and no server is dropped.
+/// Reconciles `isolated`'s login with `source`'s under a lock on the source, each in the store
+/// its config names: the copy with the newer `last_refresh` wins. `.credentials.json` (MCP
+/// OAuth tokens) is merged per server, independently of that direction: each server's newest
+/// entry wins and no server is dropped.
 pub fn sync(isolated: &CodexHome, source: &CodexHome) -> Result<SyncOutcome> {
     let _lock = lock(source)?;
-    let (iso_path, src_path) = (isolated.auth_json(), source.auth_json());
-    let iso = read_bytes(&iso_path)?;
-    let src = read_bytes(&src_path)?;
+    let (iso_store, src_store) = (LoginStore::of(isolated)?, LoginStore::of(source)?);
+    let iso = iso_store.load()?.map(|(l, _)| l);
+    let src = src_store.load()?.map(|(l, _)| l);
     let outcome = match (&iso, &src) {
         (None, None) => SyncOutcome::InSync,
         (None, Some(s)) => {
-            write_secret(&iso_path, s)?;
+            iso_store.save(s)?;
             SyncOutcome::Seeded
         }
         (Some(i), None) => {
-            write_secret(&src_path, i)?;
+            src_store.save(i)?;
             SyncOutcome::CopiedBack
         }
         (Some(i), Some(s)) if i == s => SyncOutcome::InSync,
         (Some(i), Some(s)) => {
-            let ri = last_refresh(&parse(&iso_path, i)?);
-            let rs = last_refresh(&parse(&src_path, s)?);
-            if newer(ri.as_deref(), rs.as_deref()) {
-                write_secret(&src_path, i)?;
+            if newer(i.last_refresh(), s.last_refresh()) {
+                src_store.save(i)?;
                 SyncOutcome::CopiedBack
             } else {
                 // The source is newer or equally new with other content: the source is the
                 // shared truth.
-                write_secret(&iso_path, s)?;
+                iso_store.save(s)?;
                 SyncOutcome::Refreshed
             }
         }
@@ -384,10 +389,6 @@ fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-fn read_json(path: &Path) -> Result<Option<Value>> {
-    read_bytes(path)?.map(|b| parse(path, &b)).transpose()
-}
-
 fn parse(path: &Path, bytes: &[u8]) -> Result<Value> {
     // The serde error names a position, never the content.
     serde_json::from_slice(bytes).map_err(|e| {
@@ -403,12 +404,6 @@ fn auth_err(path: &Path, detail: String) -> Error {
         path: path.to_path_buf(),
         detail,
     }
-}
-
-fn last_refresh(v: &Value) -> Option<String> {
-    v.get("last_refresh")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 /// Whether RFC 3339 UTC timestamp `a` is later than `b` (a missing one is the oldest).
@@ -509,10 +504,12 @@ mod tests {
                 0o600
             );
         }
-        assert_eq!(
-            std::fs::read(dst.auth_json()).unwrap(),
-            std::fs::read(src.auth_json()).unwrap()
-        );
+        assert_eq!(s.login, Some(StoreKind::File));
+        assert_eq!(json_of(&dst.auth_json()), json_of(&src.auth_json()));
+    }
+
+    fn json_of(p: &Path) -> Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
     }
 
     #[test]
@@ -530,16 +527,11 @@ mod tests {
         // Codex refreshed a's login.
         std::fs::write(a.auth_json(), login("2025-01-02T00:00:00Z", "t1")).unwrap();
         assert_eq!(sync(&a, &src).unwrap(), SyncOutcome::CopiedBack);
-        assert_eq!(
-            std::fs::read_to_string(src.auth_json()).unwrap(),
-            login("2025-01-02T00:00:00Z", "t1")
-        );
+        let t1: Value = serde_json::from_str(&login("2025-01-02T00:00:00Z", "t1")).unwrap();
+        assert_eq!(json_of(&src.auth_json()), t1);
         // b still holds the rotated-away token: it gets the new one.
         assert_eq!(sync(&b, &src).unwrap(), SyncOutcome::Refreshed);
-        assert_eq!(
-            std::fs::read_to_string(b.auth_json()).unwrap(),
-            login("2025-01-02T00:00:00Z", "t1")
-        );
+        assert_eq!(json_of(&b.auth_json()), t1);
     }
 
     fn mcp_entry(server: &str, access: &str, expires_at: u64) -> Value {
@@ -687,7 +679,8 @@ mod tests {
                 mode: Some("chatgpt".into()),
                 has_api_key: false,
                 has_tokens: true,
-                last_refresh: Some("2025-01-01T00:00:00Z".into())
+                last_refresh: Some("2025-01-01T00:00:00Z".into()),
+                store: Some(StoreKind::File),
             }
         );
         assert!(!format!("{s:?}").contains("sekrit"));

@@ -18,7 +18,8 @@ pub const CLI_AUTH_SERVICE: &str = "Codex Auth";
 pub const MCP_OAUTH_SERVICE: &str = "Codex MCP Credentials";
 
 /// `cli_auth_credentials_store`: where Codex keeps a home's login.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", from = "String")]
 #[non_exhaustive]
 pub enum CliAuthStore {
     /// `$CODEX_HOME/auth.json` (Codex's default).
@@ -58,6 +59,30 @@ impl CliAuthStore {
     }
 }
 
+impl From<CliAuthStore> for String {
+    fn from(s: CliAuthStore) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+impl From<String> for CliAuthStore {
+    fn from(s: String) -> Self {
+        Self::parse(&s)
+    }
+}
+
+impl From<McpOAuthStore> for String {
+    fn from(s: McpOAuthStore) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+impl From<String> for McpOAuthStore {
+    fn from(s: String) -> Self {
+        Self::parse(&s)
+    }
+}
+
 impl std::fmt::Display for CliAuthStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -78,7 +103,8 @@ impl std::str::FromStr for CliAuthStore {
 }
 
 /// `mcp_oauth_credentials_store`: where Codex keeps MCP servers' OAuth tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", from = "String")]
 #[non_exhaustive]
 pub enum McpOAuthStore {
     /// The keyring when it answers, else `.credentials.json` (Codex's default).
@@ -133,7 +159,7 @@ impl std::str::FromStr for McpOAuthStore {
 }
 
 /// The store settings of one home, as its `config.toml` says (defaults when unset).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StoreSettings {
     /// `cli_auth_credentials_store`.

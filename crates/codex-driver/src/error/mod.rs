@@ -29,7 +29,7 @@ impl std::fmt::Display for TimeoutKind {
 }
 
 /// Why the OS keyring could not be used (see [`Error::Keyring`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum KeyringProblem {
