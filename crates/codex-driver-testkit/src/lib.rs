@@ -3,7 +3,8 @@
 //! - [`MockProvider`]: a scripted model provider speaking the Responses API as Codex uses it,
 //!   and an isolated `CODEX_HOME` pointing at it;
 //! - [`MockIssuer`]: ChatGPT sign-in (device code, browser, token refresh) for login tests;
-//! - [`MockMcpServer`]: an MCP server (streamable HTTP) whose tools Codex can call;
+//! - [`MockMcpServer`]: an MCP server (streamable HTTP) whose tools Codex can call, optionally
+//!   behind OAuth (its own authorization server, for `codex mcp login`);
 //! - [`MockRegistry`]: an npm registry serving Codex packages, with faults;
 //! - [`Discovery`] ([`codex_binary`] for short): the Codex binary the tests run.
 //!
@@ -51,6 +52,7 @@ mod binary;
 mod http;
 mod issuer;
 mod mcp;
+mod mcp_oauth;
 mod provider;
 mod registry;
 mod response;
@@ -64,6 +66,7 @@ pub use issuer::{
     MockIssuer, unsigned_jwt,
 };
 pub use mcp::{McpCall, MockMcpServer};
+pub use mcp_oauth::{MOCK_MCP_CLIENT_ID, McpOAuthOptions, OAuthRequest};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball};
 pub use response::{MockResponse, add_file_patch};

@@ -16,6 +16,7 @@ mod home_auth;
 mod install;
 mod login;
 mod mcp;
+mod mcp_oauth;
 mod notify;
 mod parse_fixtures;
 mod probe;
