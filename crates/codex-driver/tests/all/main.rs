@@ -21,4 +21,5 @@ mod notify;
 mod parse_fixtures;
 mod probe;
 mod resolve;
+mod secret_service;
 mod sessions;
