@@ -374,7 +374,7 @@ fn rfc3339(secs: i64) -> String {
     )
 }
 
-fn form_fields(body: &str) -> BTreeMap<String, String> {
+pub(crate) fn form_fields(body: &str) -> BTreeMap<String, String> {
     body.split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
@@ -414,7 +414,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn reply(status: StatusCode, body: Value) -> Response {
+pub(crate) fn reply(status: StatusCode, body: Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -605,7 +605,7 @@ fn authorize(inner: &mut Inner, uri: &Uri) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -617,7 +617,7 @@ fn percent_encode(s: &str) -> String {
 }
 
 /// `base64url(sha256(verifier))`, the S256 PKCE challenge.
-fn pkce_challenge(verifier: &str) -> String {
+pub(crate) fn pkce_challenge(verifier: &str) -> String {
     use sha2::Digest;
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }

@@ -3,8 +3,11 @@
 //! - [`MockProvider`]: a scripted model provider speaking the Responses API as Codex uses it,
 //!   and an isolated `CODEX_HOME` pointing at it;
 //! - [`MockIssuer`]: ChatGPT sign-in (device code, browser, token refresh) for login tests;
-//! - [`MockMcpServer`]: an MCP server (streamable HTTP) whose tools Codex can call;
+//! - [`MockMcpServer`]: an MCP server (streamable HTTP) whose tools Codex can call, optionally
+//!   behind OAuth (its own authorization server, for `codex mcp login`);
 //! - [`MockRegistry`]: an npm registry serving Codex packages, with faults;
+//! - [`SecretService`]: a private D-Bus session bus with a gnome-keyring (unlocked, locked,
+//!   uninitialised, or none) for keyring credential-store tests;
 //! - [`Discovery`] ([`codex_binary`] for short): the Codex binary the tests run.
 //!
 //! Each `POST /v1/responses` Codex sends is answered with the next scripted [`MockResponse`]
@@ -51,9 +54,11 @@ mod binary;
 mod http;
 mod issuer;
 mod mcp;
+mod mcp_oauth;
 mod provider;
 mod registry;
 mod response;
+mod secret_service;
 
 pub use binary::{
     DEFAULT_APP, Discovery, Found, NotFound, PinnedRoot, Step, codex_binary, pinned_binary,
@@ -64,6 +69,8 @@ pub use issuer::{
     MockIssuer, unsigned_jwt,
 };
 pub use mcp::{McpCall, MockMcpServer};
+pub use mcp_oauth::{MOCK_MCP_CLIENT_ID, McpOAuthOptions, OAuthRequest};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball};
 pub use response::{MockResponse, add_file_patch};
+pub use secret_service::{KEYRING_PASSWORD, KeyringItem, LOGIN_COLLECTION, SecretService};

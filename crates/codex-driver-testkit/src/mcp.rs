@@ -3,8 +3,11 @@
 //!
 //! Tools: `echo` (`{"text": string}` → the text), `add` (`{"a": number, "b": number}` → the
 //! sum as text) and `fail` (always a tool error). Every call is recorded.
+//!
+//! [`MockMcpServer::start_with_oauth`] puts the server behind OAuth (see [`McpOAuthOptions`]).
 
 use crate::http::{MockServer, Shared};
+use crate::mcp_oauth::{self, McpOAuthOptions, OAuthRequest, OAuthState};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -105,6 +108,7 @@ impl ServerHandler for Tools {
 /// A streamable HTTP MCP server on `127.0.0.1` (ephemeral port). Stops when dropped.
 pub struct MockMcpServer {
     server: MockServer<Vec<McpCall>>,
+    oauth: Option<Shared<OAuthState>>,
 }
 
 impl std::fmt::Debug for MockMcpServer {
@@ -114,9 +118,21 @@ impl std::fmt::Debug for MockMcpServer {
 }
 
 impl MockMcpServer {
-    /// Starts the server.
+    /// Starts the server, without authentication.
     pub async fn start() -> std::io::Result<Self> {
-        let server = MockServer::start(Vec::new(), |_, calls| {
+        Self::start_inner(None).await
+    }
+
+    /// Starts the server behind OAuth: `/mcp` answers 401 until Codex has logged in (`codex mcp
+    /// login NAME`, approved with [`MockMcpServer::approve_in_browser`]) and presents the
+    /// current access token.
+    pub async fn start_with_oauth(opts: McpOAuthOptions) -> std::io::Result<Self> {
+        Self::start_inner(Some(Shared::new(OAuthState::new(opts)))).await
+    }
+
+    async fn start_inner(oauth: Option<Shared<OAuthState>>) -> std::io::Result<Self> {
+        let guard = oauth.clone();
+        let server = MockServer::start(Vec::new(), move |addr, calls| {
             let tools = Tools { calls };
             let service: StreamableHttpService<Tools, LocalSessionManager> =
                 StreamableHttpService::new(
@@ -124,10 +140,21 @@ impl MockMcpServer {
                     Default::default(),
                     StreamableHttpServerConfig::default(),
                 );
-            axum::Router::new().nest_service("/mcp", service)
+            let mcp = axum::Router::new().nest_service("/mcp", service);
+            match guard {
+                None => mcp,
+                Some(oauth) => {
+                    oauth.lock().base = format!("http://{addr}");
+                    mcp.layer(axum::middleware::from_fn_with_state(
+                        oauth.clone(),
+                        mcp_oauth::require_bearer,
+                    ))
+                    .merge(mcp_oauth::router(oauth))
+                }
+            }
         })
         .await?;
-        Ok(Self { server })
+        Ok(Self { server, oauth })
     }
 
     /// The server's URL (`http://127.0.0.1:PORT/mcp`).
@@ -147,5 +174,43 @@ impl MockMcpServer {
             "[mcp_servers.{name}]\nurl = \"{}\"\ndefault_tools_approval_mode = \"approve\"\n",
             self.url()
         )
+    }
+
+    /// Requests to the OAuth endpoints so far (empty without OAuth).
+    pub fn oauth_requests(&self) -> Vec<OAuthRequest> {
+        self.oauth
+            .as_ref()
+            .map(|o| o.lock().requests())
+            .unwrap_or_default()
+    }
+
+    /// The `Authorization` header of every request to `/mcp` so far, in order (`None`: the
+    /// request had none). Empty without OAuth.
+    pub fn presented_authorizations(&self) -> Vec<Option<String>> {
+        self.oauth
+            .as_ref()
+            .map(|o| o.lock().presented.clone())
+            .unwrap_or_default()
+    }
+
+    /// The access token `/mcp` accepts now (`at-N`), once one was issued.
+    pub fn current_access_token(&self) -> Option<String> {
+        self.oauth
+            .as_ref()
+            .and_then(|o| o.lock().access_token.clone())
+    }
+
+    /// The refresh token `/token` accepts now (`rt-N`), once one was issued.
+    pub fn current_refresh_token(&self) -> Option<String> {
+        self.oauth
+            .as_ref()
+            .and_then(|o| o.lock().refresh_token.clone())
+    }
+
+    /// Plays the user's browser for `codex mcp login`: opens `authorize_url` (the one Codex
+    /// prints, pointing at this server), which approves at once, and follows the redirect to
+    /// Codex's loopback callback. Returns the callback's URL; fails unless it answered success.
+    pub async fn approve_in_browser(&self, authorize_url: &str) -> std::io::Result<String> {
+        mcp_oauth::approve_in_browser(authorize_url).await
     }
 }
