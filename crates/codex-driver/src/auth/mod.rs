@@ -22,9 +22,13 @@
 //! Token values are never logged, printed or put in errors: [`AuthSummary`] is what you may show.
 
 pub mod keyring;
+pub mod login;
 mod secret;
 pub mod store;
 
+pub use login::{
+    CliLoginStatus, Login, LoginHandle, LoginOutcome, LoginPrompt, McpLogin, McpLoginHandle,
+};
 pub use secret::Secret;
 pub use store::{CliAuthStore, McpOAuthStore, StoreSettings, cli_auth_account, mcp_store_key};
 
