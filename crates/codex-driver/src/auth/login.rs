@@ -489,7 +489,9 @@ fn error_message(lines: &[String]) -> Option<String> {
         if line.starts_with("Stack backtrace") || line.starts_with("Backtrace") {
             break;
         }
-        if *line == "Caused by:" {
+        // anyhow's `Caused by:` header, alone or with a single cause on the same line.
+        let line = line.strip_prefix("Caused by:").map_or(*line, str::trim);
+        if line.is_empty() {
             continue;
         }
         // `0: cause` in a numbered chain.
@@ -740,9 +742,13 @@ impl Running {
         }
         if let Some(mut stdin) = leader.child_mut().stdin.take() {
             if let Some(secret) = &secret {
-                // A child that exits early closes the pipe: its exit status tells why.
-                let _ = stdin.write_all(secret.expose().as_bytes()).await;
-                let _ = stdin.shutdown().await;
+                // A child that exits early closes the pipe: its exit status tells why. One that
+                // never reads is bounded by the deadline (and then killed by `wait`).
+                let write = async {
+                    stdin.write_all(secret.expose().as_bytes()).await?;
+                    stdin.shutdown().await
+                };
+                let _ = tokio::time::timeout_at(deadline, write).await;
             }
             drop(stdin);
         }
@@ -1160,6 +1166,17 @@ mod tests {
                 );
                 assert!(message.ends_with(": zbus error"), "{message}");
                 assert_eq!(store, Some(KeyringProblem::NoSecretService));
+            }
+            other => panic!("{other:?}"),
+        }
+        let single = "Error: Metadata error: OAuth metadata discovery failed for http://127.0.0.1:9/mcp\n  Caused by: HTTP request failed: error sending request\n";
+        match login_error("mcp login docs", &lines(single), &[], None) {
+            Error::Login { message, store, .. } => {
+                assert_eq!(
+                    message,
+                    "Error: Metadata error: OAuth metadata discovery failed for http://127.0.0.1:9/mcp: HTTP request failed: error sending request"
+                );
+                assert_eq!(store, None);
             }
             other => panic!("{other:?}"),
         }

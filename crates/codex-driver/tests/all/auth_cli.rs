@@ -136,6 +136,76 @@ async fn an_empty_api_key_is_a_typed_login_error() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_non_jwt_access_token_is_refused_without_echoing_it() -> anyhow::Result<()> {
+    let h = file_home("");
+    let token = "not-a-jwt-canary-0123456789";
+    let err = Login::access_token(Secret::new(token))
+        .spawn_options(opts(&h.home))
+        .start()
+        .await?
+        .wait()
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(!shown.contains("canary"), "{shown}");
+    match err {
+        Error::Login {
+            command, message, ..
+        } => {
+            assert_eq!(command, "login --with-access-token");
+            assert!(
+                message.starts_with("Error logging in with access token:"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!h.home.auth_json().exists());
+    Ok(())
+}
+
+/// `mcp logout` and `mcp login` failures, without an OAuth server (the lead's MockMcpServer
+/// tests cover a real `mcp login`).
+#[tokio::test]
+async fn mcp_logout_and_a_failing_mcp_login() -> anyhow::Result<()> {
+    let h = file_home(
+        "mcp_oauth_credentials_store = \"file\"\n[mcp_servers.docs]\nurl = \"http://127.0.0.1:9/mcp\"\n",
+    );
+    let o = opts(&h.home);
+    assert!(!login::mcp_logout(&o, "docs").await?);
+    match login::mcp_logout(&o, "nope").await {
+        Err(Error::Login {
+            command, message, ..
+        }) => {
+            assert_eq!(command, "mcp logout nope");
+            assert_eq!(
+                message,
+                "Error: No MCP server named 'nope' found in configuration."
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut handle = login::McpLogin::new("docs")
+        .spawn_options(o)
+        .start()
+        .await?;
+    let pgid = handle.pgid().unwrap();
+    assert_eq!(handle.prompt().await, None);
+    match handle.wait().await {
+        Err(Error::Login { message, store, .. }) => {
+            assert!(
+                message.starts_with("Error: Metadata error: OAuth metadata discovery failed"),
+                "{message}"
+            );
+            assert_eq!(store, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!group_alive(pgid));
+    Ok(())
+}
+
+#[tokio::test]
 async fn device_code_login_through_the_cli_against_the_issuer() -> anyhow::Result<()> {
     let issuer = MockIssuer::start().await?;
     let h = file_home(&issuer.config_toml());
