@@ -22,6 +22,7 @@
 //! Token values are never logged, printed or put in errors: [`AuthSummary`] is what you may show.
 
 pub mod keyring;
+pub mod login;
 pub mod mcp_tokens;
 mod secret;
 mod status;
@@ -29,6 +30,9 @@ pub mod store;
 mod stored;
 mod stores;
 
+pub use login::{
+    CliLoginStatus, Login, LoginHandle, LoginOutcome, LoginPrompt, McpLogin, McpLoginHandle,
+};
 pub use mcp_tokens::McpTokens;
 pub use secret::Secret;
 pub use status::{AuthSource, AuthStatus, status, status_with_env};

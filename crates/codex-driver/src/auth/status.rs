@@ -1,6 +1,6 @@
 //! [`AuthStatus`]: which login a home has, from any of three sources that must agree: the
 //! home's store read directly ([`status`], no process), `codex login status`
-//! (`AuthStatus::from_cli`) and the app-server's `account/read`
+//! ([`AuthStatus::from_cli`]) and the app-server's `account/read`
 //! ([`AuthStatus::from_account`]).
 
 use super::{LoginStore, StoreKind, secret::mask};
@@ -128,6 +128,32 @@ impl AuthStatus {
             (Self::AccessToken { .. }, Self::AccessToken { .. }) => true,
             (Self::Error { .. }, Self::Error { .. }) => true,
             _ => false,
+        }
+    }
+
+    /// What `codex login status` reported.
+    pub fn from_cli(status: &super::login::CliLoginStatus) -> Self {
+        use super::login::CliLoginStatus as C;
+        match status {
+            C::LoggedOut => Self::LoggedOut,
+            C::ApiKey { masked } => Self::ApiKey {
+                masked: Some(masked.clone()),
+                source: AuthSource::Codex,
+            },
+            C::ChatGpt => Self::ChatGpt {
+                email: None,
+                plan: None,
+                account_id: None,
+                access_expires_at: None,
+                source: AuthSource::Codex,
+            },
+            C::AccessToken | C::PersonalAccessToken | C::WorkloadIdentity => Self::AccessToken {
+                source: AuthSource::Codex,
+            },
+            other => Self::Error {
+                reason: format!("`codex login status` said {other:?}"),
+                problem: None,
+            },
         }
     }
 

@@ -42,7 +42,7 @@ async fn server(h: &CodexHome, issuer: &MockIssuer) -> AppServerClient {
 /// processes on the machine (a lock file), e.g. two checkouts testing at once.
 static CALLBACK_PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn callback_port() -> (
+pub(crate) async fn callback_port() -> (
     tokio::sync::MutexGuard<'static, ()>,
     codex_driver::fsutil::FileLock,
 ) {
@@ -56,7 +56,7 @@ async fn callback_port() -> (
 }
 
 /// Whether something accepts connections on Codex's login callback port.
-fn callback_listening() -> bool {
+pub(crate) fn callback_listening() -> bool {
     std::net::TcpStream::connect(("127.0.0.1", 1455)).is_ok()
 }
 

@@ -6,6 +6,7 @@ mod app_server;
 mod app_server_approvals;
 mod app_server_fixtures;
 mod app_server_remote;
+mod auth_cli;
 mod auth_keyring;
 mod common;
 mod config_file;
