@@ -8,6 +8,7 @@ mod app_server_fixtures;
 mod app_server_remote;
 mod auth_cli;
 mod auth_keyring;
+mod auth_status;
 mod common;
 mod config_file;
 mod conversation;
