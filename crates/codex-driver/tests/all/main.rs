@@ -9,6 +9,7 @@ mod app_server_remote;
 mod auth_cli;
 mod auth_keyring;
 mod auth_status;
+mod canary;
 mod common;
 mod config_file;
 mod conversation;
