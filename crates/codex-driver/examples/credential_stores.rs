@@ -38,7 +38,10 @@ async fn main() -> anyhow::Result<()> {
     {
         Ok(seeded) => {
             println!("seeded into the {:?} store", seeded.login);
-            println!("isolated: {}", serde_json::to_string(&auth::status(&isolated))?);
+            println!(
+                "isolated: {}",
+                serde_json::to_string(&auth::status(&isolated))?
+            );
             LoginStore::of(&isolated)?.delete()?;
         }
         // No Secret Service here (e.g. a bare container): the error says which and what to do.

@@ -215,3 +215,41 @@ async fn auto_mode_follows_the_keyring_when_one_answers_and_the_file_when_not() 
         }
     );
 }
+
+#[tokio::test]
+async fn a_locked_or_absent_keyring_is_a_typed_error_naming_the_problem() {
+    use codex_driver::auth::login::Login;
+    use codex_driver::{Binary, Error, ErrorKind, KeyringProblem};
+    use codex_driver_testkit::SecretService;
+    let dir = base();
+    for (fixture, want) in [
+        (SecretService::locked().unwrap(), KeyringProblem::Locked),
+        (
+            SecretService::no_provider().unwrap(),
+            KeyringProblem::NoSecretService,
+        ),
+        (
+            SecretService::uninitialised().unwrap(),
+            KeyringProblem::NotInitialised,
+        ),
+    ] {
+        let h = home(&dir, &format!("{want:?}"), "keyring");
+        let mut login = Login::api_key(Secret::new(KEY))
+            .binary(Binary::at(codex()))
+            .codex_home(h.path());
+        for (k, v) in fixture.env() {
+            login = login.env(k, v);
+        }
+        let err = login.start().await.unwrap().wait().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::CredentialStore, "{err}");
+        match &err {
+            Error::Login { store, message, .. } => {
+                assert_eq!(*store, Some(want), "{message}");
+                assert!(!message.contains("canary"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Nothing was half-written: no file appeared in the keyring home.
+        assert!(!h.auth_json().exists());
+    }
+}
