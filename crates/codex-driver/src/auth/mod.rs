@@ -254,6 +254,27 @@ pub fn seed(source: &CodexHome, target: &CodexHome) -> Result<Seeded> {
     Ok(out)
 }
 
+/// Switches `home` to store `to` and moves its login there, so nothing is lost: the login is
+/// written to the new store first, then `config.toml` is changed, then the old copy is removed.
+/// Returns where the login is now (`None`: there was none; only the setting changed).
+pub fn move_login(home: &CodexHome, to: &CliAuthStore) -> Result<Option<StoreKind>> {
+    let _lock = lock(home)?;
+    let from = LoginStore::of(home)?;
+    let found = from.load()?;
+    let target = LoginStore::with_mode(home, to.clone());
+    let now = match &found {
+        Some((login, _)) => Some(target.save(login)?),
+        None => None,
+    };
+    store::set_cli_store(home, to)?;
+    if let (Some((_, old)), Some(new)) = (found, now)
+        && old != new
+    {
+        from.remove_from(old)?;
+    }
+    Ok(now)
+}
+
 /// What [`sync`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -455,6 +476,25 @@ mod tests {
             "last_refresh": refresh,
         })
         .to_string()
+    }
+
+    #[test]
+    fn moving_to_the_same_kind_of_store_keeps_the_login() {
+        let t = tempfile::tempdir().unwrap();
+        let h = home(t.path());
+        std::fs::write(h.auth_json(), login("2025-01-01T00:00:00Z", "a")).unwrap();
+        // file -> ephemeral is refused before anything changes.
+        assert!(move_login(&h, &CliAuthStore::Ephemeral).is_err());
+        assert!(h.auth_json().is_file());
+        assert_eq!(StoreSettings::of(&h).unwrap().cli, CliAuthStore::File);
+        // file -> file (explicit) keeps the file and writes the setting.
+        assert_eq!(
+            move_login(&h, &CliAuthStore::File).unwrap(),
+            Some(StoreKind::File)
+        );
+        assert!(h.auth_json().is_file());
+        let text = std::fs::read_to_string(h.config_toml()).unwrap();
+        assert_eq!(text, "cli_auth_credentials_store = \"file\"\n");
     }
 
     #[test]

@@ -199,7 +199,7 @@ impl StoreSettings {
 }
 
 /// Sets `home`'s `cli_auth_credentials_store` in its `config.toml` (comments and other keys
-/// kept, written atomically). Moves no credentials: see [`crate::auth::move_login`].
+/// kept, written atomically). Moves no credentials: [`crate::auth::move_login`] does both.
 pub fn set_cli_store(home: &CodexHome, store: &CliAuthStore) -> Result<()> {
     let mut cfg = ConfigFile::for_home(home)?;
     cfg.set("cli_auth_credentials_store", store.as_str())?;

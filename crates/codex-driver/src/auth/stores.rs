@@ -184,6 +184,14 @@ impl LoginStore {
         Ok(Removed { file, keyring })
     }
 
+    /// Removes the login from one store only (`true` when it was there).
+    pub fn remove_from(&self, kind: StoreKind) -> Result<bool> {
+        match kind {
+            StoreKind::File => remove_file(&self.home.auth_json()),
+            StoreKind::Keyring => keyring::delete(CLI_AUTH_SERVICE, &self.keyring_account()),
+        }
+    }
+
     fn read_keyring(&self) -> Result<Option<(StoredLogin, StoreKind)>> {
         let account = self.keyring_account();
         let Some(secret) = keyring::get(CLI_AUTH_SERVICE, &account)? else {

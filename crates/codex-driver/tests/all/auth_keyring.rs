@@ -253,3 +253,36 @@ async fn a_locked_or_absent_keyring_is_a_typed_error_naming_the_problem() {
         assert!(!h.auth_json().exists());
     }
 }
+
+#[tokio::test]
+async fn moving_a_login_between_stores_keeps_it_usable_by_codex() {
+    require_keyring();
+    let dir = base();
+    let h = home(&dir, "move", "file");
+    assert!(codex_login(&h, KEY).await.status.success());
+    assert!(h.auth_json().is_file());
+    assert_eq!(
+        auth::move_login(&h, &CliAuthStore::Keyring).unwrap(),
+        Some(StoreKind::Keyring)
+    );
+    assert!(!h.auth_json().exists(), "the file copy is gone");
+    let ok = (
+        true,
+        format!(
+            "API key configured - {MASKED}\nAuthentication is checked when you send a request."
+        ),
+    );
+    assert_eq!(codex_status(&h).await, ok);
+    assert_eq!(
+        auth::move_login(&h, &CliAuthStore::File).unwrap(),
+        Some(StoreKind::File)
+    );
+    assert_eq!(
+        LoginStore::with_mode(&h, CliAuthStore::Keyring)
+            .load()
+            .unwrap(),
+        None,
+        "the keyring copy is gone"
+    );
+    assert_eq!(codex_status(&h).await, ok);
+}
