@@ -288,7 +288,7 @@ pub fn describe(s: &AuthStatus) -> String {
             format!("logged in with an access token ({})", source(s))
         }
         AuthStatus::Error { reason, .. } => format!("error: {reason}"),
-        other => format!("{}", other.kind()),
+        other => other.kind().to_owned(),
     }
 }
 
