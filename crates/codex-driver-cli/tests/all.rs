@@ -1180,3 +1180,130 @@ fn auth_store_keyring_move_moves_a_file_login_into_the_keyring_and_back() {
         "the move left no keyring item behind"
     );
 }
+
+/// `auth login --device --json` against the mock issuer: `(child, stdout lines, issuer, home)`.
+fn device_login(
+    rt: &tokio::runtime::Runtime,
+    opts: codex_driver_testkit::IssuerOptions,
+    base: &Path,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    codex_driver_testkit::MockIssuer,
+    PathBuf,
+) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let issuer = rt
+        .block_on(codex_driver_testkit::MockIssuer::start_with(opts))
+        .unwrap();
+    let home = auth_home(base, "h", None);
+    std::fs::write(home.join("config.toml"), issuer.config_toml()).unwrap();
+    let url = issuer.url();
+    let mut c = auth_cmd(&home, &["login", "--device", "--json", "--issuer", &url]);
+    c.envs(issuer.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines, issuer, home)
+}
+
+/// The first stdout line, or a panic showing why the CLI ended without one.
+fn first_line(
+    child: &mut std::process::Child,
+    lines: &mut std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) -> String {
+    match lines.next() {
+        Some(l) => l.unwrap(),
+        None => {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("no output line ({:?}): {err}", child.wait());
+        }
+    }
+}
+
+#[test]
+fn device_login_prints_the_prompt_as_a_json_line_then_the_status() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let base = tmp();
+    let (mut child, mut lines, issuer, home) = device_login(
+        &rt,
+        codex_driver_testkit::IssuerOptions::default(),
+        base.path(),
+    );
+    let line = first_line(&mut child, &mut lines);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+        serde_json::json!({
+            "prompt": "device_code",
+            "url": format!("{}/codex/device", issuer.url()),
+            "code": codex_driver_testkit::MOCK_USER_CODE,
+        })
+    );
+    let line = lines.next().unwrap().unwrap();
+    let mut done: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let expires = done["status"]
+        .as_object_mut()
+        .and_then(|s| s.remove("access_expires_at"));
+    assert!(
+        expires.as_ref().is_some_and(serde_json::Value::is_u64),
+        "{expires:?}"
+    );
+    assert_eq!(
+        done,
+        serde_json::json!({
+            "schema_version": 1,
+            "logged_in": true,
+            "message": "Successfully logged in",
+            "status": {
+                "status": "chat_gpt", "email": "dev@example.com", "plan": "plus",
+                "account_id": "acct-mock", "source": {"kind": "file"},
+            },
+        })
+    );
+    assert!(lines.next().is_none());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "open {}/codex/device and enter the code {}",
+            issuer.url(),
+            codex_driver_testkit::MOCK_USER_CODE
+        )),
+        "{stderr}"
+    );
+    // No token on our output.
+    let auth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("auth.json")).unwrap()).unwrap();
+    let refresh = auth["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!stderr.contains(&format!("\"{refresh}\"")) && !line.contains(&refresh));
+}
+
+#[test]
+fn ctrl_c_cancels_a_device_login_and_stores_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let base = tmp();
+    let opts = codex_driver_testkit::IssuerOptions {
+        pending_polls: u32::MAX,
+        ..Default::default()
+    };
+    let (mut child, mut lines, _issuer, home) = device_login(&rt, opts, base.path());
+    let line = first_line(&mut child, &mut lines);
+    assert!(line.starts_with("{\"prompt\":\"device_code\""), "{line}");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("login cancelled"),
+        "{out:?}"
+    );
+    assert!(!home.join("auth.json").exists());
+}
