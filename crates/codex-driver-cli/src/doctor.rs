@@ -85,6 +85,23 @@ fn print_table(r: &Report) -> Result<()> {
             Section::Failed { error } => error.clone(),
         },
     );
+    row(
+        "stores",
+        match &r.credential_stores {
+            Section::Read(s) => format!(
+                "login: {}, mcp oauth: {}{}",
+                s.cli,
+                s.mcp,
+                if s.secrets_backend {
+                    ", secret_auth_storage on (not read by codex-driver)"
+                } else {
+                    ""
+                }
+            ),
+            Section::Failed { error } => error.clone(),
+        },
+    );
+    row("auth status", crate::auth::describe(&r.auth_status));
     match &r.config {
         ConfigReport::Read(c) => {
             row("mcp servers", serde_json::to_string(&c.mcp_servers)?);

@@ -1,6 +1,7 @@
 //! `codex-driver`: the command-line front end of the codex-driver library.
 
 mod app_run;
+mod auth;
 mod doctor;
 mod install;
 #[cfg(feature = "offline")]
@@ -45,6 +46,12 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         codex_home: Option<PathBuf>,
     },
+    /// Logins: status, login, logout, copy between homes, credential store settings.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// MCP server OAuth logins.
+    #[command(subcommand)]
+    Mcp(auth::McpCommand),
     /// Manage isolated Codex homes.
     #[command(subcommand)]
     Home(HomeCommand),
@@ -221,6 +228,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Auth(cmd) => auth::run(cmd).await,
+        Command::Mcp(cmd) => auth::run_mcp(cmd).await,
         Command::Doctor {
             json,
             binary,

@@ -361,7 +361,7 @@ fn doctor_json_reports_binary_home_and_auth() -> anyhow::Result<()> {
     );
     assert_eq!(
         v["auth"],
-        serde_json::json!({"mode": "apikey", "has_api_key": true, "has_tokens": false, "last_refresh": null})
+        serde_json::json!({"mode": "apikey", "has_api_key": true, "has_tokens": false, "last_refresh": null, "store": "file"})
     );
     assert_eq!(
         v["config"],
@@ -439,9 +439,12 @@ fn home_init_creates_0700_and_seeds_auth_0600() -> anyhow::Result<()> {
     };
     assert_eq!(mode(&home), 0o700);
     assert_eq!(mode(&home.join("auth.json")), 0o600);
+    // The same login, written the way Codex writes it (pretty JSON).
     assert_eq!(
-        std::fs::read_to_string(home.join("auth.json"))?,
-        r#"{"OPENAI_API_KEY":"sk-x"}"#
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(
+            home.join("auth.json")
+        )?)?,
+        serde_json::json!({"OPENAI_API_KEY": "sk-x"})
     );
     Ok(())
 }
@@ -783,4 +786,524 @@ fn watch_prints_finished_turns_and_cleans_up() -> anyhow::Result<()> {
     assert!(!text.contains("notify"), "{text}");
     assert!(text.starts_with("# my own settings\n"), "{text}");
     Ok(())
+}
+
+// ---- auth ----------------------------------------------------------------------------------
+
+/// Runs `c` with `stdin` on its stdin; asserts `canary` (the secret the test used) is nowhere
+/// in what the CLI printed.
+fn run_with(c: &mut Command, stdin: Option<&str>, canary: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(s) = stdin {
+        let mut i = child.stdin.take().unwrap();
+        i.write_all(s.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !String::from_utf8_lossy(text).contains(canary),
+            "the secret leaked on {name}: {out:?}"
+        );
+    }
+    out
+}
+
+/// `codex-driver auth ARGS --codex-home HOME`.
+fn auth_cmd(home: &Path, args: &[&str]) -> Command {
+    let mut c = cli();
+    c.arg("auth").args(args).arg("--codex-home").arg(home);
+    c
+}
+
+/// A 0700 home whose config.toml selects `store` (none written for `None`).
+fn auth_home(base: &Path, name: &str, store: Option<&str>) -> PathBuf {
+    let h = base.join(name);
+    std::fs::create_dir(&h).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&h, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if let Some(s) = store {
+        std::fs::write(
+            h.join("config.toml"),
+            format!("cli_auth_credentials_store = \"{s}\"\n"),
+        )
+        .unwrap();
+    }
+    h
+}
+
+/// `auth status --json`'s object for an API key.
+fn api_key_status(home: &Path, cli_store: &str, masked: &str, source: &str) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": 1,
+        "codex_home": home,
+        "stores": {"cli": cli_store, "mcp": "auto", "secrets_backend": false},
+        "status": {"status": "api_key", "masked": masked, "source": {"kind": source}},
+    })
+}
+
+fn logged_out_status(home: &Path, cli_store: &str) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": 1,
+        "codex_home": home,
+        "stores": {"cli": cli_store, "mcp": "auto", "secrets_backend": false},
+        "status": {"status": "logged_out"},
+    })
+}
+
+/// `codex login --with-api-key` (Codex itself) in `home`, the key on stdin, `env` added.
+fn codex_login(home: &Path, key: &str, env: &[(String, String)]) {
+    let mut c = Command::new(codex());
+    c.args(["login", "--with-api-key"])
+        .env("CODEX_HOME", home)
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let out = run_with(&mut c, Some(key), "\u{0}never");
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// `codex login status` in `home`: (success, stderr).
+fn codex_login_status(home: &Path) -> (bool, String) {
+    let out = Command::new(codex())
+        .args(["login", "status"])
+        .env("CODEX_HOME", home)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+fn api_key_configured(masked: &str) -> (bool, String) {
+    (
+        true,
+        format!(
+            "API key configured - {masked}\nAuthentication is checked when you send a request."
+        ),
+    )
+}
+
+/// The session keyring (`scripts/with-keyring`) must answer: these tests prove keyring mode.
+fn require_session_keyring() {
+    if let Err(e) = codex_driver::auth::keyring::probe() {
+        panic!(
+            "no usable Secret Service for the keyring tests ({e}); run them through scripts/test \
+             or `scripts/with-keyring cargo test -p codex-driver-cli`"
+        );
+    }
+}
+
+fn require_secret_service_tools() {
+    assert!(
+        codex_driver_testkit::SecretService::available(),
+        "the Secret Service fixture needs dbus-daemon, dbus-send, gnome-keyring-daemon and \
+         secret-tool (Debian: apt-get install dbus-daemon dbus-bin gnome-keyring libsecret-tools)"
+    );
+}
+
+#[test]
+fn auth_login_status_logout_in_a_file_home() {
+    const KEY: &str = "sk-canary-filehome-0123456789abcdef";
+    const MASKED: &str = "sk-canar***bcdef";
+    let base = tmp();
+    let home = auth_home(base.path(), "h", None);
+    let out = run_with(
+        &mut auth_cmd(&home, &["login", "--api-key-stdin", "--json"]),
+        Some(&format!("{KEY}\n")),
+        KEY,
+    );
+    succeeded(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({
+            "schema_version": 1,
+            "logged_in": true,
+            "message": "API key saved. Authentication is checked when you send a request.",
+            "status": {"status": "api_key", "masked": MASKED, "source": {"kind": "file"}},
+        })
+    );
+    assert!(home.join("auth.json").is_file());
+
+    let out = run_with(&mut auth_cmd(&home, &["status", "--json"]), None, KEY);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_of(&out), api_key_status(&home, "file", MASKED, "file"));
+    let out = run_with(&mut auth_cmd(&home, &["status"]), None, KEY);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("logged in with an API key {MASKED} (auth.json)\n")
+    );
+    // Codex agrees.
+    assert_eq!(codex_login_status(&home), api_key_configured(MASKED));
+
+    let out = run_with(&mut auth_cmd(&home, &["logout", "--json"]), None, KEY);
+    succeeded(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({"schema_version": 1, "removed": {"file": true, "keyring": false}})
+    );
+    let out = run_with(&mut auth_cmd(&home, &["status", "--json"]), None, KEY);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(json_of(&out), logged_out_status(&home, "file"));
+    let out = run_with(&mut auth_cmd(&home, &["logout"]), None, KEY);
+    succeeded(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "not logged in; nothing removed\n"
+    );
+    assert_eq!(codex_login_status(&home), (false, "Not logged in".into()));
+
+    // The secret never comes from an argument, and an empty stdin is refused.
+    let out = run_with(
+        &mut auth_cmd(&home, &["login", "--api-key-stdin"]),
+        Some(""),
+        KEY,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no API key on stdin"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_keyring_login_made_by_codex_is_reported_and_copied_to_a_file_home() {
+    require_session_keyring();
+    const KEY: &str = "sk-canary-keyring-0123456789abcdef";
+    const MASKED: &str = "sk-canar***bcdef";
+    let base = tmp();
+    let kr = auth_home(base.path(), "kr", Some("keyring"));
+    codex_login(&kr, KEY, &[]);
+    assert!(
+        !kr.join("auth.json").exists(),
+        "keyring mode writes no file"
+    );
+
+    let out = run_with(&mut auth_cmd(&kr, &["status", "--json"]), None, KEY);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        json_of(&out),
+        api_key_status(&kr, "keyring", MASKED, "keyring")
+    );
+
+    let file = auth_home(base.path(), "file", Some("file"));
+    let mut c = cli();
+    c.args(["auth", "copy", "--json", "--from"])
+        .arg(&kr)
+        .arg("--to")
+        .arg(&file);
+    let out = run_with(&mut c, None, KEY);
+    succeeded(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({"schema_version": 1, "login": "file", "copied": [file.join("auth.json")]})
+    );
+    assert_eq!(codex_login_status(&file), api_key_configured(MASKED));
+
+    // Logging out of the keyring home removes its item; Codex agrees.
+    let out = run_with(&mut auth_cmd(&kr, &["logout", "--json"]), None, KEY);
+    succeeded(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({"schema_version": 1, "removed": {"file": false, "keyring": true}})
+    );
+    assert_eq!(codex_login_status(&kr), (false, "Not logged in".into()));
+    let out = run_with(&mut auth_cmd(&file, &["logout"]), None, KEY);
+    succeeded(&out);
+}
+
+#[test]
+fn a_locked_keyring_is_an_error_status_naming_the_problem() {
+    require_secret_service_tools();
+    const KEY: &str = "sk-canary-locked-0123456789abcdef";
+    let ss = codex_driver_testkit::SecretService::start().unwrap();
+    let base = tmp();
+    let kr = auth_home(base.path(), "kr", Some("keyring"));
+    codex_login(&kr, KEY, &ss.env());
+    assert_eq!(
+        ss.items("Codex Auth").unwrap().len(),
+        1,
+        "Codex stored its login in the fixture's keyring"
+    );
+    ss.lock().unwrap();
+
+    let out = run_with(
+        auth_cmd(&kr, &["status", "--json"]).envs(ss.env()),
+        None,
+        KEY,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let mut got = json_of(&out);
+    let reason = got["status"]
+        .as_object_mut()
+        .and_then(|s| s.remove("reason"))
+        .and_then(|r| r.as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no reason: {got}"));
+    assert_eq!(
+        got,
+        serde_json::json!({
+            "schema_version": 1,
+            "codex_home": kr,
+            "stores": {"cli": "keyring", "mcp": "auto", "secrets_backend": false},
+            "status": {"status": "error", "problem": "locked"},
+        })
+    );
+    assert!(reason.contains("the keyring is locked"), "{reason}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unlock the keyring"), "{stderr}");
+
+    // Text mode: the same exit status, the message (what to do) on stderr.
+    let out = run_with(auth_cmd(&kr, &["status"]).envs(ss.env()), None, KEY);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the keyring is locked"),
+        "{out:?}"
+    );
+
+    // Logging out can't reach the item: an error that says why, and the item stays.
+    let out = run_with(auth_cmd(&kr, &["logout"]).envs(ss.env()), None, KEY);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: keyring: ") && stderr.contains("the keyring is locked"),
+        "{stderr}"
+    );
+    assert_eq!(ss.items("Codex Auth").unwrap().len(), 1);
+}
+
+#[test]
+fn auto_mode_without_a_secret_service_reads_auth_json() {
+    const KEY: &str = "sk-canary-auto-0123456789abcdef";
+    const MASKED: &str = "sk-canar***bcdef";
+    let base = tmp();
+    let home = auth_home(base.path(), "h", None);
+    let out = run_with(
+        &mut auth_cmd(&home, &["login", "--api-key-stdin"]),
+        Some(KEY),
+        KEY,
+    );
+    succeeded(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("logged in with an API key {MASKED} (auth.json)\n")
+    );
+    let out = run_with(
+        &mut auth_cmd(&home, &["store", "auto", "--json"]),
+        None,
+        KEY,
+    );
+    succeeded(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({
+            "schema_version": 1, "cli": {"from": "file", "to": "auto"}, "mcp": null, "moved": null,
+        })
+    );
+    let out = run_with(
+        auth_cmd(&home, &["status", "--json"]).env_remove("DBUS_SESSION_BUS_ADDRESS"),
+        None,
+        KEY,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_of(&out), api_key_status(&home, "auto", MASKED, "file"));
+}
+
+#[test]
+fn auth_store_keyring_move_moves_a_file_login_into_the_keyring_and_back() {
+    require_session_keyring();
+    const KEY: &str = "sk-canary-move-0123456789abcdef";
+    const MASKED: &str = "sk-canar***bcdef";
+    let base = tmp();
+    let home = auth_home(base.path(), "h", None);
+    let out = run_with(
+        &mut auth_cmd(&home, &["login", "--api-key-stdin"]),
+        Some(KEY),
+        KEY,
+    );
+    succeeded(&out);
+
+    let out = run_with(
+        &mut auth_cmd(
+            &home,
+            &["store", "keyring", "--move", "--mcp", "file", "--json"],
+        ),
+        None,
+        KEY,
+    );
+    succeeded(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({
+            "schema_version": 1,
+            "cli": {"from": "file", "to": "keyring"},
+            "mcp": {"from": "auto", "to": "file"},
+            "moved": {"from": "file", "to": "keyring"},
+        })
+    );
+    assert!(!home.join("auth.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(home.join("config.toml")).unwrap(),
+        "cli_auth_credentials_store = \"keyring\"\nmcp_oauth_credentials_store = \"file\"\n"
+    );
+    assert_eq!(codex_login_status(&home), api_key_configured(MASKED));
+    let out = run_with(&mut auth_cmd(&home, &["status", "--json"]), None, KEY);
+    let mut want = api_key_status(&home, "keyring", MASKED, "keyring");
+    want["stores"]["mcp"] = "file".into();
+    assert_eq!(json_of(&out), want);
+
+    // And back to the file: the keyring item goes, Codex reads auth.json.
+    let out = run_with(
+        &mut auth_cmd(&home, &["store", "file", "--move"]),
+        None,
+        KEY,
+    );
+    succeeded(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "cli_auth_credentials_store: keyring -> file\nlogin moved: keyring -> file\n"
+    );
+    assert!(home.join("auth.json").is_file());
+    assert_eq!(codex_login_status(&home), api_key_configured(MASKED));
+    let out = run_with(&mut auth_cmd(&home, &["logout", "--json"]), None, KEY);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({"schema_version": 1, "removed": {"file": true, "keyring": false}}),
+        "the move left no keyring item behind"
+    );
+}
+
+/// `auth login --device --json` against the mock issuer: `(child, stdout lines, issuer, home)`.
+fn device_login(
+    rt: &tokio::runtime::Runtime,
+    opts: codex_driver_testkit::IssuerOptions,
+    base: &Path,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    codex_driver_testkit::MockIssuer,
+    PathBuf,
+) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let issuer = rt
+        .block_on(codex_driver_testkit::MockIssuer::start_with(opts))
+        .unwrap();
+    let home = auth_home(base, "h", None);
+    std::fs::write(home.join("config.toml"), issuer.config_toml()).unwrap();
+    let url = issuer.url();
+    let mut c = auth_cmd(&home, &["login", "--device", "--json", "--issuer", &url]);
+    c.envs(issuer.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines, issuer, home)
+}
+
+/// The first stdout line, or a panic showing why the CLI ended without one.
+fn first_line(
+    child: &mut std::process::Child,
+    lines: &mut std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) -> String {
+    match lines.next() {
+        Some(l) => l.unwrap(),
+        None => {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("no output line ({:?}): {err}", child.wait());
+        }
+    }
+}
+
+#[test]
+fn device_login_prints_the_prompt_as_a_json_line_then_the_status() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let base = tmp();
+    let (mut child, mut lines, issuer, home) = device_login(
+        &rt,
+        codex_driver_testkit::IssuerOptions::default(),
+        base.path(),
+    );
+    let line = first_line(&mut child, &mut lines);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+        serde_json::json!({
+            "prompt": "device_code",
+            "url": format!("{}/codex/device", issuer.url()),
+            "code": codex_driver_testkit::MOCK_USER_CODE,
+        })
+    );
+    let line = lines.next().unwrap().unwrap();
+    let mut done: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let expires = done["status"]
+        .as_object_mut()
+        .and_then(|s| s.remove("access_expires_at"));
+    assert!(
+        expires.as_ref().is_some_and(serde_json::Value::is_u64),
+        "{expires:?}"
+    );
+    assert_eq!(
+        done,
+        serde_json::json!({
+            "schema_version": 1,
+            "logged_in": true,
+            "message": "Successfully logged in",
+            "status": {
+                "status": "chat_gpt", "email": "dev@example.com", "plan": "plus",
+                "account_id": "acct-mock", "source": {"kind": "file"},
+            },
+        })
+    );
+    assert!(lines.next().is_none());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "open {}/codex/device and enter the code {}",
+            issuer.url(),
+            codex_driver_testkit::MOCK_USER_CODE
+        )),
+        "{stderr}"
+    );
+    // No token on our output.
+    let auth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("auth.json")).unwrap()).unwrap();
+    let refresh = auth["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!stderr.contains(&format!("\"{refresh}\"")) && !line.contains(&refresh));
+}
+
+#[test]
+fn ctrl_c_cancels_a_device_login_and_stores_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let base = tmp();
+    let opts = codex_driver_testkit::IssuerOptions {
+        pending_polls: u32::MAX,
+        ..Default::default()
+    };
+    let (mut child, mut lines, _issuer, home) = device_login(&rt, opts, base.path());
+    let line = first_line(&mut child, &mut lines);
+    assert!(line.starts_with("{\"prompt\":\"device_code\""), "{line}");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("login cancelled"),
+        "{out:?}"
+    );
+    assert!(!home.join("auth.json").exists());
 }
