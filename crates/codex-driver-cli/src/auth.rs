@@ -33,7 +33,7 @@ pub enum AuthCommand {
     /// "mcp":"auto|file|keyring","secrets_backend":BOOL} (null when config.toml is unreadable),
     /// "status":STATUS}` where STATUS is `{"status":"logged_out"}`,
     /// `{"status":"api_key","masked":"sk-proj-***abcde","source":SOURCE}`,
-    /// `{"status":"chat_gpt","email","plan","account_id","access_expires_at","source"}`,
+    /// `{"status":"chatgpt","email","plan","account_id","access_expires_at","source"}`,
     /// `{"status":"access_token","source"}` or
     /// `{"status":"error","reason":TEXT,"problem":null|"no_secret_service"|"locked"|
     /// "not_initialised"|"ambiguous"|"denied"|"unsupported"|"timed_out"|"other"}`, and SOURCE

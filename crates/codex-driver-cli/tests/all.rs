@@ -1259,7 +1259,7 @@ fn device_login_prints_the_prompt_as_a_json_line_then_the_status() {
             "logged_in": true,
             "message": "Successfully logged in",
             "status": {
-                "status": "chat_gpt", "email": "dev@example.com", "plan": "plus",
+                "status": "chatgpt", "email": "dev@example.com", "plan": "plus",
                 "account_id": "acct-mock", "source": {"kind": "file"},
             },
         })

@@ -52,6 +52,7 @@ pub enum AuthStatus {
         source: AuthSource,
     },
     /// A ChatGPT login.
+    #[serde(rename = "chatgpt")]
     ChatGpt {
         /// The account's email.
         email: Option<String>,
