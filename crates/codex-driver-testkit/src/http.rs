@@ -209,3 +209,27 @@ pub(crate) fn self_signed_tls() -> std::io::Result<(Arc<rustls::ServerConfig>, S
         .map_err(std::io::Error::other)?;
     Ok((Arc::new(config), pem))
 }
+
+/// Plays a user's browser through an OAuth authorization: opens `url` and follows the
+/// redirects to the client's local callback, returning the final URL; anything but a success
+/// at the end is an error naming where it ended.
+pub(crate) async fn play_browser(url: &str) -> std::io::Result<String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(std::io::Error::other)?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(std::io::Error::other)?;
+    if !resp.status().is_success() {
+        return Err(std::io::Error::other(format!(
+            "the authorization ended at {} with HTTP {}",
+            resp.url(),
+            resp.status()
+        )));
+    }
+    Ok(resp.url().to_string())
+}

@@ -229,24 +229,7 @@ impl MockIssuer {
     /// at this issuer), approves, and follows the redirects to Codex's local callback and its
     /// success page. Returns the final URL.
     pub async fn approve_in_browser(&self, auth_url: &str) -> std::io::Result<String> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(std::io::Error::other)?;
-        let resp = client
-            .get(auth_url)
-            .send()
-            .await
-            .map_err(std::io::Error::other)?;
-        if !resp.status().is_success() {
-            return Err(std::io::Error::other(format!(
-                "the login ended at {} with HTTP {}",
-                resp.url(),
-                resp.status()
-            )));
-        }
-        Ok(resp.url().to_string())
+        crate::http::play_browser(auth_url).await
     }
 
     /// Requests Codex sent to the HTTPS ChatGPT backend.

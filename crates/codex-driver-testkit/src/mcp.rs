@@ -211,6 +211,6 @@ impl MockMcpServer {
     /// prints, pointing at this server), which approves at once, and follows the redirect to
     /// Codex's loopback callback. Returns the callback's URL; fails unless it answered success.
     pub async fn approve_in_browser(&self, authorize_url: &str) -> std::io::Result<String> {
-        mcp_oauth::approve_in_browser(authorize_url).await
+        crate::http::play_browser(authorize_url).await
     }
 }

@@ -330,29 +330,6 @@ fn issue(st: &mut OAuthState) -> Response {
     )
 }
 
-/// Plays the user's browser: opens `authorize_url`, follows the redirect to the client's
-/// callback and returns the final URL. Fails if the callback did not answer with success.
-pub(crate) async fn approve_in_browser(authorize_url: &str) -> std::io::Result<String> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(std::io::Error::other)?;
-    let resp = client
-        .get(authorize_url)
-        .send()
-        .await
-        .map_err(std::io::Error::other)?;
-    if !resp.status().is_success() {
-        return Err(std::io::Error::other(format!(
-            "the authorization ended at {} with HTTP {}",
-            resp.url(),
-            resp.status()
-        )));
-    }
-    Ok(resp.url().to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

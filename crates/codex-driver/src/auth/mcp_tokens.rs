@@ -7,6 +7,7 @@
 //! configures the same server shares one keyring login.
 
 use super::store::{MCP_OAUTH_SERVICE, McpOAuthStore, StoreSettings, mcp_store_key};
+use super::stores::{auth_err, remove_file};
 use super::{Secret, StoreKind, keyring};
 use crate::config::ConfigFile;
 use crate::error::{Error, KeyringProblem, Result};
@@ -385,22 +386,11 @@ fn update_file(home: &CodexHome, edit: impl FnOnce(&mut Map<String, Value>)) -> 
         return Ok(());
     }
     if map.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(auth_err(&path, format!("removing: {e}"))),
-        };
+        return remove_file(&path).map(|_| ());
     }
     let bytes = Secret::new(Value::Object(map).to_string());
     write_atomic(&path, bytes.expose().as_bytes(), 0o600)
         .map_err(|e| auth_err(&path, format!("writing: {e}")))
-}
-
-fn auth_err(path: &Path, detail: String) -> Error {
-    Error::Auth {
-        path: path.to_path_buf(),
-        detail,
-    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ use crate::fsutil::{FileLock, write_atomic};
 use crate::home::CodexHome;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use stores::auth_err;
 
 /// A non-secret summary of a stored login.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -422,13 +423,6 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Value> {
             format!("not valid JSON (line {}, column {})", e.line(), e.column()),
         )
     })
-}
-
-fn auth_err(path: &Path, detail: String) -> Error {
-    Error::Auth {
-        path: path.to_path_buf(),
-        detail,
-    }
 }
 
 /// Whether RFC 3339 UTC timestamp `a` is later than `b` (a missing one is the oldest).

@@ -227,7 +227,7 @@ pub(super) fn write_file(path: &Path, login: &StoredLogin) -> Result<()> {
         .map_err(|e| auth_err(path, format!("writing: {e}")))
 }
 
-fn remove_file(path: &Path) -> Result<bool> {
+pub(super) fn remove_file(path: &Path) -> Result<bool> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -235,7 +235,7 @@ fn remove_file(path: &Path) -> Result<bool> {
     }
 }
 
-fn auth_err(path: &Path, detail: String) -> Error {
+pub(super) fn auth_err(path: &Path, detail: String) -> Error {
     Error::Auth {
         path: path.to_path_buf(),
         detail,

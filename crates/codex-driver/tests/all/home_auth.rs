@@ -284,7 +284,11 @@ fn copy_back_under_concurrent_writers() {
     });
     // The newest refresh (order 11, home 2) won.
     let newest = login("2025-02-01T00:00:11.2Z", "t02");
-    assert_eq!(std::fs::read_to_string(source.auth_json()).unwrap(), newest);
+    let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+    assert_eq!(
+        json(&std::fs::read_to_string(source.auth_json()).unwrap()),
+        json(&newest)
+    );
     assert_eq!(mode(&source.auth_json()), 0o600);
     // Every home now holds, or picks up, the newest login (homes that synced after the
     // winner already got it during the race); none ever copies an older one back.
@@ -297,7 +301,10 @@ fn copy_back_under_concurrent_writers() {
         if i == 2 {
             assert_eq!(outcome, SyncOutcome::InSync);
         }
-        assert_eq!(std::fs::read_to_string(h.auth_json()).unwrap(), newest);
+        assert_eq!(
+            json(&std::fs::read_to_string(h.auth_json()).unwrap()),
+            json(&newest)
+        );
     }
 }
 

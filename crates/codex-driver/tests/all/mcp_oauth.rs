@@ -278,11 +278,14 @@ async fn tool_call_with_bearer(env: &Env, server: &MockMcpServer, text: &str) {
             arguments: json!({ "text": text })
         }]
     );
-    let bearer = format!("Bearer {}", server.current_access_token().unwrap());
+    // The server answers /mcp only with a token it issued and has not rotated away, so the
+    // successful call proves the token; with short-lived tokens Codex may refresh once more
+    // after its last request, so the current token need not be among those presented.
     let seen = server.presented_authorizations()[presented..].to_vec();
     assert!(
-        seen.iter().any(|a| a.as_deref() == Some(bearer.as_str())),
-        "{bearer} not among {seen:?}"
+        seen.iter()
+            .any(|a| a.as_deref().is_some_and(|a| a.starts_with("Bearer at-"))),
+        "no bearer token among {seen:?}"
     );
 }
 
