@@ -121,6 +121,31 @@ fn effective_uid_in_status(status: &str) -> Option<u32> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Creates `dir` (and missing parents) as a directory private to us (0700), or reopens it.
+/// Before anything is created, its existing ancestors must be safe ([`check_ancestors`]);
+/// afterwards, created or found, it must not be a symlink and must pass
+/// [`check_private_dir`]. `what` names it in errors ("the notify spool").
+pub fn create_private_dir(dir: &Path, what: &str) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if std::fs::symlink_metadata(dir).is_err() {
+        // Nobody else may be able to swap what we create for their own.
+        check_ancestors(dir)?;
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(format!("creating {what} {}", dir.display()), e))?;
+    // Checked after creating: it may have been there (or appeared) already.
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::UnsafeDir {
+            path: dir.to_path_buf(),
+            problem: HomeProblem::Symlink,
+        });
+    }
+    check_private_dir(dir)
+}
+
 /// Writes `bytes` to `path` atomically (a temp file in the same directory, fsynced, renamed
 /// over the target) with permission bits `mode`. Readers see the old or the new file, never a
 /// partial one.
@@ -163,6 +188,31 @@ impl FileLock {
             file,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Takes the lock if nobody holds it: `Ok(None)` when it is held (by another process, or
+    /// another handle in this one).
+    pub fn try_acquire(path: &Path) -> std::io::Result<Option<Self>> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self {
+                file,
+                path: path.to_path_buf(),
+            })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// The open lock file (e.g. to record who holds it).
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
     }
 
     /// The lock file.

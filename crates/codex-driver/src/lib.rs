@@ -23,6 +23,7 @@ mod process;
 pub mod schema;
 pub mod sessions;
 pub mod spawn;
+pub mod tasks;
 
 /// The wire types of `codex exec --json` (re-exported from [`exec::events`]).
 pub use exec::events;

@@ -244,26 +244,9 @@ impl NotifySpool {
     /// [`Error::UnsafeDir`] (see the [module docs](self)). If the directory is deleted while installed, Codex can't run the
     /// hook, nor the program it chains: uninstall first.
     pub fn create(dir: impl Into<PathBuf>) -> Result<Self> {
-        use std::os::unix::fs::DirBuilderExt;
         let dir = std::path::absolute(dir.into())
             .map_err(|e| Error::io("making the notify spool path absolute", e))?;
-        if std::fs::symlink_metadata(&dir).is_err() {
-            // Nobody else may be able to swap what we create for their own.
-            crate::fsutil::check_ancestors(&dir)?;
-        }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| Error::io(format!("creating the notify spool {}", dir.display()), e))?;
-        // Checked after creating: it may have been there (or appeared) already.
-        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(Error::UnsafeDir {
-                path: dir,
-                problem: crate::home::HomeProblem::Symlink,
-            });
-        }
-        crate::fsutil::check_private_dir(&dir)?;
+        crate::fsutil::create_private_dir(&dir, "the notify spool")?;
         let hook = dir.join(HOOK_NAME);
         crate::fsutil::write_atomic(&hook, HOOK.as_bytes(), 0o700)
             .map_err(|e| Error::io(format!("writing {}", hook.display()), e))?;

@@ -164,6 +164,11 @@ impl SpawnOptions {
         self.env.home().map(PathBuf::as_path)
     }
 
+    /// The working directory set, if any.
+    pub fn current_dir_ref(&self) -> Option<&Path> {
+        self.current_dir.as_deref()
+    }
+
     /// The environment as configured.
     pub fn environment(&self) -> &SpawnEnv {
         &self.env

@@ -42,6 +42,11 @@ pub enum ErrorKind {
     Output,
     /// Local I/O.
     Io,
+    /// What was named does not exist (a task, a session, a thread that was deleted or
+    /// archived).
+    NotFound,
+    /// Someone else is using it (a task or thread another process drives): retry later.
+    Busy,
 }
 
 impl std::fmt::Display for ErrorKind {
@@ -62,6 +67,8 @@ impl std::fmt::Display for ErrorKind {
             Self::Crashed => "crashed",
             Self::Output => "output",
             Self::Io => "io",
+            Self::NotFound => "not_found",
+            Self::Busy => "busy",
         })
     }
 }
@@ -107,7 +114,12 @@ impl Error {
             Self::StructuredOutput { .. } | Self::NoFinalMessage => K::Output,
             Self::Rpc { message, .. } => classify_failure(None, message).unwrap_or(K::Protocol),
             Self::Protocol { .. } => K::Protocol,
-            Self::Io { .. } => K::Io,
+            Self::Io { .. } | Self::StateDb { .. } => K::Io,
+            Self::TaskBusy { .. } => K::Busy,
+            Self::TaskUnknown { .. } | Self::ThreadGone { .. } | Self::SessionNotFound { .. } => {
+                K::NotFound
+            }
+            Self::Command { message, .. } => classify_failure(None, message).unwrap_or(K::Crashed),
         }
     }
 

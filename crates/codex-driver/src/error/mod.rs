@@ -383,6 +383,68 @@ pub enum Error {
         detail: String,
     },
 
+    /// Another process (or another handle in this one) is driving this task or thread; see
+    /// [`tasks`](crate::tasks). Wait for it, or open the task as shared.
+    #[error("task `{key}` is being driven by {}; open it shared to drive it anyway", holder.map(|p| format!("process {p}")).unwrap_or_else(|| "another handle".into()))]
+    TaskBusy {
+        /// The task key (or `thread:<id>` when the thread itself is held).
+        key: String,
+        /// The pid that holds it, when it recorded one.
+        holder: Option<u32>,
+    },
+
+    /// The registry has no task with this key (and the caller asked to resume, not start).
+    #[error("no task `{key}` in the registry {}", registry.display())]
+    TaskUnknown {
+        /// The key.
+        key: String,
+        /// The registry's directory.
+        registry: PathBuf,
+    },
+
+    /// A thread a caller named can no longer be continued where it was expected.
+    #[error("thread {thread_id} can't be continued: {reason}")]
+    ThreadGone {
+        /// The thread.
+        thread_id: String,
+        /// The home it was looked for in.
+        home: PathBuf,
+        /// Why.
+        reason: ThreadGoneReason,
+    },
+
+    /// No saved session matches what was asked (an id, a prefix, a name).
+    #[error("no session matches `{query}` in {}{}", home.display(), if candidates.is_empty() { String::new() } else { format!(" (ambiguous: {})", candidates.join(", ")) })]
+    SessionNotFound {
+        /// What was looked for.
+        query: String,
+        /// The home searched.
+        home: PathBuf,
+        /// When ambiguous, the matching thread ids (at most 10).
+        candidates: Vec<String>,
+    },
+
+    /// A Codex sub-command this library runs to completion (`archive`, `delete`, `queue`, the
+    /// TUI, ...) failed.
+    #[error("`codex {command}` failed{}: {message}", code.map(|c| format!(" (exit {c})")).unwrap_or_default())]
+    Command {
+        /// The sub-command, e.g. `archive`.
+        command: String,
+        /// Its exit code (`None`: killed by a signal).
+        code: Option<i32>,
+        /// Codex's own words (its last stderr line), or what went wrong.
+        message: String,
+    },
+
+    /// Codex's state database could not be read.
+    #[error("state database {}: {detail}", path.display())]
+    StateDb {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// Local I/O (temp files, output files, tee files).
     #[error("{context}: {source}")]
     Io {
@@ -392,6 +454,37 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Why a thread can't be continued (see [`Error::ThreadGone`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ThreadGoneReason {
+    /// No rollout and no state row: it was deleted (or never saved: an ephemeral run).
+    Deleted,
+    /// It was archived (`codex archive`, `thread/archive`); unarchive it to continue.
+    Archived,
+    /// It was recorded in another CODEX_HOME than the one given now.
+    OtherHome {
+        /// The home the task was recorded with.
+        recorded: PathBuf,
+    },
+}
+
+impl std::fmt::Display for ThreadGoneReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Deleted => f.write_str("it no longer exists in this home (deleted?)"),
+            Self::Archived => f.write_str("it is archived; unarchive it first"),
+            Self::OtherHome { recorded } => {
+                write!(
+                    f,
+                    "it was recorded in another CODEX_HOME, {}",
+                    recorded.display()
+                )
+            }
+        }
+    }
 }
 
 /// Steps of a managed install.

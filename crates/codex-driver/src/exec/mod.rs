@@ -212,6 +212,11 @@ impl Exec {
         self
     }
 
+    /// The `--cd` directory set, if any.
+    pub fn cd_ref(&self) -> Option<&Path> {
+        self.flags.cd.as_deref()
+    }
+
     /// The prompt.
     pub fn prompt(&self) -> &str {
         &self.prompt

@@ -1,0 +1,1 @@
+//! Archiving, unarchiving, deleting, renaming, forking and queueing messages for sessions.
