@@ -314,13 +314,24 @@ pub(crate) async fn run_bounded_in(
     env: &[(&str, &std::ffi::OsStr)],
     limit: Duration,
 ) -> std::io::Result<Option<std::process::Output>> {
-    let child = tokio::process::Command::new(path)
-        .args(args)
+    let mut cmd = tokio::process::Command::new(path);
+    cmd.args(args)
         .envs(env.iter().copied())
+        .env_remove("RUST_BACKTRACE");
+    run_command_bounded(cmd, limit).await
+}
+
+/// Runs a prepared command to its end with stdin closed, stdout and stderr read, in its own
+/// process group, for at most `limit`. `Ok(None)` on timeout; on timeout or when the future
+/// is dropped the whole group is killed.
+pub(crate) async fn run_command_bounded(
+    mut cmd: tokio::process::Command,
+    limit: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    let child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .env_remove("RUST_BACKTRACE")
         .process_group(0)
         .kill_on_drop(true)
         .spawn()?;

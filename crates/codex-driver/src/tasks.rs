@@ -374,7 +374,7 @@ impl Driver {
             Self::Exec(e) => e
                 .cd_ref()
                 .or(e.spawn_options_ref().current_dir_ref())
-                .map(|p| canonical(p)),
+                .map(canonical),
             Self::AppServer { server, params } => params
                 .cwd
                 .as_ref()

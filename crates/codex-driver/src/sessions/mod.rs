@@ -82,10 +82,10 @@ impl SessionSource {
 
     /// Decodes the state database's column: a word, or the JSON of an object.
     pub(crate) fn from_column(s: &str) -> Self {
-        if s.starts_with('{') {
-            if let Ok(v) = serde_json::from_str::<Value>(s) {
-                return Self::from_value(&v).unwrap_or(Self::Other(s.to_owned()));
-            }
+        if s.starts_with('{')
+            && let Ok(v) = serde_json::from_str::<Value>(s)
+        {
+            return Self::from_value(&v).unwrap_or(Self::Other(s.to_owned()));
         }
         Self::from_word(s)
     }
@@ -405,13 +405,12 @@ impl SessionIndex {
     /// counts as gone, whatever the database still says.
     pub fn get(&self, id: &str) -> Result<Option<SessionInfo>> {
         #[cfg(feature = "state-db")]
-        if let Some(db) = self.db()? {
-            if let Some(s) = db.get(id)?
-                && s.path.is_file()
-            {
-                return Ok(Some(s));
-            }
-            // Not in the database: maybe written by a Codex that had none, or moved.
+        // Not in the database: maybe written by a Codex that had none, or moved; scan.
+        if let Some(db) = self.db()?
+            && let Some(s) = db.get(id)?
+            && s.path.is_file()
+        {
+            return Ok(Some(s));
         }
         #[cfg(not(feature = "state-db"))]
         self.db()?;

@@ -1,1 +1,635 @@
-//! Replaying a rollout as the events a live `codex exec --json` run printed.
+//! Replaying a saved rollout as the [`ThreadEvent`]s that `codex exec --json` printed live.
+//!
+//! Each turn of the rollout comes out as the run that made it printed it: `thread.started`,
+//! `turn.started`, the items (numbered from `item_0` in each turn, `item.started` before
+//! `item.completed` for commands, file changes, web searches and MCP calls), then
+//! `turn.completed` with the usage exec reported (the thread's total so far, as a resumed exec
+//! reports it) or `error` + `turn.failed`. A turn that was interrupted or cut off by a crash
+//! ends without a terminal event, as the live stream did.
+//!
+//! Fidelity: rollouts written by Codex 0.163 and later keep every completed item, so their
+//! replay equals the live stream item for item. Warnings exec printed before the turn (an
+//! `error` item such as unknown model metadata) are not saved and can't be replayed. Older
+//! rollouts (0.130) don't keep command results as items; their commands are rebuilt from the
+//! model's tool call and its output: the command is the one the model asked for (not wrapped in
+//! the shell), and the output is what the model was shown.
+//!
+//! ```no_run
+//! # fn demo() -> codex_driver::Result<()> {
+//! use codex_driver::sessions::replay::Replay;
+//!
+//! let mut replay = Replay::open("/home/me/.codex/sessions/2026/12/01/rollout-….jsonl")?;
+//! for event in replay.by_ref() {
+//!     println!("{}", event?.to_json_line());
+//! }
+//! if let Some(cut) = replay.truncated() {
+//!     eprintln!("the rollout ends in half a line at byte {}", cut.offset);
+//! }
+//! # Ok(()) }
+//! ```
+
+use super::rollout::{
+    EventMsg, ItemEnvelope, LineProblem, ResponseItem, RolloutItem, RolloutReader, TokenUsage,
+};
+use crate::error::Result;
+use crate::events::{
+    AgentMessageItem, CommandExecutionItem, CommandExecutionStatus, ErrorItem, Extra,
+    FileChangeItem, FileUpdateChange, ItemDetails, ItemEvent, McpToolCallError, McpToolCallItem,
+    McpToolCallStatus, PatchApplyStatus, PatchChangeKind, ReasoningItem, StreamError, ThreadError,
+    ThreadEvent, ThreadItem, ThreadStarted, TurnCompleted, TurnFailed, TurnStarted, Usage,
+    WebSearchItem,
+};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// Streams a rollout's turns as exec events (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Replay<R> {
+    reader: RolloutReader<R>,
+    out: VecDeque<ThreadEvent>,
+    thread_id: Option<String>,
+    turn: Option<Turn>,
+}
+
+/// The state of the turn being replayed.
+#[derive(Debug, Default)]
+struct Turn {
+    next_item: u64,
+    /// Codex's item id → ours, for items whose start was replayed.
+    started: HashMap<String, String>,
+    usage: Option<TokenUsage>,
+    error: Option<String>,
+    /// Whether this turn's items come as `item_completed` events (0.163+) or as the legacy
+    /// events and tool calls (0.130).
+    legacy: Option<bool>,
+    /// Legacy: shell calls waiting for their output.
+    calls: HashMap<String, String>,
+    /// Legacy: calls whose result came as its own event (patches).
+    handled_calls: HashSet<String>,
+}
+
+impl Replay<BufReader<File>> {
+    /// Replays the rollout at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::new(RolloutReader::open(path)?))
+    }
+}
+
+impl<R: BufRead> Replay<R> {
+    /// Replays what `reader` reads.
+    pub fn new(reader: RolloutReader<R>) -> Self {
+        Self {
+            reader,
+            out: VecDeque::new(),
+            thread_id: None,
+            turn: None,
+        }
+    }
+
+    /// The thread, once its `session_meta` was read.
+    pub fn thread_id(&self) -> Option<&str> {
+        self.thread_id.as_deref()
+    }
+
+    /// Where the rollout was cut, once the replay reached it (see
+    /// [`RolloutReader::truncated`]).
+    pub fn truncated(&self) -> Option<&LineProblem> {
+        self.reader.truncated()
+    }
+
+    /// Lines of the rollout that could not be read.
+    pub fn problems(&self) -> &[LineProblem] {
+        self.reader.problems()
+    }
+
+    fn item(&mut self, codex_id: Option<&str>, details: ItemDetails, start: bool) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let id = match codex_id.and_then(|c| turn.started.remove(c)) {
+            Some(id) => id,
+            None => {
+                let id = format!("item_{}", turn.next_item);
+                turn.next_item += 1;
+                if start {
+                    self.out.push_back(ThreadEvent::ItemStarted(item_event(
+                        &id,
+                        in_progress(&details),
+                    )));
+                }
+                id
+            }
+        };
+        self.out
+            .push_back(ThreadEvent::ItemCompleted(item_event(&id, details)));
+    }
+
+    fn item_started(&mut self, env: &ItemEnvelope) {
+        let Some((details, _)) = modern_item(&env.item) else {
+            return;
+        };
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let id = format!("item_{}", turn.next_item);
+        turn.next_item += 1;
+        if let Some(codex_id) = env.item.get("id").and_then(Value::as_str) {
+            turn.started.insert(codex_id.to_owned(), id.clone());
+        }
+        self.out.push_back(ThreadEvent::ItemStarted(item_event(
+            &id,
+            in_progress(&details),
+        )));
+    }
+
+    fn on_line(&mut self, item: RolloutItem) {
+        match item {
+            // The first one is the thread's; a fork repeats its parent's afterwards.
+            RolloutItem::SessionMeta(m) if self.thread_id.is_none() => self.thread_id = m.id,
+            RolloutItem::EventMsg(ev) => self.on_event(ev),
+            RolloutItem::ResponseItem(ri) => self.on_response_item(ri),
+            _ => {}
+        }
+    }
+
+    fn legacy(&mut self, yes: bool) -> bool {
+        match self.turn.as_mut() {
+            Some(t) => *t.legacy.get_or_insert(yes),
+            None => false,
+        }
+    }
+
+    fn on_event(&mut self, ev: EventMsg) {
+        match ev {
+            EventMsg::TaskStarted(_) => {
+                if let Some(id) = &self.thread_id {
+                    self.out
+                        .push_back(ThreadEvent::ThreadStarted(ThreadStarted {
+                            thread_id: id.clone(),
+                            extra: Extra::new(),
+                        }));
+                }
+                self.out
+                    .push_back(ThreadEvent::TurnStarted(TurnStarted::default()));
+                self.turn = Some(Turn::default());
+            }
+            EventMsg::TokenCount(t) => {
+                if let (Some(turn), Some(total)) =
+                    (self.turn.as_mut(), t.info.and_then(|i| i.total_token_usage))
+                {
+                    turn.usage = Some(total);
+                }
+            }
+            EventMsg::Error(e) => {
+                if let Some(turn) = self.turn.as_mut() {
+                    turn.error = e.message;
+                }
+            }
+            EventMsg::TaskComplete(done) => {
+                if let Some(turn) = self.turn.take() {
+                    self.finish(turn, done.error.and_then(|e| e.message));
+                }
+            }
+            EventMsg::Other { kind, payload } => self.on_other_event(&kind, &payload),
+            EventMsg::TurnAborted(_) => self.turn = None,
+            EventMsg::ItemStarted(env) => {
+                if !self.legacy(false) {
+                    self.item_started(&env);
+                }
+            }
+            EventMsg::ItemCompleted(env) => {
+                if env.item_type() == "UserMessage" {
+                    self.legacy(false);
+                    return;
+                }
+                if self.legacy(false) {
+                    return;
+                }
+                if let Some((details, start)) = modern_item(&env.item) {
+                    let codex_id = env
+                        .item
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    self.item(codex_id.as_deref(), details, start);
+                }
+            }
+            EventMsg::UserMessage(_) => {
+                self.legacy(true);
+            }
+            EventMsg::AgentMessage(m) => {
+                if self.legacy(true) {
+                    let text = m.message.unwrap_or_default();
+                    self.item(None, agent_message(text), false);
+                }
+            }
+            EventMsg::AgentReasoning(m) => {
+                if self.legacy(true) {
+                    let text = m.message.unwrap_or_default();
+                    self.item(None, reasoning(text), false);
+                }
+            }
+        }
+    }
+
+    /// Events without a typed variant: a `task_complete` whose shape changed (still the
+    /// turn's end), and the legacy item events.
+    fn on_other_event(&mut self, kind: &str, payload: &Value) {
+        if kind == "task_complete" {
+            if let Some(turn) = self.turn.take() {
+                let error = payload
+                    .get("error")
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                self.finish(turn, error);
+            }
+            return;
+        }
+        if self.turn.as_ref().is_none_or(|t| t.legacy != Some(true)) {
+            return;
+        }
+        let call_id = payload
+            .get("call_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let details = match kind {
+            "patch_apply_end" => Some(file_change(payload)),
+            "web_search_end" => Some(web_search(call_id.clone(), payload)),
+            "exec_command_end" => Some(legacy_command_end(payload)),
+            "mcp_tool_call_end" => Some(legacy_mcp_end(payload)),
+            _ => None,
+        };
+        if let Some(d) = details {
+            if let (Some(turn), Some(c)) = (self.turn.as_mut(), &call_id) {
+                turn.handled_calls.insert(c.clone());
+                turn.calls.remove(c);
+            }
+            self.item(None, d, true);
+        }
+    }
+
+    fn finish(&mut self, turn: Turn, error: Option<String>) {
+        let error = turn.error.or(error);
+        match error {
+            Some(message) => {
+                self.out.push_back(ThreadEvent::Error(StreamError {
+                    message: message.clone(),
+                    extra: Extra::new(),
+                }));
+                self.out.push_back(ThreadEvent::TurnFailed(TurnFailed {
+                    error: ThreadError {
+                        message,
+                        extra: Extra::new(),
+                    },
+                    extra: Extra::new(),
+                }));
+            }
+            None => self
+                .out
+                .push_back(ThreadEvent::TurnCompleted(TurnCompleted {
+                    usage: usage(turn.usage.unwrap_or_default()),
+                    extra: Extra::new(),
+                })),
+        }
+    }
+
+    fn on_response_item(&mut self, ri: ResponseItem) {
+        if self.turn.as_ref().is_none_or(|t| t.legacy != Some(true)) {
+            return;
+        }
+        match ri {
+            ResponseItem::FunctionCall {
+                name,
+                arguments,
+                call_id,
+                namespace: None,
+            } if matches!(name.as_str(), "exec_command" | "shell" | "local_shell") => {
+                let args: Value = serde_json::from_str(&arguments).unwrap_or(Value::Null);
+                let cmd = match args.get("cmd").or_else(|| args.get("command")) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(a)) => join_command(a),
+                    _ => return,
+                };
+                // Patches run through the shell tool are reported as file changes.
+                if cmd.trim_start().starts_with("apply_patch") {
+                    return;
+                }
+                if let Some(t) = self.turn.as_mut() {
+                    t.calls.insert(call_id, cmd);
+                }
+            }
+            ResponseItem::FunctionCallOutput { call_id, output } => {
+                let Some(cmd) = self.turn.as_mut().and_then(|t| t.calls.remove(&call_id)) else {
+                    return;
+                };
+                let text = match &output {
+                    Value::String(s) => s.clone(),
+                    other => other
+                        .get("content")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| other.to_string()),
+                };
+                self.item(None, legacy_command_output(cmd, &text), true);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Replay<R> {
+    type Item = Result<ThreadEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(ev) = self.out.pop_front() {
+                return Some(Ok(ev));
+            }
+            match self.reader.next()? {
+                Ok(line) => self.on_line(line.item),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+/// The whole replay of the rollout at `path`, in memory.
+pub fn replay(path: &Path) -> Result<Vec<ThreadEvent>> {
+    Replay::open(path)?.collect()
+}
+
+fn item_event(id: &str, details: ItemDetails) -> ItemEvent {
+    ItemEvent {
+        item: ThreadItem::new(id, details),
+        extra: Extra::new(),
+    }
+}
+
+fn agent_message(text: String) -> ItemDetails {
+    ItemDetails::AgentMessage(AgentMessageItem {
+        text,
+        extra: Extra::new(),
+    })
+}
+
+fn reasoning(text: String) -> ItemDetails {
+    ItemDetails::Reasoning(ReasoningItem {
+        text,
+        extra: Extra::new(),
+    })
+}
+
+/// What exec showed when the item started: the same item, running, with no result yet.
+fn in_progress(d: &ItemDetails) -> ItemDetails {
+    let mut d = d.clone();
+    match &mut d {
+        ItemDetails::CommandExecution(c) => {
+            c.aggregated_output.clear();
+            c.exit_code = None;
+            c.status = CommandExecutionStatus::InProgress;
+        }
+        ItemDetails::FileChange(f) => f.status = PatchApplyStatus::InProgress,
+        ItemDetails::McpToolCall(m) => {
+            m.result = None;
+            m.error = None;
+            m.status = McpToolCallStatus::InProgress;
+        }
+        _ => {}
+    }
+    d
+}
+
+/// exec's command line: the argv joined with shell quoting, as Codex joins it.
+fn join_command(argv: &[Value]) -> String {
+    let words: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
+    shlex::try_join(words.iter().copied()).unwrap_or_else(|_| words.join(" "))
+}
+
+/// A 0.163+ `item_completed` item as exec reports it, and whether exec printed a start for it.
+/// `None` for items exec doesn't print (the user's message, unknown types).
+fn modern_item(item: &Value) -> Option<(ItemDetails, bool)> {
+    let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
+    let kind = item.get("type").and_then(Value::as_str)?;
+    Some(match kind {
+        "AgentMessage" => (
+            agent_message(super::rollout::text_parts(item.get("content"))),
+            false,
+        ),
+        "Reasoning" => {
+            let parts: Vec<&str> = item
+                .get("summary_text")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            (reasoning(parts.join("\n")), false)
+        }
+        "CommandExecution" => {
+            let command = match item.get("command") {
+                Some(Value::Array(a)) => join_command(a),
+                Some(Value::String(c)) => c.clone(),
+                _ => String::new(),
+            };
+            let status = match s("status").as_deref() {
+                Some("completed") => CommandExecutionStatus::Completed,
+                Some("failed") => CommandExecutionStatus::Failed,
+                Some("declined") => CommandExecutionStatus::Declined,
+                Some("in_progress" | "inProgress") => CommandExecutionStatus::InProgress,
+                Some(other) => CommandExecutionStatus::Unknown(other.to_owned()),
+                None => CommandExecutionStatus::Completed,
+            };
+            let exit_code = item
+                .get("exit_code")
+                .and_then(Value::as_i64)
+                .and_then(|c| i32::try_from(c).ok());
+            (
+                ItemDetails::CommandExecution(CommandExecutionItem {
+                    command,
+                    aggregated_output: s("aggregated_output").unwrap_or_default(),
+                    exit_code,
+                    status,
+                    extra: Extra::new(),
+                }),
+                true,
+            )
+        }
+        "FileChange" => (file_change(item), true),
+        "WebSearch" => (web_search(s("id"), item), true),
+        "McpToolCall" => (legacy_mcp_end(item), true),
+        "Error" => (
+            ItemDetails::Error(ErrorItem {
+                message: s("message").unwrap_or_default(),
+                extra: Extra::new(),
+            }),
+            false,
+        ),
+        _ => return None,
+    })
+}
+
+/// `changes: {path: {type: add|delete|update, ...}}` (an object, in file order).
+fn file_change(v: &Value) -> ItemDetails {
+    let changes = v
+        .get("changes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(path, c)| FileUpdateChange {
+            path: path.clone(),
+            kind: match c.get("type").and_then(Value::as_str) {
+                Some("add") => PatchChangeKind::Add,
+                Some("delete") => PatchChangeKind::Delete,
+                Some("update") => PatchChangeKind::Update,
+                other => PatchChangeKind::Unknown(other.unwrap_or_default().to_owned()),
+            },
+            extra: Extra::new(),
+        })
+        .collect();
+    let ok = match v.get("status").and_then(Value::as_str) {
+        Some(s) => s == "completed",
+        None => v.get("success").and_then(Value::as_bool).unwrap_or(true),
+    };
+    ItemDetails::FileChange(FileChangeItem {
+        changes,
+        status: if ok {
+            PatchApplyStatus::Completed
+        } else {
+            PatchApplyStatus::Failed
+        },
+        extra: Extra::new(),
+    })
+}
+
+fn web_search(id: Option<String>, v: &Value) -> ItemDetails {
+    ItemDetails::WebSearch(WebSearchItem {
+        id,
+        query: v
+            .get("query")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        action: v.get("action").cloned(),
+        extra: Extra::new(),
+    })
+}
+
+fn legacy_command_end(v: &Value) -> ItemDetails {
+    let command = match v.get("command") {
+        Some(Value::Array(a)) => join_command(a),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let exit_code = v
+        .get("exit_code")
+        .and_then(Value::as_i64)
+        .and_then(|c| i32::try_from(c).ok());
+    ItemDetails::CommandExecution(CommandExecutionItem {
+        command,
+        aggregated_output: v
+            .get("aggregated_output")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        exit_code,
+        status: if exit_code == Some(0) {
+            CommandExecutionStatus::Completed
+        } else {
+            CommandExecutionStatus::Failed
+        },
+        extra: Extra::new(),
+    })
+}
+
+/// A shell tool call rebuilt from its output text (`Process exited with code N`, `Output:`).
+fn legacy_command_output(command: String, text: &str) -> ItemDetails {
+    let exit_code = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Process exited with code "))
+        .and_then(|c| c.trim().parse::<i32>().ok())
+        .or_else(|| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("Exit code: "))
+                .and_then(|c| c.trim().parse().ok())
+        });
+    let output = text
+        .split_once("Output:\n")
+        .map(|(_, o)| o.to_owned())
+        .unwrap_or_else(|| text.to_owned());
+    ItemDetails::CommandExecution(CommandExecutionItem {
+        command,
+        aggregated_output: output,
+        exit_code,
+        status: if exit_code.unwrap_or(0) == 0 {
+            CommandExecutionStatus::Completed
+        } else {
+            CommandExecutionStatus::Failed
+        },
+        extra: Extra::new(),
+    })
+}
+
+/// An MCP call's end (a 0.163+ `McpToolCall` item, or 0.130's `mcp_tool_call_end`).
+fn legacy_mcp_end(v: &Value) -> ItemDetails {
+    let inv = v.get("invocation").unwrap_or(v);
+    let s = |o: &Value, k: &str| {
+        o.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let result = v.get("result").cloned().filter(|r| !r.is_null());
+    let (result, error) = match result {
+        Some(r) if r.get("Err").is_some() => (
+            None,
+            Some(McpToolCallError {
+                message: r["Err"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| r["Err"].to_string()),
+                extra: Extra::new(),
+            }),
+        ),
+        Some(r) => (Some(r.get("Ok").cloned().unwrap_or(r)), None),
+        None => (None, None),
+    };
+    let error = error.or_else(|| {
+        v.get("error")
+            .and_then(|e| e.get("message").or(Some(e)))
+            .and_then(Value::as_str)
+            .map(|m| McpToolCallError {
+                message: m.to_owned(),
+                extra: Extra::new(),
+            })
+    });
+    let status = match v.get("status").and_then(Value::as_str) {
+        Some("completed") => McpToolCallStatus::Completed,
+        Some("failed") => McpToolCallStatus::Failed,
+        Some(other) => McpToolCallStatus::Unknown(other.to_owned()),
+        None if error.is_some() => McpToolCallStatus::Failed,
+        None => McpToolCallStatus::Completed,
+    };
+    ItemDetails::McpToolCall(McpToolCallItem {
+        server: s(inv, "server"),
+        tool: s(inv, "tool"),
+        arguments: inv.get("arguments").cloned().unwrap_or(Value::Null),
+        result,
+        error,
+        status,
+        extra: Extra::new(),
+    })
+}
+
+fn usage(u: TokenUsage) -> Usage {
+    Usage {
+        input_tokens: u.input_tokens.unwrap_or(0),
+        cached_input_tokens: u.cached_input_tokens.unwrap_or(0),
+        cache_write_input_tokens: u.cache_write_input_tokens,
+        output_tokens: u.output_tokens.unwrap_or(0),
+        reasoning_output_tokens: u.reasoning_output_tokens,
+    }
+}

@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 /// Longest line kept by default (64 MiB); longer ones are skipped and reported.
@@ -225,7 +225,7 @@ pub enum ResponseItem {
         /// The text parts, joined.
         text: String,
     },
-    /// `reasoning`: the summary parts, joined with blank lines.
+    /// `reasoning`: the summary parts, one per line.
     Reasoning {
         /// The summary.
         summary: String,
@@ -275,7 +275,7 @@ impl ResponseItem {
                     .flatten()
                     .filter_map(|p| p.get("text").and_then(Value::as_str))
                     .collect::<Vec<_>>()
-                    .join("\n\n"),
+                    .join("\n"),
             }),
             "function_call" => match (s("name"), s("call_id")) {
                 (Some(name), Some(call_id)) => Some(Self::FunctionCall {
@@ -416,6 +416,9 @@ pub struct TaskComplete {
     /// How long the turn took (0.169+).
     #[serde(default, deserialize_with = "opt")]
     pub duration_ms: Option<u64>,
+    /// Why the turn failed (0.169+; older releases wrote an `error` event before).
+    #[serde(default, deserialize_with = "opt")]
+    pub error: Option<ErrorEvent>,
 }
 
 /// `turn_aborted`.
@@ -812,6 +815,7 @@ mod tests {
                 turn_id: Some("u1".into()),
                 last_agent_message: Some("done".into()),
                 duration_ms: None,
+                error: None,
             }))
         );
         assert_eq!(

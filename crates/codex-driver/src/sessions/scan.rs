@@ -7,6 +7,7 @@ use super::time::file_name_ms;
 use super::{Query, SessionInfo, SessionSource, SortBy};
 use crate::error::{Error, Result};
 use crate::home::CodexHome;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -76,6 +77,35 @@ pub(super) fn id_from_name(name: &str) -> Option<String> {
         .then(|| id.to_ascii_lowercase())
 }
 
+/// Thread names, from `session_index.jsonl` (Codex appends `{id, thread_name, updated_at}`
+/// on every rename; the last line of an id wins).
+pub(super) fn names(home: &CodexHome) -> HashMap<String, String> {
+    use std::io::BufRead;
+    let mut out = HashMap::new();
+    let Ok(f) = std::fs::File::open(home.path().join("session_index.jsonl")) else {
+        return out;
+    };
+    for line in std::io::BufReader::new(f)
+        .split(b'\n')
+        .map_while(std::result::Result::ok)
+    {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if let (Some(id), Some(name)) = (
+            v.get("id").and_then(|x| x.as_str()),
+            v.get("thread_name").and_then(|x| x.as_str()),
+        ) {
+            if name.is_empty() {
+                out.remove(&id.to_ascii_lowercase());
+            } else {
+                out.insert(id.to_ascii_lowercase(), name.to_owned());
+            }
+        }
+    }
+    out
+}
+
 pub(super) fn list(home: &CodexHome, q: &Query) -> Result<Vec<SessionInfo>> {
     let mut all: Vec<(Entry, Option<i64>)> = entries(home)?
         .into_iter()
@@ -90,12 +120,15 @@ pub(super) fn list(home: &CodexHome, q: &Query) -> Result<Vec<SessionInfo>> {
         .collect();
     all.sort_by(|(a, ka), (b, kb)| kb.cmp(ka).then_with(|| b.id.cmp(&a.id)));
     let limit = q.limit.unwrap_or(usize::MAX);
+    let names = names(home);
     let mut out = Vec::new();
     for (e, _) in all {
         if out.len() >= limit {
             break;
         }
-        let Some(info) = read_info(&e) else { continue };
+        let Some(info) = read_info(&e, &names) else {
+            continue;
+        };
         if q.admits_meta(info.archived, info.cwd.as_deref(), info.source.as_ref()) {
             out.push(info);
         }
@@ -116,7 +149,7 @@ pub(super) fn get(home: &CodexHome, id: &str) -> Result<Option<SessionInfo>> {
         .filter(|e| e.id == id)
         // A file in both places (a copy left behind): the live one wins.
         .min_by_key(|e| e.archived)
-        .and_then(|e| read_info(&e)))
+        .and_then(|e| read_info(&e, &names(home))))
 }
 
 pub(super) fn ids_with_prefix(home: &CodexHome, prefix: &str) -> Result<Vec<String>> {
@@ -141,12 +174,12 @@ pub(super) fn markers(home: &CodexHome) -> Result<Vec<(String, Option<i64>, bool
 }
 
 /// Everything the index reports about one rollout, from one streaming pass.
-pub(super) fn read_info(e: &Entry) -> Option<SessionInfo> {
+pub(super) fn read_info(e: &Entry, names: &HashMap<String, String>) -> Option<SessionInfo> {
     let mut info = SessionInfo {
         thread_id: e.id.clone(),
         path: e.path.clone(),
         archived: e.archived,
-        name: None,
+        name: names.get(&e.id).cloned(),
         title: None,
         cwd: None,
         created_at_ms: e.created_ms,
@@ -181,11 +214,7 @@ pub(super) fn read_info(e: &Entry) -> Option<SessionInfo> {
                     g.commit_hash.is_some() || g.branch.is_some() || g.repository_url.is_some()
                 });
             }
-            RolloutItem::TurnContext(c) => {
-                if c.model.is_some() {
-                    info.model = c.model;
-                }
-            }
+            RolloutItem::TurnContext(c) if c.model.is_some() => info.model = c.model,
             RolloutItem::EventMsg(ev) => match ev {
                 EventMsg::ItemCompleted(item)
                     if info.title.is_none() && item.item_type() == "UserMessage" =>
@@ -201,13 +230,6 @@ pub(super) fn read_info(e: &Entry) -> Option<SessionInfo> {
                     {
                         info.tokens_used = Some(total);
                     }
-                }
-                EventMsg::Other { kind, payload } if kind == "thread_name_updated" => {
-                    info.name = payload
-                        .get("thread_name")
-                        .or_else(|| payload.get("name"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned);
                 }
                 _ => {}
             },

@@ -121,3 +121,17 @@ pub fn input_images(req: &codex_driver_testkit::RecordedRequest) -> Vec<String> 
 pub async fn all_gone(marker: &str) -> bool {
     eventually(Duration::from_secs(5), || processes_with(marker).is_empty()).await
 }
+
+/// The version of the Codex under test (`codex --version`), e.g. `0.169.0`.
+pub fn version() -> String {
+    let out = std::process::Command::new(codex())
+        .arg("--version")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
