@@ -81,6 +81,7 @@ impl SessionSource {
     }
 
     /// Decodes the state database's column: a word, or the JSON of an object.
+    #[cfg_attr(not(feature = "state-db"), allow(dead_code))]
     pub(crate) fn from_column(s: &str) -> Self {
         if s.starts_with('{')
             && let Ok(v) = serde_json::from_str::<Value>(s)
