@@ -27,3 +27,4 @@ mod probe;
 mod resolve;
 mod secret_service;
 mod sessions;
+mod tasks;
