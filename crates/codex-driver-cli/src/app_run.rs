@@ -85,23 +85,36 @@ fn ask(what: &str) -> Decision {
     }
 }
 
-pub async fn run(server: AppServer, o: Options) -> Result<()> {
-    let codex = server.approval_handler(handler(o.policy)).spawn().await?;
-    let params = ThreadStartParams {
-        cwd: o.cwd.clone(),
-        model: o.model.clone(),
-        sandbox: o
-            .sandbox
+/// The thread options of a new app-server thread.
+pub fn thread_params(
+    cwd: Option<String>,
+    model: Option<String>,
+    sandbox: Option<String>,
+    approval_policy: Option<String>,
+) -> Result<ThreadStartParams> {
+    Ok(ThreadStartParams {
+        cwd,
+        model,
+        sandbox: sandbox
             .as_deref()
             .map(|s| serde_json::from_value(json!(s)))
             .transpose()?,
-        approval_policy: o
-            .approval_policy
+        approval_policy: approval_policy
             .as_deref()
             .map(|s| serde_json::from_value(json!(s)))
             .transpose()?,
         ..Default::default()
-    };
+    })
+}
+
+pub async fn run(server: AppServer, o: Options) -> Result<()> {
+    let codex = server.approval_handler(handler(o.policy)).spawn().await?;
+    let params = thread_params(
+        o.cwd.clone(),
+        o.model.clone(),
+        o.sandbox.clone(),
+        o.approval_policy.clone(),
+    )?;
     let mut thread = match &o.resume {
         Some(id) => codex.resume_thread(id).await?,
         None => codex.start_thread(params).await?,

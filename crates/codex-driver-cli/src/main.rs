@@ -10,6 +10,9 @@ mod offline;
 #[path = "offline_missing.rs"]
 mod offline;
 mod progress;
+mod sessions;
+mod task;
+mod tui;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -70,21 +73,12 @@ enum Command {
         #[arg(long)]
         registry: Option<String>,
     },
-    /// List the threads Codex saved in a home, or show one's conversation (`--show ID`).
-    Sessions {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// The CODEX_HOME to read (default: $CODEX_HOME, then ~/.codex).
-        #[arg(long, value_name = "DIR")]
-        codex_home: Option<PathBuf>,
-        /// Print this thread's user prompts and answers instead.
-        #[arg(long, value_name = "THREAD_ID")]
-        show: Option<String>,
-        /// At most this many threads, newest first.
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-    },
+    /// Saved threads: list, show, replay, archive, unarchive, delete, rename, fork, queue,
+    /// watch, history.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
+    /// Start the interactive Codex in this terminal; prints the thread it worked on.
+    Tui(tui::TuiArgs),
     /// Print every finished turn of a home as a JSON line (Codex's `notify` payload) until
     /// interrupted; the hook is installed for the duration and removed on Ctrl-C / SIGTERM.
     Watch {
@@ -218,6 +212,17 @@ struct RunArgs {
     /// With --app-server: decline every approval request (the default without a terminal).
     #[arg(long, requires = "app_server")]
     deny: bool,
+    /// Start or continue the thread of this task of yours: the first run starts a thread and
+    /// records it under KEY; later runs (any process) continue it. Two runs of one task at
+    /// once are refused unless --shared.
+    #[arg(long, value_name = "KEY", conflicts_with = "resume")]
+    task: Option<String>,
+    /// With --task: the task registry directory (default: ~/.codex-driver/tasks).
+    #[arg(long, value_name = "DIR", requires = "task")]
+    registry: Option<PathBuf>,
+    /// With --task: drive it even if another process does.
+    #[arg(long, requires = "task")]
+    shared: bool,
     /// With --app-server: when Codex must ask (untrusted, on-request, never).
     #[arg(long, requires = "app_server", value_parser = ["untrusted", "on-request", "never"])]
     approval_policy: Option<String>,
@@ -251,12 +256,8 @@ async fn main() -> ExitCode {
             refresh,
             binary,
         } => features(json, refresh, &binary).await,
-        Command::Sessions {
-            json,
-            codex_home,
-            show,
-            limit,
-        } => sessions_cmd(json, codex_home, show, limit),
+        Command::Sessions(cmd) => sessions::run(cmd).await,
+        Command::Tui(args) => tui::run(args).await,
         Command::Watch {
             codex_home,
             spool,
@@ -338,51 +339,6 @@ async fn watch(
         spool.uninstall(&home)?;
     }
     outcome.map(|()| ExitCode::SUCCESS)
-}
-
-fn sessions_cmd(
-    json: bool,
-    codex_home: Option<PathBuf>,
-    show: Option<String>,
-    limit: usize,
-) -> Result<ExitCode> {
-    use codex_driver::sessions;
-    let home = home_or_default(codex_home)?;
-    if let Some(id) = show {
-        let Some(s) = sessions::find(&home, &id)? else {
-            anyhow::bail!("no saved thread {id} in {}", home.path().display());
-        };
-        let messages = sessions::transcript(&s.path)?;
-        if json {
-            println!("{}", serde_json::to_string_pretty(&messages)?);
-        } else {
-            for m in messages {
-                let who = match m.role {
-                    sessions::Role::User => "user",
-                    _ => "codex",
-                };
-                println!("{who}: {}", m.text);
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let list: Vec<_> = sessions::list(&home)?.into_iter().take(limit).collect();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
-    } else {
-        for s in list {
-            println!(
-                "{}  {}  {}{}",
-                s.thread_id,
-                s.started_at.as_deref().unwrap_or("-"),
-                s.cwd
-                    .as_ref()
-                    .map_or("-".into(), |c| c.display().to_string()),
-                if s.archived { "  (archived)" } else { "" }
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn doctor(json: bool, binary: &BinaryArgs, codex_home: Option<PathBuf>) -> Result<ExitCode> {
@@ -486,6 +442,22 @@ async fn run_app_server(
     } else {
         app_run::Policy::Ask
     };
+    if let Some(key) = args.task.clone() {
+        let params = app_run::thread_params(
+            cwd,
+            args.model.clone(),
+            sandbox,
+            args.approval_policy.clone(),
+        )?;
+        let server = server.approval_handler(app_run::handler(policy));
+        let code = task::run(
+            task_args(&args, key),
+            task::Transport::AppServer(Box::new(server), Box::new(params)),
+        )
+        .await;
+        drop(demo);
+        return code;
+    }
     app_run::run(
         server,
         app_run::Options {
@@ -502,6 +474,16 @@ async fn run_app_server(
     .await?;
     drop(demo);
     Ok(ExitCode::SUCCESS)
+}
+
+fn task_args(args: &RunArgs, key: String) -> task::TaskArgs {
+    task::TaskArgs {
+        key,
+        registry: args.registry.clone(),
+        shared: args.shared,
+        json: args.json,
+        prompt: args.prompt.clone(),
+    }
 }
 
 /// `--codex-home`, else a non-empty `$CODEX_HOME`: a home the user named.
@@ -598,6 +580,11 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             .map(|h| h.path().to_path_buf())
     });
     let offline = choose_offline(&args, home.as_deref()).await?;
+    if args.task.is_some() && offline && (named_codex_home(&args).is_none() || args.cd.is_none()) {
+        anyhow::bail!(
+            "--task with the offline demo needs a lasting place: give --codex-home and --cd (the demo's fresh directories are removed at the end)"
+        );
+    }
     if args.app_server {
         return run_app_server(args, binary, offline, home.as_deref()).await;
     }
@@ -647,6 +634,11 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         exec = exec.timeout(std::time::Duration::from_secs(s));
     }
 
+    if let Some(key) = args.task.clone() {
+        let code = task::run(task_args(&args, key), task::Transport::Exec(Box::new(exec))).await;
+        drop(demo);
+        return code;
+    }
     let cancel = CancellationToken::new();
     {
         let cancel = cancel.clone();

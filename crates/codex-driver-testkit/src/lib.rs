@@ -8,6 +8,7 @@
 //! - [`MockRegistry`]: an npm registry serving Codex packages, with faults;
 //! - [`SecretService`]: a private D-Bus session bus with a gnome-keyring (unlocked, locked,
 //!   uninitialised, or none) for keyring credential-store tests;
+//! - [`Terminal`]: a pseudo-terminal to drive the interactive TUI (type, wait for text, exit);
 //! - [`Discovery`] ([`codex_binary`] for short): the Codex binary the tests run.
 //!
 //! Each `POST /v1/responses` Codex sends is answered with the next scripted [`MockResponse`]
@@ -59,6 +60,7 @@ mod provider;
 mod registry;
 mod response;
 mod secret_service;
+mod terminal;
 
 pub use binary::{
     DEFAULT_APP, Discovery, Found, NotFound, PinnedRoot, Step, codex_binary, pinned_binary,
@@ -74,3 +76,4 @@ pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball};
 pub use response::{MockResponse, add_file_patch};
 pub use secret_service::{KEYRING_PASSWORD, KeyringItem, LOGIN_COLLECTION, SecretService};
+pub use terminal::{Terminal, strip_ansi};

@@ -80,7 +80,8 @@ impl RecordedRequest {
 #[derive(Default)]
 struct Inner {
     script: VecDeque<MockResponse>,
-    routes: Vec<(String, MockResponse)>,
+    /// (needle, whole message only, response).
+    routes: Vec<(String, bool, MockResponse)>,
     fallback: Option<MockResponse>,
     requests: Vec<RecordedRequest>,
     seq: u64,
@@ -120,7 +121,20 @@ impl MockProvider {
     /// Answers the next request whose latest user message contains `needle` with `response`
     /// (once), before the general script. For concurrent turns whose order is not fixed.
     pub fn route(&self, needle: impl Into<String>, response: MockResponse) -> &Self {
-        self.server.state().routes.push((needle.into(), response));
+        self.server
+            .state()
+            .routes
+            .push((needle.into(), false, response));
+        self
+    }
+
+    /// Like [`route`](Self::route), for a request whose latest user message is exactly `text`
+    /// (not, say, a side request quoting it, such as the TUI's title generation).
+    pub fn route_exact(&self, text: impl Into<String>, response: MockResponse) -> &Self {
+        self.server
+            .state()
+            .routes
+            .push((text.into(), true, response));
         self
     }
 
@@ -246,13 +260,16 @@ async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response 
         let routed = if follow_up {
             None
         } else {
-            inner
-                .routes
-                .iter()
-                .position(|(n, _)| last_user.contains(n.as_str()))
+            inner.routes.iter().position(|(n, exact, _)| {
+                if *exact {
+                    last_user == n.as_str()
+                } else {
+                    last_user.contains(n.as_str())
+                }
+            })
         };
         let next = match routed {
-            Some(i) => Some(inner.routes.remove(i).1),
+            Some(i) => Some(inner.routes.remove(i).2),
             None => inner.script.pop_front().or_else(|| inner.fallback.clone()),
         };
         (next, seq)

@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod exec;
+mod flags;
 pub mod fsutil;
 pub mod home;
 #[cfg(feature = "install")]
@@ -24,6 +25,7 @@ pub mod schema;
 pub mod sessions;
 pub mod spawn;
 pub mod tasks;
+pub mod tui;
 
 /// The wire types of `codex exec --json` (re-exported from [`exec::events`]).
 pub use exec::events;

@@ -34,6 +34,10 @@ pub struct Capabilities {
     pub commands: BTreeSet<String>,
     /// Long flags of `codex exec --help` (e.g. `--json`).
     pub exec_flags: BTreeSet<String>,
+    /// Long flags of the top-level `codex --help`: the TUI's options (e.g. `--no-daemon`).
+    /// Empty in caches written before this field existed.
+    #[serde(default)]
+    pub top_flags: BTreeSet<String>,
     /// Sub-commands of `codex exec` (`resume`, `fork`, `review`).
     pub exec_commands: BTreeSet<String>,
     /// When it was probed (seconds since the Unix epoch).
@@ -328,6 +332,7 @@ async fn probe_uncached(path: &Path) -> Result<Capabilities> {
         version,
         features,
         commands: top.commands,
+        top_flags: top.flags,
         exec_flags: exec.flags,
         exec_commands: exec.commands,
         probed_at: now(),

@@ -620,7 +620,12 @@ impl Task {
         })
     }
 
-    async fn send_exec(&mut self, template: Exec, prompt: &str) -> Result<(TurnSummary, Usage)> {
+    async fn send_exec(
+        &mut self,
+        template: Exec,
+        prompt: &str,
+        on_event: &mut (dyn FnMut(&ThreadEvent) + Send),
+    ) -> Result<(TurnSummary, Usage)> {
         let mut exec = template.with_prompt(prompt);
         if let Some(id) = self.thread_id() {
             exec = exec.session(Session::Resume {
@@ -633,7 +638,9 @@ impl Task {
         let mut final_message = None;
         let mut reported: Option<Usage> = None;
         while let Some(ev) = stream.next_event().await {
-            match ev? {
+            let ev = ev?;
+            on_event(&ev);
+            match ev {
                 ThreadEvent::ThreadStarted(t) => self.thread_known(&t.thread_id)?,
                 ThreadEvent::ItemCompleted(done) => {
                     if let ItemDetails::AgentMessage(m) = &done.item.details {
@@ -698,12 +705,23 @@ impl Task {
 
     /// Runs one turn on the task's thread (starting it on the first turn) and records it.
     pub async fn send(&mut self, prompt: &str) -> Result<TurnSummary> {
+        self.send_with(prompt, |_| {}).await
+    }
+
+    /// [`send`](Self::send), showing `on_event` each event of the turn as it streams (exec
+    /// transport; the app-server's notifications are not passed).
+    pub async fn send_with<F>(&mut self, prompt: &str, mut on_event: F) -> Result<TurnSummary>
+    where
+        F: FnMut(&ThreadEvent) + Send,
+    {
         self.turn_started()?;
         let (outcome, turn_id, total) = match self.driver.clone() {
-            Driver::Exec(template) => match self.send_exec(*template, prompt).await {
-                Ok((s, total)) => (Ok(s), None, Some(total)),
-                Err(e) => (Err(e), None, None),
-            },
+            Driver::Exec(template) => {
+                match self.send_exec(*template, prompt, &mut on_event).await {
+                    Ok((s, total)) => (Ok(s), None, Some(total)),
+                    Err(e) => (Err(e), None, None),
+                }
+            }
             Driver::AppServer { .. } => match self.send_app_server(prompt).await {
                 Ok((s, id)) => (Ok(s), id, None),
                 Err(e) => (Err(e), None, None),

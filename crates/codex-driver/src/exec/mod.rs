@@ -40,10 +40,11 @@ pub use flags::{Color, CyberAccessProgram, LocalProvider, SandboxMode};
 pub use stream::{ExecStream, MAX_DIAGNOSTICS, TurnResult, TypedTurn};
 
 use crate::error::{Error, Result};
+use crate::flags::{Gate, Proof, Requirement};
 use crate::probe::Capabilities;
 use crate::process::{Leader, ReapGate, StderrTail};
 use crate::spawn::{SpawnOptions, spawn_setters};
-use flags::{Flags, Gate, Proof, Requirement};
+use flags::Flags;
 use semver::Version;
 use serde::de::DeserializeOwned;
 use std::ffi::OsString;
@@ -225,7 +226,7 @@ impl Exec {
     /// Options set on this run that not every Codex has, with how to prove them: the table's,
     /// then those of the session's sub-command.
     fn gated_flags(&self) -> Vec<Gate> {
-        let mut out = self.flags.gates();
+        let mut out = self.flags.gates(Proof::ExecFlag);
         match &self.session {
             Session::Fork { .. } => out.push(Gate {
                 option: "exec fork",
@@ -289,11 +290,7 @@ impl Exec {
             }
         }
         for g in self.gated_flags() {
-            let ok = match g.proof {
-                Proof::ExecFlag(f) => caps.exec_flags.contains(f),
-                Proof::ExecCommand(c) => caps.exec_commands.contains(c),
-                Proof::Version => g.req.allows(&caps.version),
-            };
+            let ok = g.proven_by(caps);
             if !ok {
                 return Err(Error::Unsupported {
                     option: g.option.to_owned(),

@@ -43,6 +43,7 @@ fn other_options_go_before_the_sub_command_and_are_checked_against_help() {
         commands: std::collections::BTreeSet::new(),
         exec_flags: flags.iter().map(|f| f.to_string()).collect(),
         exec_commands: ["resume".to_owned()].into(),
+        top_flags: std::collections::BTreeSet::new(),
         probed_at: 0,
     };
     assert!(

@@ -28,3 +28,4 @@ mod resolve;
 mod secret_service;
 mod sessions;
 mod tasks;
+mod tui;

@@ -1,6 +1,8 @@
 //! The `codex-driver` binary, end to end, with the real Codex.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod sessions;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -185,7 +187,7 @@ fn a_home_named_by_codex_home_is_used() -> anyhow::Result<()> {
         assert!(out.status.success(), "{transport:?}: {stderr}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "from the provider\n");
         let list = cli()
-            .args(["sessions", "--json", "--codex-home"])
+            .args(["sessions", "list", "--json", "--codex-home"])
             .arg(home.path())
             .output()?;
         assert_eq!(
@@ -635,7 +637,7 @@ fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
 
         // The saved thread, read back from the home by `sessions`.
         let list = cli()
-            .args(["sessions", "--json", "--codex-home"])
+            .args(["sessions", "list", "--json", "--codex-home"])
             .arg(home.path())
             .output()?;
         assert!(list.status.success());
@@ -644,9 +646,8 @@ fn resume_a_thread_from_another_process() -> anyhow::Result<()> {
         assert_eq!(v[0]["thread_id"], id.as_str());
         assert_eq!(v[0]["cwd"], ws.path().display().to_string());
         let show = cli()
-            .args(["sessions", "--codex-home"])
+            .args(["sessions", "show", &id, "--codex-home"])
             .arg(home.path())
-            .args(["--show", &id])
             .output()?;
         let text = String::from_utf8_lossy(&show.stdout);
         let users: Vec<&str> = text.lines().filter(|l| l.starts_with("user: ")).collect();
@@ -1306,4 +1307,20 @@ fn ctrl_c_cancels_a_device_login_and_stores_nothing() {
         "{out:?}"
     );
     assert!(!home.join("auth.json").exists());
+}
+
+/// Whether a live (not zombie) process has `marker` in its command line.
+fn processes_with(marker: &str) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        let p = e.path();
+        let cmd = std::fs::read(p.join("cmdline")).unwrap_or_default();
+        let zombie = std::fs::read_to_string(p.join("stat")).is_ok_and(|s| s.contains(") Z "));
+        !zombie
+            && String::from_utf8_lossy(&cmd)
+                .replace('\0', " ")
+                .contains(marker)
+    })
 }
