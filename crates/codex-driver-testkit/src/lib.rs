@@ -76,4 +76,4 @@ pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball};
 pub use response::{MockResponse, add_file_patch};
 pub use secret_service::{KEYRING_PASSWORD, KeyringItem, LOGIN_COLLECTION, SecretService};
-pub use terminal::{Terminal, strip_ansi};
+pub use terminal::{Terminal, prepare_tui_home, strip_ansi};

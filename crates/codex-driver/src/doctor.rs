@@ -271,10 +271,11 @@ impl Report {
             credential_stores: Section::of(auth::StoreSettings::of(home)),
             auth_status: auth::status(home),
             config: ConfigReport::of(home),
-            sessions: Section::of(crate::sessions::list(home).map(|l| SessionCounts {
-                saved: l.len(),
-                archived: l.iter().filter(|s| s.archived).count(),
-            })),
+            sessions: Section::of(
+                crate::sessions::SessionIndex::new(home)
+                    .count()
+                    .map(|(saved, archived)| SessionCounts { saved, archived }),
+            ),
             ok,
         }
     }

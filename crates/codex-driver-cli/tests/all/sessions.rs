@@ -175,14 +175,7 @@ fn tui_in_a_terminal_names_its_thread_and_leaves_nothing_running() -> anyhow::Re
             .set_fallback(Some(MockResponse::text("A title")));
         let (home, ws) = (tmp(), tmp());
         provider.write_codex_home(home.path())?;
-        let cfg = home.path().join("config.toml");
-        let mut text = std::fs::read_to_string(&cfg)?;
-        text.insert_str(0, "check_for_update_on_startup = false\n");
-        text.push_str(&format!(
-            "\n[projects.{:?}]\ntrust_level = \"trusted\"\n",
-            ws.path().canonicalize()?.display().to_string()
-        ));
-        std::fs::write(&cfg, text)?;
+        codex_driver_testkit::prepare_tui_home(home.path(), ws.path())?;
         let mut cmd = cli();
         cmd.args(["tui", "--json", "--codex-home"])
             .arg(home.path())

@@ -134,8 +134,10 @@ impl StateDb {
             SortBy::Updated => ("updated_at_ms", "updated_at"),
             SortBy::Created => ("created_at_ms", "created_at"),
         };
+        // The bare column, so Codex's own index on (<time>_ms DESC, id DESC) serves the order
+        // and a LIMIT reads only that many rows; Codex's triggers fill the column on insert.
         if self.columns.contains(ms) {
-            format!("ORDER BY COALESCE({ms}, {s} * 1000) DESC, id DESC")
+            format!("ORDER BY {ms} DESC, id DESC")
         } else {
             format!("ORDER BY {s} DESC, id DESC")
         }

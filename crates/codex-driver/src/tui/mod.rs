@@ -191,6 +191,19 @@ impl Tui {
             }),
             _ => {}
         }
+        // 0.130 reads the prompt after `resume --last` as a session id.
+        if let TuiSession::Resume {
+            target: ResumeTarget::Last,
+            ..
+        } = &self.session
+            && self.prompt.is_some()
+        {
+            out.push(Gate {
+                option: "resume --last with a prompt",
+                proof: Proof::Version,
+                req: Requirement::AFTER_0_130,
+            });
+        }
         out
     }
 
@@ -685,6 +698,14 @@ mod tests {
             .check_against(&Version::new(0, 130, 0), Path::new("/c"))
             .unwrap_err();
         assert!(matches!(&e, Error::Unsupported { option, .. } if option == "--strict-config"));
+        let e = Tui::resume_last()
+            .with_prompt("go on")
+            .check_capabilities(&old)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Unsupported { option, .. } if option == "resume --last with a prompt")
+        );
+        assert!(Tui::resume_last().check_capabilities(&old).is_ok());
         assert!(Tui::new().search(true).check_capabilities(&old).is_ok());
     }
 

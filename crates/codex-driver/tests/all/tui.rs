@@ -11,15 +11,13 @@ use codex_driver::{Binary, SpawnOptions};
 use codex_driver_testkit::{MockResponse, Terminal};
 use std::time::Duration;
 
-/// A home the TUI opens without questions: the workspace trusted, no update check.
+/// A home the TUI opens without questions (the workspace trusted, no update check), plus
+/// `extra` config.
 fn quiet_home(env: &Env, extra: &str) {
+    codex_driver_testkit::prepare_tui_home(env.home.path(), env.ws()).unwrap();
     let cfg = env.home.path().join("config.toml");
     let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.insert_str(0, "check_for_update_on_startup = false\n");
-    text.push_str(&format!(
-        "\n[projects.{:?}]\ntrust_level = \"trusted\"\n{extra}",
-        env.ws().display().to_string()
-    ));
+    text.push_str(extra);
     std::fs::write(&cfg, text).unwrap();
 }
 
