@@ -216,6 +216,11 @@ async fn main() {
                 time(reps, || db.get(&middle).unwrap().unwrap()),
                 time(reps, || db.find(&middle[..18]).unwrap()),
                 time(reps.min(10), || db.count().unwrap()),
+                time(reps.min(10), || {
+                    db.list(&Query::new().archived(Archived::Include))
+                        .unwrap()
+                        .len()
+                }),
                 time(file_reps, || files.list(&Query::new().limit(10)).unwrap()),
                 time(file_reps, || files.get(&middle).unwrap().unwrap()),
                 time(file_reps.min(3), || {
@@ -232,6 +237,7 @@ async fn main() {
         "state db: get by id",
         "state db: find by prefix",
         "state db: count",
+        "state db: list all",
         "rollout scan: newest 10",
         "rollout scan: get by id",
         "rollout scan: list all",

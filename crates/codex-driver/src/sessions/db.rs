@@ -143,13 +143,18 @@ impl StateDb {
         }
     }
 
-    pub(super) fn list(&self, q: &Query) -> Result<Vec<SessionInfo>> {
+    fn list_sql(&self, q: &Query) -> (String, Vec<Sql>) {
         let mut wheres = Vec::new();
         let mut args: Vec<Sql> = Vec::new();
-        match q.archived {
-            Archived::Exclude => wheres.push("archived = 0".to_owned()),
-            Archived::Only => wheres.push("archived != 0".to_owned()),
-            Archived::Include => {}
+        // Written so SQLite walks Codex's own indexes in order and stops at the limit: with a
+        // cwd, (archived, cwd, <time>_ms DESC, id DESC); for archived ones, the partial index
+        // on `archived = 1`; otherwise the time index, `+archived` keeping SQLite from the
+        // archived index (which would sort every row).
+        match (q.archived, q.cwd.is_some()) {
+            (Archived::Exclude, true) => wheres.push("archived = 0".to_owned()),
+            (Archived::Exclude, false) => wheres.push("+archived = 0".to_owned()),
+            (Archived::Only, _) => wheres.push("archived = 1".to_owned()),
+            (Archived::Include, _) => {}
         }
         if let Some(cwd) = &q.cwd {
             wheres.push("cwd = ?".into());
@@ -171,10 +176,15 @@ impl StateDb {
         }
         sql.push(' ');
         sql.push_str(&self.order(q.sort));
+        sql.push_str(" LIMIT ? OFFSET ?");
+        (sql, args)
+    }
+
+    pub(super) fn list(&self, q: &Query) -> Result<Vec<SessionInfo>> {
+        let (sql, args) = self.list_sql(q);
         // A row whose rollout is gone is skipped: page until the limit is met.
         let limit = q.limit.unwrap_or(usize::MAX);
         let page = limit.clamp(1, 1000);
-        sql.push_str(" LIMIT ? OFFSET ?");
         let mut out = Vec::new();
         let mut offset = 0usize;
         loop {
@@ -200,6 +210,23 @@ impl StateDb {
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))
+    }
+
+    /// The query plan of [`list`](Self::list) for `q` (for tests: that it walks an index).
+    #[cfg(test)]
+    fn plan(&self, q: &Query) -> Vec<String> {
+        let (sql, args) = self.list_sql(q);
+        let mut stmt = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let mut args = args;
+        args.push(Sql::Integer(10));
+        args.push(Sql::Integer(0));
+        stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap()
     }
 
     pub(super) fn get(&self, id: &str) -> Result<Option<SessionInfo>> {
@@ -438,6 +465,31 @@ mod tests {
         );
         let m = db.markers().unwrap();
         assert!(m.contains(&("c".into(), Some(201_007), true)), "{m:?}");
+    }
+
+    /// Newest-first listings walk an index and stop at the limit: no sort of every row.
+    #[test]
+    fn listings_walk_codexs_indexes() {
+        let f = fixture(&(schema_0_169() + &indexes_0_169()));
+        let db = StateDb::open(&f.db).unwrap().unwrap();
+        for q in [
+            Query::new(),
+            Query::new().cwd("/w"),
+            Query::new().archived(Archived::Only),
+            Query::new().archived(Archived::Include),
+            Query::new().sort(SortBy::Created),
+        ] {
+            let plan = db.plan(&q);
+            assert!(
+                plan.iter().all(|p| !p.contains("TEMP B-TREE")),
+                "{q:?}: {plan:?}"
+            );
+        }
+    }
+
+    fn indexes_0_169() -> String {
+        std::fs::read_to_string(super::super::tests::fixture("state-db/indexes-0.169.0.sql"))
+            .unwrap()
     }
 
     #[test]

@@ -406,12 +406,14 @@ impl SessionIndex {
     /// counts as gone, whatever the database still says.
     pub fn get(&self, id: &str) -> Result<Option<SessionInfo>> {
         #[cfg(feature = "state-db")]
-        // Not in the database: maybe written by a Codex that had none, or moved; scan.
-        if let Some(db) = self.db()?
-            && let Some(s) = db.get(id)?
-            && s.path.is_file()
-        {
-            return Ok(Some(s));
+        if let Some(db) = self.db()? {
+            match db.get(id)? {
+                Some(s) if s.path.is_file() => return Ok(Some(s)),
+                // A row whose rollout moved (or went): the files say where it is now.
+                Some(_) => {}
+                // A complete database that lacks it: it isn't there.
+                None => return Ok(None),
+            }
         }
         #[cfg(not(feature = "state-db"))]
         self.db()?;
