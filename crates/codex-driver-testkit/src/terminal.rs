@@ -287,6 +287,33 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// Makes the home at `home` open the TUI in `workspace` without questions: the workspace is
+/// trusted (`[projects."<dir>"] trust_level = "trusted"`, the canonical path, as Codex keys it)
+/// and the update check is off (`check_for_update_on_startup = false`). The rest of the
+/// home's `config.toml` is kept.
+pub fn prepare_tui_home(home: &std::path::Path, workspace: &std::path::Path) -> io::Result<()> {
+    let path = home.join("config.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{path:?}: {e}")))?;
+    doc["check_for_update_on_startup"] = toml_edit::value(false);
+    let dir = workspace.canonicalize()?.to_string_lossy().into_owned();
+    let projects = doc.entry("projects").or_insert_with(|| {
+        let mut t = toml_edit::Table::new();
+        t.set_implicit(true);
+        toml_edit::Item::Table(t)
+    });
+    let mut trust = toml_edit::Table::new();
+    trust["trust_level"] = toml_edit::value("trusted");
+    projects[dir.as_str()] = toml_edit::Item::Table(trust);
+    std::fs::write(&path, doc.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,31 +341,4 @@ mod tests {
         assert!(t.wait(Duration::from_secs(10)).await?.success());
         Ok(())
     }
-}
-
-/// Makes the home at `home` open the TUI in `workspace` without questions: the workspace is
-/// trusted (`[projects."<dir>"] trust_level = "trusted"`, the canonical path, as Codex keys it)
-/// and the update check is off (`check_for_update_on_startup = false`). The rest of the
-/// home's `config.toml` is kept.
-pub fn prepare_tui_home(home: &std::path::Path, workspace: &std::path::Path) -> io::Result<()> {
-    let path = home.join("config.toml");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{path:?}: {e}")))?;
-    doc["check_for_update_on_startup"] = toml_edit::value(false);
-    let dir = workspace.canonicalize()?.to_string_lossy().into_owned();
-    let projects = doc.entry("projects").or_insert_with(|| {
-        let mut t = toml_edit::Table::new();
-        t.set_implicit(true);
-        toml_edit::Item::Table(t)
-    });
-    let mut trust = toml_edit::Table::new();
-    trust["trust_level"] = toml_edit::value("trusted");
-    projects[dir.as_str()] = toml_edit::Item::Table(trust);
-    std::fs::write(&path, doc.to_string())
 }
