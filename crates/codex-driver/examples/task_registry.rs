@@ -63,7 +63,9 @@ async fn main() -> anyhow::Result<()> {
         "continued thread {}: {:?}",
         turn.thread_id, turn.final_message
     );
-    let record = registry.get("BUG-1234")?.expect("recorded");
+    let record = registry
+        .get("BUG-1234")?
+        .ok_or_else(|| anyhow::anyhow!("the task was not recorded"))?;
     println!(
         "{} turns recorded, last: {:?}",
         record.turns,
