@@ -132,6 +132,82 @@ fn build_home(base: &Path, t: &Template, n: usize) -> (CodexHome, String) {
     (CodexHome::new(&root), middle)
 }
 
+/// Rollout lines, repeated until `limit` bytes: a 1 GiB rollout without a 1 GiB file.
+struct Repeat {
+    lines: Vec<u8>,
+    at: usize,
+    left: u64,
+}
+
+impl std::io::Read for Repeat {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let chunk = &self.lines[self.at..];
+        let n = chunk.len().min(buf.len()).min(self.left as usize);
+        buf[..n].copy_from_slice(&chunk[..n]);
+        self.at = (self.at + n) % self.lines.len();
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Streams 1 GiB of rollout lines (the template's, minus its first, repeated) through the
+/// reader and through the replay; reports the throughput and the peak memory growth.
+fn stream_a_gibibyte(t: &Template) {
+    use codex_driver::sessions::RolloutReader;
+    use codex_driver::sessions::replay::Replay;
+    let mut lines = Vec::new();
+    for l in &t.rollout[1..] {
+        lines.extend_from_slice(l.as_bytes());
+        lines.push(b'\n');
+    }
+    let size: u64 = 1 << 30;
+    let source = || {
+        std::io::BufReader::with_capacity(
+            64 * 1024,
+            Repeat {
+                lines: lines.clone(),
+                at: 0,
+                left: size,
+            },
+        )
+    };
+    for (what, run) in [
+        (
+            "rollout reader",
+            Box::new(|| RolloutReader::new(source()).count()) as Box<dyn Fn() -> usize>,
+        ),
+        (
+            "replay",
+            Box::new(|| Replay::new(RolloutReader::new(source())).count()),
+        ),
+    ] {
+        // Reset the peak (VmHWM) to the current size.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = status_kib("VmRSS:");
+        let start = Instant::now();
+        let n = run();
+        let secs = start.elapsed().as_secs_f64();
+        let peak = status_kib("VmHWM:");
+        println!(
+            "1 GiB rollout through the {what}: {n} items in {secs:.1} s ({:.0} MB/s); peak memory growth {} KiB",
+            size as f64 / secs / 1e6,
+            peak.saturating_sub(before)
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let codex = codex_binary().expect("run scripts/install-codex first");
@@ -181,6 +257,8 @@ async fn main() {
         rollout_bytes,
         info.cli_version.as_deref().unwrap_or("?")
     );
+
+    stream_a_gibibyte(&template);
 
     let mut rows = Vec::new();
     for n in [100, big] {

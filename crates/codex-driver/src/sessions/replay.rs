@@ -12,7 +12,8 @@
 //! `error` item such as unknown model metadata) are not saved and can't be replayed. Older
 //! rollouts (0.130) don't keep command results as items; their commands are rebuilt from the
 //! model's tool call and its output: the command is the one the model asked for (not wrapped in
-//! the shell), and the output is what the model was shown.
+//! the shell), and the output is what the model was shown; and a failed turn was saved as a
+//! completed one (no error in the file), so it replays as `turn.completed` with no usage.
 //!
 //! ```no_run
 //! # fn demo() -> codex_driver::Result<()> {
@@ -631,5 +632,102 @@ fn usage(u: TokenUsage) -> Usage {
         cache_write_input_tokens: u.cache_write_input_tokens,
         output_tokens: u.output_tokens.unwrap_or(0),
         reasoning_output_tokens: u.reasoning_output_tokens,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Line, parse_line};
+
+    fn fixture(version: &str) -> (Vec<ThreadEvent>, Vec<ThreadEvent>) {
+        let dir = super::super::tests::fixture("replay").join(version);
+        let live = std::fs::read_to_string(dir.join("live.jsonl")).unwrap();
+        let live = live
+            .lines()
+            .map(|l| match parse_line(l) {
+                Line::Event(e) => e,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        (live, replay(&dir.join("rollout.jsonl")).unwrap())
+    }
+
+    /// Rollouts of 0.163 and later replay exactly as exec printed them: three runs of one
+    /// thread (commands, a failing command, a file change, a web search, a resumed turn, a
+    /// failed turn).
+    #[test]
+    fn replays_equal_the_live_streams_captured_from_each_release() {
+        for v in ["0.163.0", "0.169.0", "0.171.0"] {
+            let (live, replayed) = fixture(v);
+            assert_eq!(replayed, live, "{v}");
+        }
+    }
+
+    /// 0.130 saved no command items: the replay rebuilds them from the tool calls. Everything
+    /// else is as live; commands keep their order, exit codes and statuses, with the command
+    /// as the model asked for it and the output the model saw. A failed turn 0.130 saved as a
+    /// completed one without output or usage (no error is in the file): it replays so.
+    #[test]
+    fn a_0_130_rollout_replays_with_rebuilt_commands() {
+        let (mut live, mut replayed) = fixture("0.130.0");
+        assert!(matches!(live.pop(), Some(ThreadEvent::TurnFailed(_))));
+        assert!(matches!(live.pop(), Some(ThreadEvent::Error(_))));
+        assert_eq!(
+            replayed.pop(),
+            Some(ThreadEvent::TurnCompleted(TurnCompleted {
+                usage: Usage::default(),
+                extra: Extra::new()
+            }))
+        );
+        let shape = |evs: &[ThreadEvent]| -> Vec<String> {
+            evs.iter()
+                .filter(|e| !matches!(e, ThreadEvent::ItemStarted(_)))
+                .map(|e| match e.item().map(|i| &i.details) {
+                    Some(ItemDetails::CommandExecution(c)) => {
+                        format!("command {:?} {:?}", c.exit_code, c.status)
+                    }
+                    Some(d) => format!("{} {}", d.type_name(), serde_json::to_string(d).unwrap()),
+                    None => serde_json::to_string(e).unwrap(),
+                })
+                .collect()
+        };
+        let mut a = shape(&live);
+        let mut b = shape(&replayed);
+        // Live, the failing command ended after the file change had started (exec ran them
+        // concurrently); compare the turn's items as sets.
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        let commands: Vec<String> = replayed
+            .iter()
+            .filter_map(|e| match (e, e.item().map(|i| &i.details)) {
+                (ThreadEvent::ItemCompleted(_), Some(ItemDetails::CommandExecution(c))) => {
+                    Some(c.command.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(commands, ["echo hi", "exit 3"]);
+    }
+
+    #[test]
+    fn a_task_complete_of_another_shape_still_ends_the_turn() {
+        let text = concat!(
+            r#"{"type":"session_meta","payload":{"id":"t"}}"#,
+            "\n",
+            r#"{"type":"event_msg","payload":{"type":"task_started","turn_id":"u"}}"#,
+            "\n",
+            r#"{"type":"event_msg","payload":{"type":"task_complete","turn_id":["changed"],"error":{"message":"boom"}}}"#,
+            "\n",
+        );
+        let evs: Vec<ThreadEvent> = Replay::new(RolloutReader::new(text.as_bytes()))
+            .collect::<Result<_>>()
+            .unwrap();
+        let types: Vec<&str> = evs.iter().map(ThreadEvent::type_name).collect();
+        assert_eq!(
+            types,
+            ["thread.started", "turn.started", "error", "turn.failed"]
+        );
     }
 }

@@ -274,9 +274,9 @@ fn replay_script() -> Vec<MockResponse> {
     ]
 }
 
-#[tokio::test]
-async fn replay_of_a_rollout_equals_the_live_streams() -> anyhow::Result<()> {
-    let env = Env::new(replay_script()).await;
+/// The three turns of [`replay_script`], live: the events of each run, concatenated, and the
+/// thread's rollout.
+async fn replay_scenario(env: &Env) -> anyhow::Result<(Vec<ThreadEvent>, std::path::PathBuf)> {
     let first = live(
         env.exec("do it")
             .model(KNOWN_MODEL)
@@ -290,7 +290,43 @@ async fn replay_of_a_rollout_equals_the_live_streams() -> anyhow::Result<()> {
     let second = live(env.configure(Exec::resume(&id, "next")).model(KNOWN_MODEL)).await?;
     let third = live(env.configure(Exec::resume(&id, "fails")).model(KNOWN_MODEL)).await?;
     assert!(matches!(third.last(), Some(ThreadEvent::TurnFailed(_))));
-    let expected: Vec<ThreadEvent> = [first, second, third].concat();
+    let path = sessions::find(&CodexHome::new(env.home.path()), &id)?
+        .unwrap()
+        .path;
+    Ok(([first, second, third].concat(), path))
+}
+
+/// Re-captures `tests/fixtures/replay/<version>/`: the live events and the rollout of
+/// [`replay_scenario`] from the Codex under test (`CODEX_BINARY=... cargo test -p codex-driver
+/// --test all sessions::capture_replay_fixtures -- --ignored`, once per release).
+#[tokio::test]
+#[ignore = "re-captures the replay fixtures from the Codex under test"]
+async fn capture_replay_fixtures() -> anyhow::Result<()> {
+    let env = Env::new(replay_script()).await;
+    let (events, rollout) = replay_scenario(&env).await?;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/replay")
+        .join(crate::common::version());
+    std::fs::create_dir_all(&dir)?;
+    let live: String = events.iter().map(|e| e.to_json_line() + "\n").collect();
+    // Paths made neutral, so the files don't name this machine.
+    let neutral = |s: String| {
+        s.replace(&env.ws().display().to_string(), "/WORKSPACE")
+            .replace(&env.home.path().display().to_string(), "/CODEX_HOME")
+    };
+    std::fs::write(dir.join("live.jsonl"), neutral(live))?;
+    std::fs::write(
+        dir.join("rollout.jsonl"),
+        neutral(std::fs::read_to_string(rollout)?),
+    )?;
+    eprintln!("captured {}", dir.display());
+    Ok(())
+}
+
+#[tokio::test]
+async fn replay_of_a_rollout_equals_the_live_streams() -> anyhow::Result<()> {
+    let env = Env::new(replay_script()).await;
+    let (expected, path) = replay_scenario(&env).await?;
     // Every kind of item was there to compare.
     let kinds: Vec<&str> = expected
         .iter()
@@ -310,9 +346,6 @@ async fn replay_of_a_rollout_equals_the_live_streams() -> anyhow::Result<()> {
         ]
     );
 
-    let path = sessions::find(&CodexHome::new(env.home.path()), &id)?
-        .unwrap()
-        .path;
     assert_eq!(replay(&path)?, expected);
 
     // A crash mid-write: the replay reads up to the cut and says where it is.
