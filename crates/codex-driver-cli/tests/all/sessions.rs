@@ -205,6 +205,9 @@ fn tui_in_a_terminal_names_its_thread_and_leaves_nothing_running() -> anyhow::Re
         );
         let list = json_of(&sessions(home.path(), &["list", "--json"]).output()?);
         assert_eq!(list[0]["thread_id"], id.as_str());
+        let history = json_of(&sessions(home.path(), &["history", "--json"]).output()?);
+        assert_eq!(history[0]["session_id"], id.as_str());
+        assert_eq!(history[0]["text"], "hello tui");
         // No Codex process (TUI, daemon, update loop) is left.
         let marker = home.path().display().to_string();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -217,4 +220,38 @@ fn tui_in_a_terminal_names_its_thread_and_leaves_nothing_running() -> anyhow::Re
         );
         anyhow::Ok(())
     })
+}
+
+#[test]
+fn sessions_watch_prints_a_line_per_change_until_terminated() -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let (_rt, provider) = provider_answering("watched")?;
+    let (home, ws) = (tmp(), tmp());
+    provider.write_codex_home(home.path())?;
+    let mut watch = sessions(home.path(), &["watch", "--json", "--interval-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut lines = std::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    // The watch takes its first look before anything exists.
+    std::thread::sleep(Duration::from_millis(500));
+    let id = one_thread(home.path(), ws.path(), &provider);
+    let first: Value = serde_json::from_str(&lines.next().unwrap()?)?;
+    assert_eq!(first["schema_version"], 1);
+    assert_eq!(first["change"], "added");
+    assert_eq!(first["thread_id"], id.as_str());
+    // Codex may record the thread before its first prompt: then the title comes with an
+    // update (the turn's end updates the thread in any case).
+    let mut seen = first;
+    while seen["session"]["title"] != "first question" {
+        seen = serde_json::from_str(&lines.next().unwrap()?)?;
+        assert_eq!(seen["thread_id"], id.as_str());
+        assert_eq!(seen["change"], "updated");
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &watch.id().to_string()])
+        .status()?;
+    assert!(killed.success());
+    assert!(watch.wait()?.success());
+    Ok(())
 }
