@@ -97,6 +97,12 @@ impl StateDb {
         }))
     }
 
+    /// Whether the table has this column (older releases lack some, e.g. 0.130 `name` and
+    /// `originator`).
+    pub(super) fn has_column(&self, c: &str) -> bool {
+        self.columns.contains(c)
+    }
+
     /// Whether Codex has finished filling the table from the rollouts that predate it
     /// (`backfill_state.status = 'complete'`); until then the files are the full truth.
     pub(super) fn is_complete(&self) -> bool {
@@ -311,7 +317,8 @@ fn row_info(r: &Row<'_>) -> rusqlite::Result<SessionInfo> {
         path: PathBuf::from(r.get::<_, String>(1)?),
         archived: r.get::<_, Option<i64>>(2)?.unwrap_or(0) != 0,
         name: text(r, 3)?,
-        title: text(r, 4)?.or(text(r, 5)?),
+        // The first prompt; `title` is the fallback (0.130 overwrote it with the thread name).
+        title: text(r, 5)?.or(text(r, 4)?),
         cwd: text(r, 6)?.map(PathBuf::from),
         created_at_ms: ms(8, 7)?,
         updated_at_ms: ms(10, 9)?,

@@ -303,6 +303,8 @@ impl SessionManager {
     }
 
     /// Deletes a session for good (its rollout and its state); returns its id.
+    /// [`Error::Unsupported`] on a Codex with neither `codex delete` nor `thread/delete`
+    /// (0.130): nothing is removed behind Codex's back.
     pub async fn delete(&self, session: &str) -> Result<String> {
         let id = self.resolve(session)?.thread_id;
         let binary = self.spawn.resolve_binary()?;
@@ -360,8 +362,10 @@ impl SessionManager {
         }
     }
 
-    /// Queues `message` as the session's next turn (`codex queue`, 0.169+): Codex runs it
-    /// first when the thread is next resumed.
+    /// Queues `message` for the session (`codex queue`, 0.153+): Codex delivers it when the
+    /// thread is next resumed (`exec resume`, `thread/resume`). Through exec, queue one message
+    /// at a time: with two queued, 0.169-0.171 ran the second in a turn that ended with the
+    /// exec and was lost.
     pub async fn queue(&self, session: &str, message: &str) -> Result<QueuedMessage> {
         if message.is_empty() {
             return Err(Error::InvalidOptions("the queued message is empty".into()));

@@ -380,11 +380,30 @@ impl SessionIndex {
         })
     }
 
+    /// What an older database lacks, from the files, so both stores give the same answer:
+    /// names from `session_index.jsonl`, originators from the rollouts' first lines.
+    #[cfg(feature = "state-db")]
+    fn fill_from_files(&self, db: &db::StateDb, rows: &mut [SessionInfo]) {
+        if !db.has_column("name") {
+            let names = scan::names(&self.home);
+            for r in rows.iter_mut() {
+                r.name = names.get(&r.thread_id).cloned();
+            }
+        }
+        if !db.has_column("originator") {
+            for r in rows.iter_mut() {
+                r.originator = scan::first_meta(&r.path).and_then(|m| m.originator);
+            }
+        }
+    }
+
     /// The threads `query` selects, newest first.
     pub fn list(&self, query: &Query) -> Result<Vec<SessionInfo>> {
         #[cfg(feature = "state-db")]
         if let Some(db) = self.db()? {
-            return db.list(query);
+            let mut rows = db.list(query)?;
+            self.fill_from_files(&db, &mut rows);
+            return Ok(rows);
         }
         #[cfg(not(feature = "state-db"))]
         self.db()?;
@@ -408,7 +427,12 @@ impl SessionIndex {
         #[cfg(feature = "state-db")]
         if let Some(db) = self.db()? {
             match db.get(id)? {
-                Some(s) if s.path.is_file() => return Ok(Some(s)),
+                Some(s) if s.path.is_file() => {
+                    let mut one = [s];
+                    self.fill_from_files(&db, &mut one);
+                    let [s] = one;
+                    return Ok(Some(s));
+                }
                 // A row whose rollout moved (or went): the files say where it is now.
                 Some(_) => {}
                 // A complete database that lacks it: it isn't there.

@@ -2,10 +2,12 @@
 //!
 //! Each turn of the rollout comes out as the run that made it printed it: `thread.started`,
 //! `turn.started`, the items (numbered from `item_0` in each turn, `item.started` before
-//! `item.completed` for commands, file changes, web searches and MCP calls), then
-//! `turn.completed` with the usage exec reported (the thread's total so far, as a resumed exec
-//! reports it) or `error` + `turn.failed`. A turn that was interrupted or cut off by a crash
-//! ends without a terminal event, as the live stream did.
+//! `item.completed` for commands, file changes, web searches and MCP calls, in the order of
+//! the start and end times Codex recorded, so overlapping commands interleave as they did),
+//! then `turn.completed` with the usage exec reported (the thread's total so far, as a resumed
+//! exec reports it) or `error` + `turn.failed`. A turn that was interrupted or cut off by a
+//! crash ends without a terminal event, as the live stream did. A turn's items come out when
+//! the turn ends (its times are known only then): memory grows with one turn, not the file.
 //!
 //! Fidelity: rollouts written by Codex 0.163 and later keep every completed item, so their
 //! replay equals the live stream item for item. Warnings exec printed before the turn (an
@@ -30,7 +32,8 @@
 //! ```
 
 use super::rollout::{
-    EventMsg, ItemEnvelope, LineProblem, ResponseItem, RolloutItem, RolloutReader, TokenUsage,
+    EventMsg, ItemEnvelope, LineProblem, ResponseItem, RolloutItem, RolloutLine, RolloutReader,
+    TokenUsage,
 };
 use crate::error::Result;
 use crate::events::{
@@ -59,8 +62,13 @@ pub struct Replay<R> {
 #[derive(Debug, Default)]
 struct Turn {
     next_item: u64,
-    /// Codex's item id → ours, for items whose start was replayed.
-    started: HashMap<String, String>,
+    /// The turn's items and their start and end times, emitted in time order when the turn
+    /// ends (the rollout has them in completion order; parallel commands overlap).
+    items: Vec<Pending>,
+    /// Codex's item id → its index in `items`, for items whose start the rollout holds.
+    started: HashMap<String, usize>,
+    /// Lines seen: the tie-breaker after the times.
+    seq: u64,
     usage: Option<TokenUsage>,
     error: Option<String>,
     /// Whether this turn's items come as `item_completed` events (0.163+) or as the legacy
@@ -70,6 +78,16 @@ struct Turn {
     calls: HashMap<String, String>,
     /// Legacy: calls whose result came as its own event (patches).
     handled_calls: HashSet<String>,
+}
+
+/// An item of the turn being replayed.
+#[derive(Debug)]
+struct Pending {
+    details: ItemDetails,
+    /// When it started (exec prints a start for commands, file changes, searches, MCP calls).
+    start: Option<(i64, u64)>,
+    /// When it completed (`None`: not yet).
+    end: Option<(i64, u64)>,
 }
 
 impl Replay<BufReader<File>> {
@@ -106,52 +124,116 @@ impl<R: BufRead> Replay<R> {
         self.reader.problems()
     }
 
-    fn item(&mut self, codex_id: Option<&str>, details: ItemDetails, start: bool) {
+    /// A completed item at time `at` (ms), started at `started` (for items exec prints a start
+    /// for), or completing one whose start the rollout held (`codex_id`).
+    fn item(
+        &mut self,
+        codex_id: Option<&str>,
+        details: ItemDetails,
+        start: bool,
+        started: Option<i64>,
+        at: i64,
+    ) {
         let Some(turn) = self.turn.as_mut() else {
             return;
         };
-        let id = match codex_id.and_then(|c| turn.started.remove(c)) {
-            Some(id) => id,
-            None => {
-                let id = format!("item_{}", turn.next_item);
-                turn.next_item += 1;
-                if start {
-                    self.out.push_back(ThreadEvent::ItemStarted(item_event(
-                        &id,
-                        in_progress(&details),
-                    )));
-                }
-                id
+        turn.seq += 1;
+        let seq = turn.seq;
+        if let Some(i) = codex_id.and_then(|c| turn.started.remove(c)) {
+            if let Some(p) = turn.items.get_mut(i) {
+                p.details = details;
+                p.end = Some((at, seq));
             }
-        };
-        self.out
-            .push_back(ThreadEvent::ItemCompleted(item_event(&id, details)));
+            return;
+        }
+        turn.items.push(Pending {
+            details,
+            start: start.then(|| (started.unwrap_or(at), seq)),
+            end: Some((at, seq)),
+        });
     }
 
-    fn item_started(&mut self, env: &ItemEnvelope) {
+    fn item_started(&mut self, env: &ItemEnvelope, at: i64) {
         let Some((details, _)) = modern_item(&env.item) else {
             return;
         };
         let Some(turn) = self.turn.as_mut() else {
             return;
         };
-        let id = format!("item_{}", turn.next_item);
-        turn.next_item += 1;
+        turn.seq += 1;
+        let seq = turn.seq;
         if let Some(codex_id) = env.item.get("id").and_then(Value::as_str) {
-            turn.started.insert(codex_id.to_owned(), id.clone());
+            turn.started.insert(codex_id.to_owned(), turn.items.len());
         }
-        self.out.push_back(ThreadEvent::ItemStarted(item_event(
-            &id,
-            in_progress(&details),
-        )));
+        turn.items.push(Pending {
+            details,
+            start: Some((env.started_at_ms.unwrap_or(at), seq)),
+            end: None,
+        });
     }
 
-    fn on_line(&mut self, item: RolloutItem) {
-        match item {
+    /// Emits the turn's items in the order exec printed them: starts and completions by time,
+    /// ids numbered as exec numbers them (at the start for items with one, else at the end).
+    fn flush(&mut self, turn: &mut Turn) {
+        enum Step {
+            Start(usize),
+            End(usize),
+        }
+        let mut steps: Vec<((i64, u64), Step)> = Vec::new();
+        for (i, p) in turn.items.iter().enumerate() {
+            if let Some(t) = p.start {
+                steps.push((t, Step::Start(i)));
+            }
+            if let Some(t) = p.end {
+                steps.push((t, Step::End(i)));
+            }
+        }
+        // A start before its own end when both have the same time.
+        steps.sort_by_key(|(t, s)| (*t, matches!(s, Step::End(_))));
+        let mut ids: Vec<Option<String>> = vec![None; turn.items.len()];
+        for (_, step) in steps {
+            let (i, is_start) = match step {
+                Step::Start(i) => (i, true),
+                Step::End(i) => (i, false),
+            };
+            let id = ids[i].get_or_insert_with(|| {
+                let id = format!("item_{}", turn.next_item);
+                turn.next_item += 1;
+                id
+            });
+            let d = &turn.items[i].details;
+            self.out.push_back(if is_start {
+                ThreadEvent::ItemStarted(item_event(id, in_progress(d)))
+            } else {
+                ThreadEvent::ItemCompleted(item_event(id, d.clone()))
+            });
+        }
+        turn.items.clear();
+        turn.started.clear();
+    }
+
+    /// Ends the open turn, if any: its items, then (when it ended) its terminal event.
+    fn end_turn(&mut self, error: Option<Option<String>>) {
+        let Some(mut turn) = self.turn.take() else {
+            return;
+        };
+        self.flush(&mut turn);
+        if let Some(error) = error {
+            self.finish(turn, error);
+        }
+    }
+
+    fn on_line(&mut self, line: RolloutLine) {
+        let at = line
+            .timestamp
+            .as_deref()
+            .and_then(super::time::rfc3339_ms)
+            .unwrap_or(0);
+        match line.item {
             // The first one is the thread's; a fork repeats its parent's afterwards.
             RolloutItem::SessionMeta(m) if self.thread_id.is_none() => self.thread_id = m.id,
-            RolloutItem::EventMsg(ev) => self.on_event(ev),
-            RolloutItem::ResponseItem(ri) => self.on_response_item(ri),
+            RolloutItem::EventMsg(ev) => self.on_event(ev, at),
+            RolloutItem::ResponseItem(ri) => self.on_response_item(ri, at),
             _ => {}
         }
     }
@@ -163,9 +245,11 @@ impl<R: BufRead> Replay<R> {
         }
     }
 
-    fn on_event(&mut self, ev: EventMsg) {
+    fn on_event(&mut self, ev: EventMsg, at: i64) {
         match ev {
             EventMsg::TaskStarted(_) => {
+                // A turn left open (a crash, then a resume): what it did, without an end.
+                self.end_turn(None);
                 if let Some(id) = &self.thread_id {
                     self.out
                         .push_back(ThreadEvent::ThreadStarted(ThreadStarted {
@@ -190,15 +274,14 @@ impl<R: BufRead> Replay<R> {
                 }
             }
             EventMsg::TaskComplete(done) => {
-                if let Some(turn) = self.turn.take() {
-                    self.finish(turn, done.error.and_then(|e| e.message));
-                }
+                self.end_turn(Some(done.error.and_then(|e| e.message)));
             }
-            EventMsg::Other { kind, payload } => self.on_other_event(&kind, &payload),
-            EventMsg::TurnAborted(_) => self.turn = None,
+            EventMsg::Other { kind, payload } => self.on_other_event(&kind, &payload, at),
+            // Interrupted: what it did, then nothing (exec printed no end).
+            EventMsg::TurnAborted(_) => self.end_turn(None),
             EventMsg::ItemStarted(env) => {
                 if !self.legacy(false) {
-                    self.item_started(&env);
+                    self.item_started(&env, at);
                 }
             }
             EventMsg::ItemCompleted(env) => {
@@ -215,7 +298,8 @@ impl<R: BufRead> Replay<R> {
                         .get("id")
                         .and_then(Value::as_str)
                         .map(str::to_owned);
-                    self.item(codex_id.as_deref(), details, start);
+                    let end = env.completed_at_ms.unwrap_or(at);
+                    self.item(codex_id.as_deref(), details, start, env.started_at_ms, end);
                 }
             }
             EventMsg::UserMessage(_) => {
@@ -224,13 +308,15 @@ impl<R: BufRead> Replay<R> {
             EventMsg::AgentMessage(m) => {
                 if self.legacy(true) {
                     let text = m.message.unwrap_or_default();
-                    self.item(None, agent_message(text), false);
+                    self.item(None, agent_message(text), false, None, at);
                 }
             }
             EventMsg::AgentReasoning(m) => {
                 if self.legacy(true) {
                     let text = m.message.unwrap_or_default();
-                    self.item(None, reasoning(text), false);
+                    if !text.is_empty() {
+                        self.item(None, reasoning(text), false, None, at);
+                    }
                 }
             }
         }
@@ -238,16 +324,14 @@ impl<R: BufRead> Replay<R> {
 
     /// Events without a typed variant: a `task_complete` whose shape changed (still the
     /// turn's end), and the legacy item events.
-    fn on_other_event(&mut self, kind: &str, payload: &Value) {
+    fn on_other_event(&mut self, kind: &str, payload: &Value, at: i64) {
         if kind == "task_complete" {
-            if let Some(turn) = self.turn.take() {
-                let error = payload
-                    .get("error")
-                    .and_then(|e| e.get("message"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                self.finish(turn, error);
-            }
+            let error = payload
+                .get("error")
+                .and_then(|e| e.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            self.end_turn(Some(error));
             return;
         }
         if self.turn.as_ref().is_none_or(|t| t.legacy != Some(true)) {
@@ -269,7 +353,7 @@ impl<R: BufRead> Replay<R> {
                 turn.handled_calls.insert(c.clone());
                 turn.calls.remove(c);
             }
-            self.item(None, d, true);
+            self.item(None, d, true, None, at);
         }
     }
 
@@ -298,7 +382,7 @@ impl<R: BufRead> Replay<R> {
         }
     }
 
-    fn on_response_item(&mut self, ri: ResponseItem) {
+    fn on_response_item(&mut self, ri: ResponseItem, at: i64) {
         if self.turn.as_ref().is_none_or(|t| t.legacy != Some(true)) {
             return;
         }
@@ -335,7 +419,7 @@ impl<R: BufRead> Replay<R> {
                         .map(str::to_owned)
                         .unwrap_or_else(|| other.to_string()),
                 };
-                self.item(None, legacy_command_output(cmd, &text), true);
+                self.item(None, legacy_command_output(cmd, &text), true, None, at);
             }
             _ => {}
         }
@@ -350,9 +434,12 @@ impl<R: BufRead> Iterator for Replay<R> {
             if let Some(ev) = self.out.pop_front() {
                 return Some(Ok(ev));
             }
-            match self.reader.next()? {
-                Ok(line) => self.on_line(line.item),
-                Err(e) => return Some(Err(e)),
+            match self.reader.next() {
+                Some(Ok(line)) => self.on_line(line),
+                Some(Err(e)) => return Some(Err(e)),
+                // The end (or a cut): a turn still open shows what it did, without an end.
+                None if self.turn.is_some() => self.end_turn(None),
+                None => return None,
             }
         }
     }
@@ -428,7 +515,12 @@ fn modern_item(item: &Value) -> Option<(ItemDetails, bool)> {
                 .flatten()
                 .filter_map(Value::as_str)
                 .collect();
-            (reasoning(parts.join("\n")), false)
+            // exec prints no item for an empty summary (and spends no id on it).
+            let text = parts.join("\n");
+            if text.is_empty() {
+                return None;
+            }
+            (reasoning(text), false)
         }
         "CommandExecution" => {
             let command = match item.get("command") {
@@ -473,9 +565,9 @@ fn modern_item(item: &Value) -> Option<(ItemDetails, bool)> {
     })
 }
 
-/// `changes: {path: {type: add|delete|update, ...}}` (an object, in file order).
+/// `changes: {path: {type: add|delete|update, ...}}`.
 fn file_change(v: &Value) -> ItemDetails {
-    let changes = v
+    let mut changes: Vec<FileUpdateChange> = v
         .get("changes")
         .and_then(Value::as_object)
         .into_iter()
@@ -491,6 +583,8 @@ fn file_change(v: &Value) -> ItemDetails {
             extra: Extra::new(),
         })
         .collect();
+    // exec lists them by path.
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
     let ok = match v.get("status").and_then(Value::as_str) {
         Some(s) => s == "completed",
         None => v.get("success").and_then(Value::as_bool).unwrap_or(true),
@@ -709,6 +803,51 @@ mod tests {
             })
             .collect();
         assert_eq!(commands, ["echo hi", "exit 3"]);
+    }
+
+    /// Overlapping commands: the rollout has them in completion order; exec printed them by
+    /// time, numbering each at its start. An empty reasoning summary is no item.
+    #[test]
+    fn overlapping_items_come_out_in_time_order() {
+        let cmd = |id: &str, cmd: &str, start: i64, end: i64| {
+            format!(
+                r#"{{"type":"event_msg","payload":{{"type":"item_completed","item":{{"type":"CommandExecution","id":"{id}","command":["sh","-c","{cmd}"],"status":"completed","aggregated_output":"","exit_code":0}},"started_at_ms":{start},"completed_at_ms":{end}}}}}"#
+            )
+        };
+        let text = [
+            r#"{"type":"session_meta","payload":{"id":"t"}}"#.to_owned(),
+            r#"{"type":"event_msg","payload":{"type":"task_started"}}"#.to_owned(),
+            r#"{"type":"event_msg","payload":{"type":"item_completed","item":{"type":"Reasoning","id":"r","summary_text":[]},"completed_at_ms":5}}"#.to_owned(),
+            cmd("b", "quick", 20, 30),
+            cmd("a", "slow", 10, 50),
+            r#"{"type":"event_msg","payload":{"type":"item_completed","item":{"type":"AgentMessage","id":"m","content":[{"type":"Text","text":"done"}]},"completed_at_ms":60}}"#.to_owned(),
+            r#"{"type":"event_msg","payload":{"type":"task_complete"}}"#.to_owned(),
+        ]
+        .join("\n");
+        let evs: Vec<ThreadEvent> = Replay::new(RolloutReader::new(text.as_bytes()))
+            .collect::<Result<_>>()
+            .unwrap();
+        let got: Vec<String> = evs
+            .iter()
+            .filter_map(|e| {
+                let item = e.item()?;
+                let what = match &item.details {
+                    ItemDetails::CommandExecution(c) => c.command.clone(),
+                    other => other.type_name().to_owned(),
+                };
+                Some(format!("{} {} {what}", e.type_name(), item.id))
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "item.started item_0 sh -c slow",
+                "item.started item_1 sh -c quick",
+                "item.completed item_1 sh -c quick",
+                "item.completed item_0 sh -c slow",
+                "item.completed item_2 agent_message",
+            ]
+        );
     }
 
     #[test]

@@ -498,6 +498,12 @@ pub struct ItemEnvelope {
     /// The turn.
     #[serde(default, deserialize_with = "opt")]
     pub turn_id: Option<String>,
+    /// When the item started (Unix ms; 0.163+).
+    #[serde(default, deserialize_with = "opt")]
+    pub started_at_ms: Option<i64>,
+    /// When it completed (Unix ms; 0.163+).
+    #[serde(default, deserialize_with = "opt")]
+    pub completed_at_ms: Option<i64>,
     /// The item.
     #[serde(default)]
     pub item: Value,

@@ -173,6 +173,21 @@ pub(super) fn markers(home: &CodexHome) -> Result<Vec<(String, Option<i64>, bool
         .collect())
 }
 
+/// The `session_meta` of a rollout: its first line, read alone (bounded).
+pub(super) fn first_meta(path: &Path) -> Option<super::rollout::SessionMeta> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let reader = std::io::BufReader::new(f.take(FIRST_LINE_LIMIT));
+    match RolloutReader::new(reader).next()?.ok()?.item {
+        RolloutItem::SessionMeta(m) => Some(*m),
+        _ => None,
+    }
+}
+
+/// The first line holds the instructions (tens of KB); a file without newlines is not read
+/// whole.
+const FIRST_LINE_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// Everything the index reports about one rollout, from one streaming pass.
 pub(super) fn read_info(e: &Entry, names: &HashMap<String, String>) -> Option<SessionInfo> {
     let mut info = SessionInfo {

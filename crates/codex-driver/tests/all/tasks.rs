@@ -245,9 +245,22 @@ async fn a_task_whose_thread_is_archived_or_deleted_says_so() -> anyhow::Result<
     assert!(e.to_string().contains("archived"), "{e}");
     m.unarchive(&thread).await?;
     assert!(reg.task("k").exec(template.clone()).open().await.is_ok());
-    m.delete(&thread).await?;
-    let e = reg.task("k").exec(template).open().await.unwrap_err();
-    assert!(e.to_string().contains("no longer exists"), "{e}");
+    match m.delete(&thread).await {
+        Err(Error::Unsupported { found, .. }) => {
+            eprintln!("SKIPPED a deleted thread: Codex {found} can't delete one");
+        }
+        other => {
+            other?;
+            let e = reg
+                .task("k")
+                .exec(template.clone())
+                .open()
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("no longer exists"), "{e}");
+        }
+    }
+    drop(template);
     // Forgetting the task lets the key start afresh.
     reg.remove("k")?;
     assert!(reg.get("k")?.is_none());
