@@ -52,12 +52,7 @@ async fn main() -> anyhow::Result<()> {
 
     // A later process: same key, same thread.
     let registry = TaskRegistry::open(app_dir.path().join("tasks"))?;
-    let mut task = registry
-        .task("BUG-1234")
-        .exec(template)
-        .resume_only(true)
-        .open()
-        .await?;
+    let mut task = registry.resume("BUG-1234").exec(template).open().await?;
     let turn = task.send("Now fix it").await?;
     println!(
         "continued thread {}: {:?}",

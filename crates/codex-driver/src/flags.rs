@@ -240,6 +240,25 @@ macro_rules! flag_table {
 
 pub(crate) use {flag_table, setter, since, slot_type};
 
+/// `-p/--profile NAME`: Codex reads `<home>/<name>.config.toml`, so the name must stay inside
+/// the home.
+pub(crate) fn check_profile(profile: Option<&String>) -> crate::error::Result<()> {
+    match profile {
+        Some(p) => crate::dirs::check_name("profile", p),
+        None => Ok(()),
+    }
+}
+
+/// Test helper: a table lists each flag once, and the struct has a slot per entry.
+#[cfg(test)]
+pub(crate) fn assert_table(table: &[FlagSpec], slots: usize) {
+    assert_eq!(slots, table.len());
+    let mut flags: Vec<&str> = table.iter().map(|s| s.flag).collect();
+    flags.sort_unstable();
+    flags.dedup();
+    assert_eq!(flags.len(), table.len(), "a flag is listed twice");
+}
+
 impl Gate {
     /// Whether probed capabilities prove the option present (flags and sub-commands must be
     /// listed by the binary's help; the rest falls back to the version rule). An empty listing

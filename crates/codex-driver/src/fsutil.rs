@@ -174,8 +174,7 @@ pub struct FileLock {
 }
 
 impl FileLock {
-    /// Blocks until the lock is held.
-    pub fn acquire(path: &Path) -> std::io::Result<Self> {
+    fn open(path: &Path) -> std::io::Result<std::fs::File> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -183,6 +182,12 @@ impl FileLock {
             .write(true)
             .open(path)?;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+
+    /// Blocks until the lock is held.
+    pub fn acquire(path: &Path) -> std::io::Result<Self> {
+        let file = Self::open(path)?;
         file.lock()?;
         Ok(Self {
             file,
@@ -193,13 +198,7 @@ impl FileLock {
     /// Takes the lock if nobody holds it: `Ok(None)` when it is held (by another process, or
     /// another handle in this one).
     pub fn try_acquire(path: &Path) -> std::io::Result<Option<Self>> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let file = Self::open(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Self {
                 file,

@@ -169,6 +169,17 @@ impl SpawnOptions {
         self.current_dir.as_deref()
     }
 
+    /// The `CODEX_HOME` Codex will use: the one set, else `$CODEX_HOME`, else `~/.codex`.
+    pub fn effective_home(&self) -> Result<crate::CodexHome> {
+        match self.home() {
+            Some(h) => Ok(crate::CodexHome::new(h)),
+            None => match crate::CodexHome::from_env() {
+                Some(h) => Ok(h),
+                None => crate::CodexHome::user_default(),
+            },
+        }
+    }
+
     /// The environment as configured.
     pub fn environment(&self) -> &SpawnEnv {
         &self.env

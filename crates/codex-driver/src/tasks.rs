@@ -38,6 +38,7 @@ use crate::events::{ItemDetails, ThreadEvent, Usage};
 use crate::exec::{Exec, ResumeTarget, Session};
 use crate::fsutil::{FileLock, write_atomic};
 use crate::home::CodexHome;
+use crate::spawn::SpawnOptions;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -248,7 +249,15 @@ impl TaskRegistry {
         )
     }
 
-    /// Starts opening task `key`: choose a transport, then [`TaskBuilder::open`].
+    /// Starts continuing recorded task `key` after a restart (a key the registry doesn't know
+    /// is [`Error::TaskUnknown`]): choose a transport (exec or the app-server, whichever the
+    /// task used before), then [`TaskBuilder::open`].
+    pub fn resume(&self, key: impl Into<String>) -> TaskBuilder<'_> {
+        self.task(key).resume_only(true)
+    }
+
+    /// Starts opening task `key` (new or recorded): choose a transport, then
+    /// [`TaskBuilder::open`].
     pub fn task(&self, key: impl Into<String>) -> TaskBuilder<'_> {
         TaskBuilder {
             registry: self,
@@ -361,10 +370,7 @@ impl Driver {
         };
         let home = match set {
             Some(h) => h,
-            None => match CodexHome::from_env() {
-                Some(h) => h.path().to_path_buf(),
-                None => CodexHome::user_default()?.path().to_path_buf(),
-            },
+            None => SpawnOptions::new().effective_home()?.path().to_path_buf(),
         };
         Ok(canonical(&home))
     }

@@ -193,12 +193,8 @@ flag_table! {
 
 impl Flags {
     /// Refuses values Codex would misuse before any argv is built.
-    pub(crate) fn validate(&self) -> Result<()> {
-        if let Some(p) = &self.profile {
-            // Codex reads `<home>/<name>.config.toml`: the name must stay inside the home.
-            crate::dirs::check_name("profile", p)?;
-        }
-        Ok(())
+    pub(crate) fn validate(&self) -> crate::error::Result<()> {
+        crate::flags::check_profile(self.profile.as_ref())
     }
 }
 
@@ -209,11 +205,7 @@ mod tests {
     #[test]
     fn the_table_and_the_struct_agree() {
         let f = Flags::default();
-        assert_eq!(f.each().len(), TABLE.len());
-        let mut flags: Vec<&str> = TABLE.iter().map(|s| s.flag).collect();
-        flags.sort_unstable();
-        flags.dedup();
-        assert_eq!(flags.len(), TABLE.len(), "a flag is listed twice");
+        crate::flags::assert_table(TABLE, f.each().len());
         assert!(f.args().is_empty() && f.gates(crate::flags::Proof::ExecFlag).is_empty());
     }
 }

@@ -125,13 +125,7 @@ impl SessionManager {
 
     /// The home operated on: the one set, else `$CODEX_HOME`, else `~/.codex`.
     pub fn home(&self) -> Result<CodexHome> {
-        match self.spawn.home() {
-            Some(h) => Ok(CodexHome::new(h)),
-            None => match CodexHome::from_env() {
-                Some(h) => Ok(h),
-                None => CodexHome::user_default(),
-            },
-        }
+        self.spawn.effective_home()
     }
 
     fn index(&self) -> Result<SessionIndex> {
@@ -268,37 +262,50 @@ impl SessionManager {
         })
     }
 
-    /// Archives a session; returns it as it is now.
-    pub async fn archive(&self, session: &str) -> Result<SessionInfo> {
+    /// Runs `op` on the session named: the sub-command where the binary has it, else the
+    /// app-server request `params(id)`. Returns the session's full id.
+    async fn op<R: p::ClientRequest>(
+        &self,
+        session: &str,
+        op: fn(String) -> Operation,
+        params: fn(String) -> R,
+    ) -> Result<String> {
         let id = self.resolve(session)?.thread_id;
         let binary = self.spawn.resolve_binary()?;
         let caps = self.caps(&binary).await?;
-        if caps.commands.contains("archive") {
-            self.run(&binary, &Operation::Archive(id.clone())).await?;
+        let op = op(id.clone());
+        if caps.commands.contains(op.command()) {
+            self.run(&binary, &op).await?;
         } else {
-            let params = p::ThreadArchiveParams {
-                thread_id: id.clone(),
-                ..Default::default()
-            };
-            self.on_app_server(&params, &caps, &binary).await?;
+            self.on_app_server(&params(id.clone()), &caps, &binary)
+                .await?;
         }
+        Ok(id)
+    }
+
+    /// Archives a session; returns it as it is now.
+    pub async fn archive(&self, session: &str) -> Result<SessionInfo> {
+        let id = self
+            .op(session, Operation::Archive, |thread_id| {
+                p::ThreadArchiveParams {
+                    thread_id,
+                    ..Default::default()
+                }
+            })
+            .await?;
         self.reread(&id)
     }
 
     /// Unarchives a session; returns it as it is now.
     pub async fn unarchive(&self, session: &str) -> Result<SessionInfo> {
-        let id = self.resolve(session)?.thread_id;
-        let binary = self.spawn.resolve_binary()?;
-        let caps = self.caps(&binary).await?;
-        if caps.commands.contains("unarchive") {
-            self.run(&binary, &Operation::Unarchive(id.clone())).await?;
-        } else {
-            let params = p::ThreadUnarchiveParams {
-                thread_id: id.clone(),
-                ..Default::default()
-            };
-            self.on_app_server(&params, &caps, &binary).await?;
-        }
+        let id = self
+            .op(session, Operation::Unarchive, |thread_id| {
+                p::ThreadUnarchiveParams {
+                    thread_id,
+                    ..Default::default()
+                }
+            })
+            .await?;
         self.reread(&id)
     }
 
@@ -306,19 +313,13 @@ impl SessionManager {
     /// [`Error::Unsupported`] on a Codex with neither `codex delete` nor `thread/delete`
     /// (0.130): nothing is removed behind Codex's back.
     pub async fn delete(&self, session: &str) -> Result<String> {
-        let id = self.resolve(session)?.thread_id;
-        let binary = self.spawn.resolve_binary()?;
-        let caps = self.caps(&binary).await?;
-        if caps.commands.contains("delete") {
-            self.run(&binary, &Operation::Delete(id.clone())).await?;
-        } else {
-            let params = p::ThreadDeleteParams {
-                thread_id: id.clone(),
+        self.op(session, Operation::Delete, |thread_id| {
+            p::ThreadDeleteParams {
+                thread_id,
                 ..Default::default()
-            };
-            self.on_app_server(&params, &caps, &binary).await?;
-        }
-        Ok(id)
+            }
+        })
+        .await
     }
 
     /// Names a session (`thread/name/set`); returns it as it is now.

@@ -174,6 +174,7 @@ pub(super) fn markers(home: &CodexHome) -> Result<Vec<(String, Option<i64>, bool
 }
 
 /// The `session_meta` of a rollout: its first line, read alone (bounded).
+#[cfg(feature = "state-db")]
 pub(super) fn first_meta(path: &Path) -> Option<super::rollout::SessionMeta> {
     use std::io::Read;
     let f = std::fs::File::open(path).ok()?;
@@ -186,6 +187,7 @@ pub(super) fn first_meta(path: &Path) -> Option<super::rollout::SessionMeta> {
 
 /// The first line holds the instructions (tens of KB); a file without newlines is not read
 /// whole.
+#[cfg(feature = "state-db")]
 const FIRST_LINE_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Everything the index reports about one rollout, from one streaming pass.

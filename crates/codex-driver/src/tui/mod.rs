@@ -306,13 +306,7 @@ impl Tui {
 
     /// The home the TUI will use: the one set, else `$CODEX_HOME`, else `~/.codex`.
     fn home(&self) -> Result<CodexHome> {
-        match self.spawn.home() {
-            Some(h) => Ok(CodexHome::new(h)),
-            None => match CodexHome::from_env() {
-                Some(h) => Ok(h),
-                None => CodexHome::user_default(),
-            },
-        }
+        self.spawn.effective_home()
     }
 
     /// Resolves the session named (a unique id prefix or a name, which Codex does not take)
@@ -533,13 +527,7 @@ fn daemon_pid(home: &CodexHome) -> Option<u32> {
 /// its update loop, which that command leaves running. Nothing running is not an error.
 pub async fn stop_daemon(spawn: &SpawnOptions) -> Result<()> {
     let binary = spawn.resolve_binary()?;
-    let home = match spawn.home() {
-        Some(h) => CodexHome::new(h),
-        None => match CodexHome::from_env() {
-            Some(h) => h,
-            None => CodexHome::user_default()?,
-        },
-    };
+    let home = spawn.effective_home()?;
     if daemon_pid(&home).is_some() {
         let args: Vec<OsString> = ["app-server", "daemon", "stop"]
             .into_iter()
