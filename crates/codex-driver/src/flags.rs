@@ -23,6 +23,10 @@ impl Requirement {
         absent_in: (0, 130, 0),
         verified_in: (0, 169, 0),
     };
+    pub(crate) const AFTER_0_169: Self = Self {
+        absent_in: (0, 169, 0),
+        verified_in: (0, 171, 0),
+    };
 
     pub(crate) fn allows(&self, v: &Version) -> bool {
         let (a, b, c) = self.absent_in;

@@ -189,6 +189,12 @@ flag_table! {
     ignore_user_config: switch = "--ignore-user-config" since AFTER_0_50;
     /// `--ignore-rules`.
     ignore_rules: switch = "--ignore-rules" since AFTER_0_50;
+    /// `--remote ADDR` (0.171+): run the turn on a running app-server (`ws://`, `wss://`,
+    /// `unix://[PATH]`) instead of in this process.
+    remote: one(String) = "--remote" since AFTER_0_169;
+    /// `--remote-auth-token-env VAR` (0.171+): the variable holding the remote's bearer token
+    /// (the token itself never goes in argv).
+    remote_auth_token_env: one(String) = "--remote-auth-token-env" since AFTER_0_169;
 }
 
 impl Flags {

@@ -109,6 +109,8 @@ fn every_option() -> Exec {
         .ephemeral(true)
         .ignore_user_config(true)
         .ignore_rules(true)
+        .remote("ws://127.0.0.1:4500")
+        .remote_auth_token_env("CODEX_REMOTE_TOKEN")
 }
 
 #[test]
@@ -164,16 +166,28 @@ fn every_flag_maps() {
             "--ephemeral",
             "--ignore-user-config",
             "--ignore-rules",
+            "--remote",
+            "ws://127.0.0.1:4500",
+            "--remote-auth-token-env",
+            "CODEX_REMOTE_TOKEN",
             "-",
         ]
     );
 }
 
-/// Every option `codex exec --help` (0.169.0, captured) lists has a builder method: a new
-/// Codex's flags show up here when its help is captured.
+/// Every option `codex exec --help` lists (0.169.0 and 0.171.0, captured) has a builder
+/// method: a new Codex's flags show up here when its help is captured.
 #[test]
 fn the_builder_covers_every_flag_of_the_captured_help() {
-    let help = crate::probe::parse_help(include_str!("../../tests/fixtures/help/0.169.0/exec.txt"));
+    for text in [
+        include_str!("../../tests/fixtures/help/0.169.0/exec.txt"),
+        include_str!("../../tests/fixtures/help/0.171.0/exec.txt"),
+    ] {
+        covers(&crate::probe::parse_help(text));
+    }
+}
+
+fn covers(help: &crate::probe::HelpInfo) {
     let e = every_option();
     let emitted: std::collections::BTreeSet<String> = argv(&e)
         .into_iter()
@@ -251,6 +265,17 @@ fn version_guards() {
     assert!(
         e.check_against(&Version::new(0, 169, 0), Path::new("c"))
             .is_ok()
+    );
+    // 0.171's `--remote` on 0.169: refused before spawning, naming both versions.
+    let err = Exec::new("p")
+        .remote("ws://127.0.0.1:1")
+        .check_against(&Version::new(0, 169, 0), Path::new("/bin/codex"))
+        .err();
+    assert_eq!(
+        err.map(|e| e.to_string()).as_deref(),
+        Some(
+            "option `--remote` needs Codex newer than 0.169.0 (present in 0.171.0), but /bin/codex is 0.169.0"
+        )
     );
     let pre = Version::parse("0.131.0-alpha.2").unwrap_or_else(|e| panic!("{e}"));
     assert!(e.check_against(&pre, Path::new("c")).is_ok());

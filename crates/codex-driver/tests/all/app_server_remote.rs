@@ -118,3 +118,55 @@ async fn connects_over_a_unix_socket() -> anyhow::Result<()> {
     codex.shutdown().await?;
     Ok(())
 }
+
+/// `codex exec --remote` (0.171+): the turn runs on a listening app-server, the token passed
+/// by the name of its variable.
+#[tokio::test]
+async fn exec_runs_its_turn_on_a_listening_app_server() -> anyhow::Result<()> {
+    let caps = codex_driver::probe::Prober::new()
+        .probe(&codex_driver::Binary::at(codex()))
+        .await?;
+    if !caps.exec_flags.contains("--remote") {
+        eprintln!(
+            "SKIPPED: Codex {}'s `exec --help` has no --remote",
+            caps.version
+        );
+        return Ok(());
+    }
+    let env = Env::new(vec![MockResponse::text("through the server")]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let token_file = env.ws().join("token");
+    std::fs::write(&token_file, "exec-remote-capability")?;
+    let url = format!("ws://127.0.0.1:{port}");
+    let _server = listen(
+        &env,
+        &[
+            "--listen",
+            &url,
+            "--ws-auth",
+            "capability-token",
+            "--ws-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    // Up once a client gets through.
+    retry(|| AppServer::new().connect_ws(&url, Some("exec-remote-capability")))
+        .await?
+        .shutdown()
+        .await?;
+    let turn = env
+        .exec("hello over the wire")
+        .capabilities(caps)
+        .remote(&url)
+        .remote_auth_token_env("CODEX_TEST_REMOTE_TOKEN")
+        .env("CODEX_TEST_REMOTE_TOKEN", "exec-remote-capability")
+        .run()
+        .await?;
+    assert_eq!(turn.final_message.as_deref(), Some("through the server"));
+    let id = turn.thread_id.unwrap();
+    let saved = codex_driver::sessions::find(&codex_driver::CodexHome::new(env.home.path()), &id)?;
+    assert_eq!(saved.map(|s| s.thread_id), Some(id));
+    Ok(())
+}
