@@ -63,8 +63,9 @@ fn snapshot(index: &SessionIndex) -> Result<Markers> {
         .collect())
 }
 
-/// What changed between two snapshots, with each changed thread's current info.
-fn diff(index: &SessionIndex, before: &Markers, now: &Markers) -> Vec<Result<SessionChange>> {
+/// What changed between two snapshots, with each changed thread's current info. A thread
+/// whose rollout is not readable yet is taken out of `now`, so the next round reports it.
+fn diff(index: &SessionIndex, before: &Markers, now: &mut Markers) -> Vec<Result<SessionChange>> {
     let mut out = Vec::new();
     let mut changed: Vec<(&String, &(Option<i64>, bool))> = now
         .iter()
@@ -72,10 +73,15 @@ fn diff(index: &SessionIndex, before: &Markers, now: &Markers) -> Vec<Result<Ses
         .collect();
     // Oldest change first, so a consumer sees them in the order they happened.
     changed.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
+    let mut not_yet = Vec::new();
     for (id, (_, archived)) in changed {
         let info = match index.get(id) {
             Ok(Some(i)) => i,
-            Ok(None) => continue, // its rollout is not there (yet)
+            Ok(None) => {
+                // Its rollout is not there yet: report it when it is.
+                not_yet.push(id.clone());
+                continue;
+            }
             Err(e) => {
                 out.push(Err(e));
                 continue;
@@ -87,6 +93,12 @@ fn diff(index: &SessionIndex, before: &Markers, now: &Markers) -> Vec<Result<Ses
             Some((_, was)) if *was != *archived => SessionChange::Unarchived(info),
             Some(_) => SessionChange::Updated(info),
         }));
+    }
+    for id in not_yet {
+        match before.get(&id) {
+            Some(m) => now.insert(id, *m),
+            None => now.remove(&id),
+        };
     }
     let mut removed: Vec<&String> = before.keys().filter(|id| !now.contains_key(*id)).collect();
     removed.sort();
@@ -124,7 +136,7 @@ impl SessionWatch {
                 let idx = index.clone();
                 let prev = before.clone();
                 let round = tokio::task::spawn_blocking(move || {
-                    snapshot(&idx).map(|now| (diff(&idx, &prev, &now), now))
+                    snapshot(&idx).map(|mut now| (diff(&idx, &prev, &mut now), now))
                 })
                 .await;
                 let changes = match round {
@@ -160,5 +172,39 @@ impl Stream for SessionWatch {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::CodexHome;
+    use crate::sessions::Backend;
+
+    /// A thread the markers show before its rollout can be read is reported once it can.
+    #[test]
+    fn a_thread_not_readable_yet_is_reported_later() {
+        let d = tempfile::tempdir().unwrap();
+        let home = CodexHome::new(d.path());
+        let index = SessionIndex::new(&home).backend(Backend::Files);
+        let id = "01a23a85-5bc2-7fa1-abe5-bb6ba8767202".to_owned();
+        let before = Markers::new();
+        let mut now: Markers = [(id.clone(), (Some(1), false))].into();
+        assert!(diff(&index, &before, &mut now).is_empty());
+        assert!(now.is_empty(), "kept back for the next round");
+        let dir = home.sessions_dir().join("2026/12/03");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("rollout-2026-12-03T06-09-08-{id}.jsonl")),
+            format!("{{\"type\":\"session_meta\",\"payload\":{{\"id\":\"{id}\"}}}}\n"),
+        )
+        .unwrap();
+        let mut later: Markers = [(id.clone(), (Some(2), false))].into();
+        let changes = diff(&index, &now, &mut later);
+        assert!(
+            matches!(changes.as_slice(), [Ok(SessionChange::Added(s))] if s.thread_id == id),
+            "{changes:?}"
+        );
+        assert!(later.contains_key(&id));
     }
 }
