@@ -9,6 +9,10 @@
 //! - every struct keeps fields it does not know in `extra`;
 //! - the `web_search` item, whose line repeats the `id` key, parses (the first `id` is the
 //!   item id, the second the search call id);
+//! - a known event or item whose payload changed shape (a field missing, renamed or of another
+//!   type) is still that event: the fields that fit are decoded, the others keep their
+//!   default and are kept as sent in `extra` (so a `turn.completed` ends the turn whatever its
+//!   usage looks like);
 //! - a line that is not JSON becomes a [`Diagnostic`], never an error.
 //!
 //! ```
@@ -57,7 +61,8 @@ pub enum ThreadEvent {
     /// `error`: a fatal stream error (precedes `turn.failed`).
     #[serde(rename = "error")]
     Error(StreamError),
-    /// An event this library does not know (or a known one whose shape changed), kept whole.
+    /// An event of a type this library does not know, kept whole. (A known type whose payload
+    /// changed shape is still decoded as that type; see the [module docs](self).)
     #[serde(untagged)]
     Unknown(Value),
 }
@@ -663,11 +668,21 @@ pub(crate) fn parse_numbered_line(line: &str, line_number: u64) -> Line {
         return Line::Blank;
     }
     match serde_json::from_str::<ThreadEvent>(trimmed) {
+        Ok(ThreadEvent::Unknown(v)) => {
+            Line::Event(repair::repair(&v).unwrap_or(ThreadEvent::Unknown(v)))
+        }
+        // A known item type whose fields didn't fit fell back to `ItemDetails::Unknown`.
+        Ok(ev) if repair::lost_a_known_item(&ev) => {
+            let fixed = serde_json::from_str::<Value>(trimmed)
+                .ok()
+                .and_then(|v| repair::repair(&v));
+            Line::Event(fixed.unwrap_or(ev))
+        }
         Ok(ev) => Line::Event(ev),
-        // Valid JSON that is not an object, or an object whose known-tag payload failed
-        // (the untagged fallback only takes what parses as a Value): keep it whole.
+        // Valid JSON that is not an object, or an object whose known-tag payload failed:
+        // a known type is decoded field by field (see `repair`), anything else kept whole.
         Err(err) => match serde_json::from_str::<Value>(trimmed) {
-            Ok(v) => Line::Event(ThreadEvent::Unknown(v)),
+            Ok(v) => Line::Event(repair::repair(&v).unwrap_or(ThreadEvent::Unknown(v))),
             Err(_) => Line::Diagnostic(Diagnostic::NotJson {
                 line_number,
                 text: cut(trimmed, DIAGNOSTIC_KEEP),
@@ -692,5 +707,6 @@ pub fn parse_jsonl(text: &str) -> (Vec<ThreadEvent>, Vec<Diagnostic>) {
     (events, diags)
 }
 
+mod repair;
 #[cfg(test)]
 mod tests;

@@ -50,6 +50,13 @@ case "$FAKE_MODE" in
     echo '{"type":"item.completed","item":{"id":"item_0","type":"error","message":"disk on fire"}}'
     echo "thread 'main' panicked at core/src/lib.rs:1:1: oh no" >&2
     exit 101 ;;
+  drift)
+    # Known events of another shape: a future Codex's turn must still end as completed.
+    echo '{"type":"turn.started","turn":{"id":7}}'
+    echo '{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":{"parts":["a","b"]},"phase":"final"}}'
+    echo '{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"the answer"}}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":"12","cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":{"n":1}}}'
+    ;;
   no-terminal) echo '{"type":"turn.started"}' ;;
   signal) kill -9 $$ ;;
   leaky)
@@ -109,6 +116,24 @@ async fn garbage_unknown_and_huge_lines_never_fail_the_stream() -> anyhow::Resul
         &turn.diagnostics[0],
         Diagnostic::NotJson { line_number: 2, text, .. } if text == "Reading additional input from stdin..."
     ));
+    Ok(())
+}
+
+/// Known events whose payload changed shape are still those events: the turn ends as
+/// completed with what fit (the rest kept in `extra`), not as a stream without an end.
+#[tokio::test]
+async fn a_turn_completed_of_another_shape_still_completes_the_turn() -> anyhow::Result<()> {
+    let turn = fake("drift").run().await?;
+    assert_eq!(turn.final_message.as_deref(), Some("the answer"));
+    let usage = turn.usage.unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (0, 5));
+    match &turn.items[0].details {
+        ItemDetails::AgentMessage(m) => {
+            assert_eq!(m.text, "");
+            assert_eq!(m.extra["text"], serde_json::json!({"parts": ["a", "b"]}));
+        }
+        other => panic!("{other:?}"),
+    }
     Ok(())
 }
 
