@@ -21,6 +21,7 @@ pub mod mcp;
 pub mod notify;
 pub mod probe;
 mod process;
+mod repair;
 pub mod schema;
 pub mod sessions;
 pub mod spawn;

@@ -67,6 +67,41 @@ pub use streams::{Notifications, ThreadStatusChanges};
 pub use thread::{Thread, ThreadOpened, TurnInput, text_input};
 pub use turn::{TurnControl, TurnHandle, TurnOutcome};
 
+/// [`ServerNotification::decode`], and a `turn/completed` whose payload changed shape decoded
+/// field by field (what doesn't fit kept as sent in `extra`), so a turn always ends.
+pub(crate) fn decode_notification(
+    method: &str,
+    params: serde_json::Value,
+) -> protocol::ServerNotification {
+    use protocol::ServerNotification;
+    let n = ServerNotification::decode(method, params);
+    match n {
+        ServerNotification::Unknown { method, params } if method == "turn/completed" => {
+            repair_turn_completed(&params).unwrap_or(ServerNotification::Unknown { method, params })
+        }
+        other => other,
+    }
+}
+
+fn repair_turn_completed(params: &serde_json::Value) -> Option<protocol::ServerNotification> {
+    use protocol::ServerNotification;
+    use serde::Deserialize;
+    use serde_json::{Map, Value, json};
+    let fields = params.as_object()?.clone();
+    let Value::Object(skeleton) =
+        json!({"threadId": "", "turn": {"id": "", "items": [], "status": "completed"}})
+    else {
+        return None;
+    };
+    let fits = |m: &Map<String, Value>| {
+        protocol::TurnCompletedNotification::deserialize(&Value::Object(m.clone())).is_ok()
+    };
+    let (good, bad) = crate::repair::fit_nested(&skeleton, fields, fits);
+    let mut n = protocol::TurnCompletedNotification::deserialize(&Value::Object(good)).ok()?;
+    n.extra.extend(bad);
+    Some(ServerNotification::TurnCompleted(n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::protocol::{ServerNotification, ThreadItem, TurnStatus};
@@ -143,5 +178,39 @@ mod tests {
     fn a_known_method_with_bad_params_is_unknown_not_an_error() {
         let n = ServerNotification::decode("turn/completed", json!({"threadId": 5}));
         assert!(matches!(n, ServerNotification::Unknown { .. }));
+    }
+
+    /// A `turn/completed` of another shape still ends its turn: what fits is decoded, the rest
+    /// kept in `extra`.
+    #[test]
+    fn a_turn_completed_of_another_shape_is_still_the_turn_end() {
+        let n = super::decode_notification(
+            "turn/completed",
+            json!({"threadId": "t", "turn": {"id": "u", "status": "completed", "items": "many", "durationMs": "slow"}}),
+        );
+        let ServerNotification::TurnCompleted(c) = &n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(
+            (c.thread_id.as_str(), c.turn.id.as_str(), &c.turn.status),
+            ("t", "u", &TurnStatus::Completed)
+        );
+        assert!(c.turn.items.is_empty());
+        assert_eq!(c.extra["turn"]["items"], "many");
+        // A failed turn stays failed, and its error message survives a retyped sibling.
+        let n = super::decode_notification(
+            "turn/completed",
+            json!({"threadId": 7, "turn": {"id": "u", "status": "failed", "items": [], "error": {"message": "boom", "codexErrorInfo": 5}}}),
+        );
+        let ServerNotification::TurnCompleted(c) = &n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(c.turn.status, TurnStatus::Failed);
+        assert_eq!(c.extra["threadId"], 7);
+        // Not an object at all: kept whole.
+        assert!(matches!(
+            super::decode_notification("turn/completed", json!("done")),
+            ServerNotification::Unknown { .. }
+        ));
     }
 }

@@ -373,7 +373,7 @@ impl Rpc {
                 let routed = Routed {
                     thread_id,
                     turn_id,
-                    notification: ServerNotification::decode(&method, params),
+                    notification: super::decode_notification(&method, params),
                 };
                 self.route(routed).await;
             }

@@ -8,6 +8,7 @@
 //! same is done inside the `item` of `item.*` events.
 
 use super::{ItemDetails, ThreadEvent};
+use crate::repair::sort_fields;
 use serde_json::{Map, Value, json};
 
 /// The smallest valid payload of each known event type: what a missing required field
@@ -82,27 +83,6 @@ pub(super) fn lost_a_known_item(ev: &ThreadEvent) -> bool {
     })
 }
 
-/// Splits `fields` into those that fit (over `skeleton`, each tested alone through `test`)
-/// and those that don't.
-fn sort_fields(
-    skeleton: &Map<String, Value>,
-    fields: Map<String, Value>,
-    test: impl Fn(&Map<String, Value>) -> bool,
-) -> (Map<String, Value>, Map<String, Value>) {
-    let mut good = skeleton.clone();
-    let mut bad = Map::new();
-    for (k, v) in fields {
-        let mut one = skeleton.clone();
-        one.insert(k.clone(), v.clone());
-        if test(&one) {
-            good.insert(k, v);
-        } else {
-            bad.insert(k, v);
-        }
-    }
-    (good, bad)
-}
-
 /// A known event that failed to decode, decoded field by field; `None` for an unknown type
 /// (kept as [`ThreadEvent::Unknown`] by the caller).
 pub(super) fn repair(value: &Value) -> Option<ThreadEvent> {
@@ -111,20 +91,10 @@ pub(super) fn repair(value: &Value) -> Option<ThreadEvent> {
     let skeleton = event_skeleton(ty)?;
     let mut fields = obj.clone();
     fields.remove("type");
-    let (mut good, mut bad) = sort_fields(&skeleton, fields, |p| decodes(ty, p).is_some());
     // An object that doesn't fit (`usage`, `error`): what of it fits is kept; the original
     // goes to `extra` with the rest.
-    for (k, v) in &bad {
-        if let (Value::Object(inner), Some(Value::Object(base))) = (v, skeleton.get(k)) {
-            let with = |o: &Map<String, Value>| {
-                let mut p = good.clone();
-                p.insert(k.clone(), Value::Object(o.clone()));
-                decodes(ty, &p).is_some()
-            };
-            let (fixed, _) = sort_fields(base, inner.clone(), with);
-            good.insert(k.clone(), Value::Object(fixed));
-        }
-    }
+    let (mut good, mut bad) =
+        crate::repair::fit_nested(&skeleton, fields, |p| decodes(ty, p).is_some());
     // An item that doesn't fit: repaired the same way, inside.
     let mut bad_item_fields = Map::new();
     if let Some(Value::Object(item)) = bad.get("item").cloned()
