@@ -59,17 +59,19 @@ where
     Err(last.unwrap())
 }
 
-#[tokio::test]
-async fn connects_over_websocket_with_a_capability_token() -> anyhow::Result<()> {
-    let env = Env::new(vec![MockResponse::text("over ws")]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
+/// `codex app-server --listen ws://127.0.0.1:<free port>` requiring capability `token`; its
+/// URL.
+fn ws_listener(env: &Env, token: &str) -> (Listener, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
         .port();
     let token_file = env.ws().join("token");
-    std::fs::write(&token_file, "s3cret-capability")?;
+    std::fs::write(&token_file, token).unwrap();
     let url = format!("ws://127.0.0.1:{port}");
-    let _server = listen(
-        &env,
+    let server = listen(
+        env,
         &[
             "--listen",
             &url,
@@ -79,6 +81,13 @@ async fn connects_over_websocket_with_a_capability_token() -> anyhow::Result<()>
             token_file.to_str().unwrap(),
         ],
     );
+    (server, url)
+}
+
+#[tokio::test]
+async fn connects_over_websocket_with_a_capability_token() -> anyhow::Result<()> {
+    let env = Env::new(vec![MockResponse::text("over ws")]).await;
+    let (_server, url) = ws_listener(&env, "s3cret-capability");
     let codex = retry(|| AppServer::new().connect_ws(&url, Some("s3cret-capability"))).await?;
     let mut thread = codex
         .start_thread(params(&env, "never", SandboxMode::ReadOnly))
@@ -134,23 +143,7 @@ async fn exec_runs_its_turn_on_a_listening_app_server() -> anyhow::Result<()> {
         return Ok(());
     }
     let env = Env::new(vec![MockResponse::text("through the server")]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let token_file = env.ws().join("token");
-    std::fs::write(&token_file, "exec-remote-capability")?;
-    let url = format!("ws://127.0.0.1:{port}");
-    let _server = listen(
-        &env,
-        &[
-            "--listen",
-            &url,
-            "--ws-auth",
-            "capability-token",
-            "--ws-token-file",
-            token_file.to_str().unwrap(),
-        ],
-    );
+    let (_server, url) = ws_listener(&env, "exec-remote-capability");
     // Up once a client gets through.
     retry(|| AppServer::new().connect_ws(&url, Some("exec-remote-capability")))
         .await?
