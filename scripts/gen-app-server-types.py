@@ -99,6 +99,8 @@ class Gen:
         self.origin = {}  # name -> the schema definition whose generation emitted it
         self.current = None  # the definition being generated
         self.shape = {}  # name -> what the `UnknownFields` impl walks (see `unknown_impl`)
+        self.tagged = {}  # internally tagged union -> (tag, [(tag value, variant, payload struct)])
+        self.required = {}  # struct -> the JSON names of its required, non-nullable fields
 
     def ref_name(self, ref):
         return type_name(ref.split("/")[-1])
@@ -216,6 +218,7 @@ class Gen:
         src += "#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]\n#[non_exhaustive]\n"
         src += f"pub enum {name} {{\n" + "".join(variants)
         src += "    /// A value this version of the library does not know.\n    #[serde(untagged)]\n    Unknown(String),\n}\n"
+        src += DEFAULT_UNKNOWN.format(name=name, value="String::new()")
         del self.out[name]
         self.emit(name, src, "enum")
         self.shape[name] = ("string",)
@@ -250,6 +253,8 @@ class Gen:
             if fname.rstrip("_") != pname or fname.endswith("_"):
                 if fname != pname:
                     attrs.append(f"rename = {json.dumps(pname)}")
+            if not optional:
+                self.required.setdefault(name, set()).add(pname)
             if optional:
                 t = f"Option<{t}>"
                 attrs.append('default, skip_serializing_if = "Option::is_none"')
@@ -313,12 +318,16 @@ class Gen:
                     walk.append((vn, None, sname))
                     variants.append(doc(a.get("description"), "    ") + f"    #[serde(rename = {json.dumps(val)})]\n    {vn}({sname}),\n")
                 src = doc(desc)
-                src += "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n#[non_exhaustive]\n"
+                # Deserialize is by hand (see `tagged_impl`): a known tag whose payload does not
+                # fit is repaired field by field instead of falling into `Unknown`.
+                src += "#[derive(Debug, Clone, PartialEq, Serialize)]\n#[non_exhaustive]\n"
                 src += f"#[serde(tag = {json.dumps(tag)})]\npub enum {name} {{\n" + "".join(variants)
                 src += "    /// A variant this version of the library does not know, kept whole.\n    #[serde(untagged)]\n    Unknown(Value),\n}\n"
+                src += DEFAULT_UNKNOWN.format(name=name, value="Value::Null")
                 del self.out[name]
                 self.emit(name, src, "enum")
                 self.shape[name] = ("enum", walk)
+                self.tagged[name] = (tag, [(a["properties"][tag]["enum"][0], vn, sn) for a, (vn, _, sn) in zip(objs, walk)])
                 return
         # 3. strings and one-key objects -> externally tagged
         def one_key(a):
@@ -352,6 +361,7 @@ class Gen:
             src += "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n#[non_exhaustive]\n"
             src += f"pub enum {name} {{\n" + "".join(variants)
             src += "    /// A variant this version of the library does not know, kept whole.\n    #[serde(untagged)]\n    Unknown(Value),\n}\n"
+            src += DEFAULT_UNKNOWN.format(name=name, value="Value::Null")
             del self.out[name]
             self.emit(name, src, "enum")
             self.shape[name] = ("enum", walk)
@@ -403,6 +413,56 @@ class Gen:
             body += "            Self::Unknown(_) => out.push(at.to_owned()),\n        }\n"
         return head + body + "    }\n}\n\n"
 
+    def repair_impl(self, name, defaults):
+        """The `Repair` impl of generated type `name` (and the `Deserialize` of a tagged union)."""
+        kind = self.kind.get(name)
+        if kind == "alias":
+            return ""
+        shape = self.shape.get(name)
+        if name in self.tagged:
+            tag, arms = self.tagged[name]
+            src = f"impl<'de> Deserialize<'de> for {name} {{\n    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {{\n"
+            src += "        Ok(Self::from_value(Value::deserialize(d)?))\n    }\n}\n\n"
+            src += f"impl {name} {{\n    fn from_value(v: Value) -> Self {{\n"
+            src += f"        let (tag, body) = match split_tag(v, {json.dumps(tag)}) {{\n            Ok(split) => split,\n            Err(v) => return Self::Unknown(v),\n        }};\n"
+            src += "        let decoded = match tag.as_str() {\n"
+            for val, vn, sn in arms:
+                src += f"            {json.dumps(val)} => {sn}::repair(&body).map(Self::{vn}),\n"
+            src += "            _ => None,\n        };\n"
+            src += f"        decoded.unwrap_or_else(|| Self::Unknown(join_tag(body, {json.dumps(tag)}, tag)))\n    }}\n}}\n\n"
+            src += f"impl Repair for {name} {{\n    fn repair(v: &Value) -> Option<Self> {{\n        Some(Self::from_value(v.clone()))\n    }}\n}}\n\n"
+            return src
+        if shape and shape[0] == "struct":
+            src = f"impl Repair for {name} {{\n    fn repair(v: &Value) -> Option<Self> {{\n"
+            src += "        if let Ok(t) = Self::deserialize(v) {\n            return Some(t);\n        }\n"
+            keys = ", ".join(json.dumps(pn) for _, pn, _ in shape[1])
+            mut = "mut " if shape[1] else ""
+            src += f"        let {mut}f = Fields::new(v, &[{keys}])?;\n        Some(Self {{\n"
+            for fname, pname, t in shape[1]:
+                if t.startswith("Option<"):
+                    call = f"f.opt({json.dumps(pname)})"
+                elif self.has_default(t, defaults):
+                    call = f"f.req({json.dumps(pname)})"
+                else:
+                    sys.exit(f"gen-app-server-types: {name}.{pname} ({t}) has no Default to repair with")
+                src += f"            {fname}: {call},\n"
+            src += "            extra: f.finish(),\n        })\n    }\n}\n\n"
+            return src
+        return f"impl Repair for {name} {{}}\n\n"
+
+    def has_default(self, t, ok):
+        if t.startswith(("Option<", "Vec<", "BTreeMap<", "Map<")):
+            return True
+        if t in ("String", "bool", "i64", "u64", "f64", "Value"):
+            return True
+        if self.kind.get(t) == "enum":
+            return True
+        if self.kind.get(t) == "alias":
+            src = self.out[t]
+            m = re.search(r"= (.*);", src)
+            return bool(m) and self.has_default(m.group(1), ok)
+        return t in ok
+
     def defaults(self):
         """Structs whose every field type has a Default."""
         ok = set()
@@ -412,6 +472,8 @@ class Gen:
             if t.startswith(("Option<", "Vec<", "BTreeMap<", "Map<")):
                 return True
             if t in ("String", "bool", "i64", "u64", "f64", "Value"):
+                return True
+            if self.kind.get(t) == "enum":
                 return True
             if self.kind.get(t) == "alias":
                 src = self.out[t]
@@ -456,6 +518,8 @@ RESPONSE_OF = {
     "account/workspaceMessages/read": "GetWorkspaceMessagesResponse",
     "config/value/write": "ConfigWriteResponse",
     "config/batchWrite": "ConfigWriteResponse",
+    # 0.171 has no ModelProviderDefaultSetResponse; the real binary answers a ConfigWriteResponse.
+    "modelProvider/default/set": "ConfigWriteResponse",
     "config/mcpServer/reload": "McpServerRefreshResponse",
     "configRequirements/read": "ConfigRequirementsReadResponse",
     "externalAgentConfig/import/readHistories": "ExternalAgentConfigImportHistoriesReadResponse",
@@ -467,6 +531,148 @@ NAMESPACE_DOC = {
     "unreached": "Types of the schema that no method's params, response or notification reaches.",
     "misc": "Types reached only by methods outside every named namespace (initialize, warnings, errors, feedback, ...).",
 }
+
+
+# An enum's default is its `Unknown` arm: what a repaired message holds where a value was missing.
+DEFAULT_UNKNOWN = """
+/// `Unknown`: what a repaired message (see [`Repair`]) holds where the value was missing.
+impl Default for {name} {{
+    fn default() -> Self {{
+        Self::Unknown({value})
+    }}
+}}
+"""
+
+REPAIR_RS = """//! [`Repair`]: decoding what a different Codex release sent in a shape these types don't expect.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Decodes a value that may not fit its type, keeping what fits. Implemented by every generated
+/// type; the dispatch of notifications, server requests and responses goes through it.
+///
+/// A value that decodes as is costs nothing more. Otherwise a struct is rebuilt field by field:
+/// a missing field is `None` or its type's default, a field whose value does not fit (another
+/// type, a changed shape) is `None`/default too and its raw JSON is kept in `extra` under its
+/// own name, so re-serializing gives back what was received. A tagged union's known tag whose
+/// payload does not fit is repaired the same way, so the variant is still recognized (an enum's
+/// default is its `Unknown` arm). Only a struct that is not a JSON object at all cannot be
+/// repaired: `None` here, and the message `Unknown` one level up.
+pub trait Repair: Sized + DeserializeOwned {
+    /// `v` decoded, repaired if it must be; `None` when it cannot be.
+    fn repair(v: &Value) -> Option<Self> {
+        Self::deserialize(v).ok()
+    }
+}
+
+impl<T: Repair> Repair for Option<T> {
+    fn repair(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            v => T::repair(v).map(Some),
+        }
+    }
+}
+
+impl<T: Repair> Repair for Vec<T> {
+    fn repair(v: &Value) -> Option<Self> {
+        v.as_array()?.iter().map(T::repair).collect()
+    }
+}
+
+impl<T: Repair> Repair for BTreeMap<String, T> {
+    fn repair(v: &Value) -> Option<Self> {
+        v.as_object()?
+            .iter()
+            .map(|(k, v)| T::repair(v).map(|t| (k.clone(), t)))
+            .collect()
+    }
+}
+
+impl Repair for String {}
+impl Repair for bool {}
+impl Repair for i64 {}
+impl Repair for u64 {}
+impl Repair for f64 {}
+impl Repair for Value {}
+impl Repair for Map<String, Value> {}
+
+/// The fields of an object being repaired, and what will be its `extra`.
+pub(crate) struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    extra: Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    /// `None` when `v` is not an object. Keys outside `known` go to `extra` as they are.
+    pub(crate) fn new(v: &'a Value, known: &[&str]) -> Option<Self> {
+        let object = v.as_object()?;
+        let extra = object
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Some(Self { object, extra })
+    }
+
+    /// An optional field: absent, null or not fitting is `None` (the latter kept in `extra`).
+    pub(crate) fn opt<T: Repair>(&mut self, key: &str) -> Option<T> {
+        match self.object.get(key) {
+            None | Some(Value::Null) => None,
+            Some(v) => self.fit(key, v),
+        }
+    }
+
+    /// A required field with a default: absent or not fitting is the default.
+    pub(crate) fn req<T: Repair + Default>(&mut self, key: &str) -> T {
+        match self.object.get(key) {
+            None => T::default(),
+            Some(v) => self.fit(key, v).unwrap_or_default(),
+        }
+    }
+
+    fn fit<T: Repair>(&mut self, key: &str, v: &Value) -> Option<T> {
+        let fitted = T::repair(v);
+        if fitted.is_none() {
+            self.extra.insert(key.to_owned(), v.clone());
+        }
+        fitted
+    }
+
+    /// The `extra` of the repaired object.
+    pub(crate) fn finish(self) -> Map<String, Value> {
+        self.extra
+    }
+}
+
+/// Splits the tag off an internally tagged object: `(tag, the rest)`, or the value back when it
+/// is not an object with a string tag.
+pub(crate) fn split_tag(v: Value, key: &str) -> Result<(String, Value), Value> {
+    let Value::Object(mut m) = v else {
+        return Err(v);
+    };
+    match m.remove(key) {
+        Some(Value::String(tag)) => Ok((tag, Value::Object(m))),
+        Some(other) => {
+            m.insert(key.to_owned(), other);
+            Err(Value::Object(m))
+        }
+        None => Err(Value::Object(m)),
+    }
+}
+
+/// The object [`split_tag`] split, whole again.
+pub(crate) fn join_tag(body: Value, key: &str, tag: String) -> Value {
+    match body {
+        Value::Object(mut m) => {
+            m.insert(key.to_owned(), Value::String(tag));
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+"""
 
 
 UNKNOWN_RS = """//! [`UnknownFields`]: what a newer Codex sent that these types do not know.
@@ -714,7 +920,7 @@ def main():
         src = g.out[name]
         if name in defaults:
             src = src.replace("#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\npub struct", "#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\npub struct", 1)
-        files.setdefault(module_of_def[g.origin[name]], []).append((name, src + "\n" + g.unknown_impl(name)))
+        files.setdefault(module_of_def[g.origin[name]], []).append((name, src + "\n" + g.unknown_impl(name) + g.repair_impl(name, defaults)))
 
     all_types = set(g.out)
     header = HEADER.format(release=release)
@@ -729,10 +935,10 @@ def main():
             f.write(header + f"//! {doc}\n\n" + imports(body, own, all_types) + "\n" + body)
 
     w = [header, "//! Method tables: typed client requests and the dispatch of server notifications and requests.\n\n"]
-    w.append("use serde::{Deserialize, Serialize};\nuse serde_json::Value;\n\nuse super::*;\n\n")
+    w.append("use serde::Serialize;\nuse serde_json::Value;\n\nuse super::*;\n\n")
     # Client requests: method names and typed request/response pairs.
     w.append("/// A client-to-server request: its method name and response type.\n")
-    w.append("pub trait ClientRequest: Serialize {\n    /// JSON-RPC method.\n    const METHOD: &'static str;\n    /// The `result` type.\n    type Response: serde::de::DeserializeOwned;\n}\n\n")
+    w.append("pub trait ClientRequest: Serialize {\n    /// JSON-RPC method.\n    const METHOD: &'static str;\n    /// The `result` type.\n    type Response: serde::de::DeserializeOwned + Repair;\n}\n\n")
     for m, p, resp in requests:
         w.append(f"impl ClientRequest for {p} {{\n    const METHOD: &'static str = {json.dumps(m)};\n    type Response = {resp};\n}}\n\n")
     w.append("/// Every client request method of this protocol version.\npub const CLIENT_REQUEST_METHODS: &[&str] = &[\n")
@@ -759,11 +965,11 @@ def main():
         s += f"    /// A method this version does not know, or {params_kind} that did not decode; kept whole.\n"
         s += "    Unknown {\n        /// The method.\n        method: String,\n        /// The raw params.\n        params: Value,\n    },\n}\n\n"
         s += f"impl {enum} {{\n"
-        s += "    /// Decodes by method; never fails (falls back to `Unknown`).\n"
+        s += "    /// Decodes by method; never fails. Params of a known method that do not fit the types\n    /// are repaired ([`Repair`]); only params that cannot be are kept whole in `Unknown`.\n"
         s += "    pub fn decode(method: &str, params: Value) -> Self {\n        match method {\n"
         for vn, m, p in vnames:
             if p:
-                s += f"            {json.dumps(m)} => match {p}::deserialize(&params) {{\n                Ok(v) => Self::{vn}(v),\n                Err(_) => Self::Unknown {{ method: method.to_owned(), params }},\n            }},\n"
+                s += f"            {json.dumps(m)} => match {p}::repair(&params) {{\n                Some(v) => Self::{vn}(v),\n                None => Self::Unknown {{ method: method.to_owned(), params }},\n            }},\n"
             else:
                 s += f"            {json.dumps(m)} => Self::{vn}(params),\n"
         s += "            _ => Self::Unknown { method: method.to_owned(), params },\n        }\n    }\n\n"
@@ -804,8 +1010,10 @@ def main():
 
     with open(f"{out_dir}/unknown.rs", "w") as f:
         f.write(header + UNKNOWN_RS)
+    with open(f"{out_dir}/repair.rs", "w") as f:
+        f.write(header + REPAIR_RS)
 
-    mods = sorted(list(files) + ["methods", "unknown"])
+    mods = sorted(list(files) + ["methods", "unknown", "repair"])
     m = [header]
     m.append(f"//! Codex app-server protocol types, generated from the JSON Schema of Codex {release}.\n//!\n")
     m.append("//! One file per method namespace (see scripts/gen-app-server-types.py for how a type's file is\n")

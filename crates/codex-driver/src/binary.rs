@@ -13,16 +13,36 @@ use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 /// The Codex releases this library supports (a semver requirement).
-pub const SUPPORTED_CODEX: &str = ">=0.130.0, <=0.169.0";
+pub const SUPPORTED_CODEX: &str = ">=0.130.0, <=0.171.0";
 
 /// The releases the test suite runs against, newest first.
-pub const TESTED_CODEX: &[&str] = &["0.169.0", "0.130.0"];
+pub const TESTED_CODEX: &[&str] = &["0.171.0", "0.169.0", "0.163.0", "0.153.4", "0.130.0"];
 
 /// The `dist.integrity` of each [`TESTED_CODEX`] release's npm platform package
 /// (`@openai/codex@<version>-<platform>`), as `(version, npm platform, integrity)`, recorded
 /// from the public registry with `scripts/pin-codex-integrity`. A managed install of one of
 /// these refuses any other tarball, whatever the registry's metadata says.
 pub const TESTED_CODEX_INTEGRITY: &[(&str, &str, &str)] = &[
+    (
+        "0.171.0",
+        "linux-x64",
+        "sha512-l66NZkQgdk2C3pbcfULDz42yEUB581MVA6I+Y43Wp4OIqEy73HCdmZ0GTjeAHY2ycuH4N00d9VsLrwT1jxshTw==",
+    ),
+    (
+        "0.171.0",
+        "linux-arm64",
+        "sha512-9z17t4bbUJ9UCIb49O4PoA+ki+45q3rd8nZ8PeH6sYnlKkBld/Xpo/OS3h3Ti954+foshX4o7k5TCU8N7zzqQA==",
+    ),
+    (
+        "0.171.0",
+        "darwin-x64",
+        "sha512-pwN5uNEKx/mZjwBEf/6CKq6SJMfJS5kruV3sJQAk7ebIPvC58Ote3CicIxETDZtjLj35rNv3PLPd7mHCg6hGPw==",
+    ),
+    (
+        "0.171.0",
+        "darwin-arm64",
+        "sha512-hIYTkRUpuYpkVfTq4cpby0PXqhAVcIgE7f6FoyY1lt2RyARj3GXS1Can/dIYUBItVhXzhb98HYHZNzCX74QRlQ==",
+    ),
     (
         "0.169.0",
         "linux-x64",
@@ -42,6 +62,46 @@ pub const TESTED_CODEX_INTEGRITY: &[(&str, &str, &str)] = &[
         "0.169.0",
         "darwin-arm64",
         "sha512-5WsWFBbVP78D+6FvNo1MMVxLPZdmcoQlqVJFrF4qx/TmvneLnMQKtLyXkUo54XOTDfoYKpNouTJ/F7gTVA8FnQ==",
+    ),
+    (
+        "0.163.0",
+        "linux-x64",
+        "sha512-uwRaOsrYogLQhcxAM/GoeWrw0QIWEMRo7c9gM8sKAviVkZQHlu9kRLJ5PkufbV+ABGjyZgIwiFdJ0LCJ0N6e8w==",
+    ),
+    (
+        "0.163.0",
+        "linux-arm64",
+        "sha512-IH2/R+4OarjGvsAf1ll3fdyLwrPgYLl3uzp6u9CyD9sj2Lw+ViDSe3QBZVHdcHJs0eIiZFg6Wprcuy4CRZaUGw==",
+    ),
+    (
+        "0.163.0",
+        "darwin-x64",
+        "sha512-Ioj7h+B1ME9ZU1PH1ATfvFV5DiototEpFFaSSbg3kfDifB9djhl5fcJ++g5mpcL/+uVbcnReei+RiSXEx8o+kw==",
+    ),
+    (
+        "0.163.0",
+        "darwin-arm64",
+        "sha512-i7Dzk2a5aGmuGM9aNZgaUVTojZ/4bc5lRfosz++Y7X2BGhDkz+cySgbD+NYS1pOxfm0VEbLi9PZ3pAulI4kchw==",
+    ),
+    (
+        "0.153.4",
+        "linux-x64",
+        "sha512-x1EcwBlY3AObM1VTUHNM2AzAJQsyreGdagpF+qFiYi/Oa30VBktvvG0C6tLtCzqW6hjZNWkGZQWmeVk7MuJKWg==",
+    ),
+    (
+        "0.153.4",
+        "linux-arm64",
+        "sha512-QKdjYLYV4hXIuUQDP3P6F4NXuWFoKo9WUoV4nAREIx55kiUyi8UsYdsVobkeXir5n/maEQgYMCKLHVma4rNPiw==",
+    ),
+    (
+        "0.153.4",
+        "darwin-x64",
+        "sha512-vnSbbPzfoDZmmyzsxswsDDXQ06IVFBzkQU7/hroB3ji93Ok2utcsq8Psfk2tjF5r9mEx8RWFJhzuTGHG26/NDA==",
+    ),
+    (
+        "0.153.4",
+        "darwin-arm64",
+        "sha512-B1qhN3fa1ay0R0wGziXqgwSkB5icpYChNKHhtBHff/0UtSTC7z+l8aTtvMlGjH3E8HEvY3+njIJelM9CAAoVWg==",
     ),
     (
         "0.130.0",
@@ -631,10 +691,37 @@ mod tests {
     fn support_levels() {
         assert_eq!(support(&Version::new(0, 169, 0)), Support::Tested);
         assert_eq!(support(&Version::new(0, 150, 2)), Support::Supported);
-        assert_eq!(support(&Version::new(0, 170, 0)), Support::NewerThanTested);
+        assert_eq!(support(&Version::new(0, 171, 0)), Support::Tested);
+        assert_eq!(support(&Version::new(0, 172, 0)), Support::NewerThanTested);
+        assert_eq!(support(&Version::new(0, 129, 9)), Support::TooOld);
         assert_eq!(support(&Version::new(0, 50, 0)), Support::TooOld);
-        let pre = Version::parse("0.170.0-alpha.1").unwrap_or_else(|e| panic!("{e}"));
+        let pre = Version::parse("0.172.0-alpha.1").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(support(&pre), Support::NewerThanTested);
+    }
+
+    /// The repository's CODEX_VERSIONS (what CI installs and tests) is TESTED_CODEX, in order,
+    /// every one inside SUPPORTED_CODEX and pinned for every platform the installer knows.
+    #[test]
+    fn tested_matches_the_pinned_matrix() {
+        let file = include_str!("../../../CODEX_VERSIONS");
+        let listed: Vec<&str> = file
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert_eq!(listed, TESTED_CODEX);
+        let req = semver::VersionReq::parse(SUPPORTED_CODEX).unwrap_or_else(|e| panic!("{e}"));
+        for v in TESTED_CODEX {
+            let parsed = Version::parse(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert!(req.matches(&parsed), "{v} outside {SUPPORTED_CODEX}");
+            for p in ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"] {
+                assert!(pinned_integrity(v, p).is_some(), "{v}-{p} not pinned");
+            }
+        }
+        let oldest = TESTED_CODEX.last().copied().unwrap_or_default();
+        assert!(SUPPORTED_CODEX.starts_with(&format!(">={oldest}")), "{SUPPORTED_CODEX}");
+        let newest = TESTED_CODEX.first().copied().unwrap_or_default();
+        assert!(SUPPORTED_CODEX.ends_with(&format!("<={newest}")), "{SUPPORTED_CODEX}");
     }
 
     #[test]

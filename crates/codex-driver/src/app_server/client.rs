@@ -57,10 +57,21 @@ async fn request_on<R: ClientRequest>(
     timeout: Option<Duration>,
 ) -> Result<R::Response> {
     let v = rpc.request(R::METHOD, to_json(params)?, timeout).await?;
-    serde_json::from_value(v).map_err(|e| Error::Protocol {
-        method: R::METHOD.to_owned(),
-        detail: e.to_string(),
-    })
+    // A result of another shape is repaired (what doesn't fit kept in `extra`); only one that
+    // can't be is an error, with serde's own reason.
+    match <R::Response as super::protocol::Repair>::repair(&v) {
+        Some(r) => Ok(r),
+        None => Err(serde_json::from_value::<R::Response>(v)
+            .err()
+            .map(|e| Error::Protocol {
+                method: R::METHOD.to_owned(),
+                detail: e.to_string(),
+            })
+            .unwrap_or_else(|| Error::Protocol {
+                method: R::METHOD.to_owned(),
+                detail: "the result does not fit its type".into(),
+            })),
+    }
 }
 
 impl AppServerClient {

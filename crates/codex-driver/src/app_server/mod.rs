@@ -67,39 +67,13 @@ pub use streams::{Notifications, ThreadStatusChanges};
 pub use thread::{Thread, ThreadOpened, TurnInput, text_input};
 pub use turn::{TurnControl, TurnHandle, TurnOutcome};
 
-/// [`ServerNotification::decode`], and a `turn/completed` whose payload changed shape decoded
-/// field by field (what doesn't fit kept as sent in `extra`), so a turn always ends.
+/// [`ServerNotification::decode`], which repairs what doesn't fit (see [`protocol::Repair`]):
+/// a `turn/completed` of another shape is still the end of its turn.
 pub(crate) fn decode_notification(
     method: &str,
     params: serde_json::Value,
 ) -> protocol::ServerNotification {
-    use protocol::ServerNotification;
-    let n = ServerNotification::decode(method, params);
-    match n {
-        ServerNotification::Unknown { method, params } if method == "turn/completed" => {
-            repair_turn_completed(&params).unwrap_or(ServerNotification::Unknown { method, params })
-        }
-        other => other,
-    }
-}
-
-fn repair_turn_completed(params: &serde_json::Value) -> Option<protocol::ServerNotification> {
-    use protocol::ServerNotification;
-    use serde::Deserialize;
-    use serde_json::{Map, Value, json};
-    let fields = params.as_object()?.clone();
-    let Value::Object(skeleton) =
-        json!({"threadId": "", "turn": {"id": "", "items": [], "status": "completed"}})
-    else {
-        return None;
-    };
-    let fits = |m: &Map<String, Value>| {
-        protocol::TurnCompletedNotification::deserialize(&Value::Object(m.clone())).is_ok()
-    };
-    let (good, bad) = crate::repair::fit_nested(&skeleton, fields, fits);
-    let mut n = protocol::TurnCompletedNotification::deserialize(&Value::Object(good)).ok()?;
-    n.extra.extend(bad);
-    Some(ServerNotification::TurnCompleted(n))
+    protocol::ServerNotification::decode(method, params)
 }
 
 #[cfg(test)]
@@ -175,9 +149,23 @@ mod tests {
     }
 
     #[test]
-    fn a_known_method_with_bad_params_is_unknown_not_an_error() {
+    fn a_known_method_with_bad_params_is_repaired_or_unknown_not_an_error() {
+        // Repaired: the method is still recognized, the retyped field kept in `extra`.
         let n = ServerNotification::decode("turn/completed", json!({"threadId": 5}));
-        assert!(matches!(n, ServerNotification::Unknown { .. }));
+        let ServerNotification::TurnCompleted(c) = &n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(c.thread_id, "");
+        assert_eq!(c.extra, json!({"threadId": 5}).as_object().cloned().unwrap_or_default());
+        // Params that are not an object at all can't be: kept whole.
+        let n = ServerNotification::decode("item/started", json!([1, 2]));
+        assert_eq!(
+            n,
+            ServerNotification::Unknown {
+                method: "item/started".into(),
+                params: json!([1, 2])
+            }
+        );
     }
 
     /// A `turn/completed` of another shape still ends its turn: what fits is decoded, the rest
@@ -196,7 +184,22 @@ mod tests {
             ("t", "u", &TurnStatus::Completed)
         );
         assert!(c.turn.items.is_empty());
-        assert_eq!(c.extra["turn"]["items"], "many");
+        // What didn't fit is kept where it was, so the JSON reads back as received.
+        assert_eq!(c.turn.extra["items"], "many");
+        assert_eq!(c.turn.extra["durationMs"], "slow");
+        assert_eq!(
+            n.params(),
+            json!({"threadId": "t", "turn": {"id": "u", "status": "completed", "items": "many", "durationMs": "slow"}})
+        );
+        // Without a status, the turn still ends (status `Unknown`, which is not a failure).
+        let n = super::decode_notification(
+            "turn/completed",
+            json!({"threadId": "t", "turn": {"id": "u", "items": []}}),
+        );
+        let ServerNotification::TurnCompleted(c) = &n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(c.turn.status, TurnStatus::Unknown(String::new()));
         // A failed turn stays failed, and its error message survives a retyped sibling.
         let n = super::decode_notification(
             "turn/completed",
