@@ -272,6 +272,13 @@ impl Binary {
     /// running `codex --version` (given at most [`VERSION_PROBE_TIMEOUT`]). Warns (tracing) once
     /// per binary when it is newer than every tested release.
     pub async fn version(&self) -> Result<Version> {
+        self.version_in(None).await
+    }
+
+    /// [`version`](Self::version), probing with `CODEX_HOME` set to `home`: even
+    /// `codex --version` writes helper links under its home (`tmp/arg0-*`, 0.171), so a run in
+    /// an isolated home probes there instead of in `~/.codex`.
+    pub(crate) async fn version_in(&self, home: Option<&Path>) -> Result<Version> {
         if let Some(v) = &self.version {
             return Ok(v.clone());
         }
@@ -281,19 +288,24 @@ impl Binary {
         {
             return Ok(v);
         }
-        let out = crate::process::run_bounded(&self.path, &["--version"], VERSION_PROBE_TIMEOUT)
-            .await
-            .map_err(|source| Error::Spawn {
-                path: self.path.clone(),
-                source,
-            })?
-            .ok_or_else(|| Error::Version {
-                path: self.path.clone(),
-                detail: format!(
-                    "no answer to `--version` within {} s",
-                    VERSION_PROBE_TIMEOUT.as_secs()
-                ),
-            })?;
+        let env: Vec<(&str, &OsStr)> = home
+            .map(|h| ("CODEX_HOME", h.as_os_str()))
+            .into_iter()
+            .collect();
+        let out =
+            crate::process::run_bounded_in(&self.path, &["--version"], &env, VERSION_PROBE_TIMEOUT)
+                .await
+                .map_err(|source| Error::Spawn {
+                    path: self.path.clone(),
+                    source,
+                })?
+                .ok_or_else(|| Error::Version {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "no answer to `--version` within {} s",
+                        VERSION_PROBE_TIMEOUT.as_secs()
+                    ),
+                })?;
         let text = String::from_utf8_lossy(&out.stdout);
         let v = parse_version(&text).ok_or_else(|| Error::Version {
             path: self.path.clone(),
@@ -719,9 +731,15 @@ mod tests {
             }
         }
         let oldest = TESTED_CODEX.last().copied().unwrap_or_default();
-        assert!(SUPPORTED_CODEX.starts_with(&format!(">={oldest}")), "{SUPPORTED_CODEX}");
+        assert!(
+            SUPPORTED_CODEX.starts_with(&format!(">={oldest}")),
+            "{SUPPORTED_CODEX}"
+        );
         let newest = TESTED_CODEX.first().copied().unwrap_or_default();
-        assert!(SUPPORTED_CODEX.ends_with(&format!("<={newest}")), "{SUPPORTED_CODEX}");
+        assert!(
+            SUPPORTED_CODEX.ends_with(&format!("<={newest}")),
+            "{SUPPORTED_CODEX}"
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub struct SpawnOptions {
     pub(crate) enable: Vec<String>,
     pub(crate) disable: Vec<String>,
     pub(crate) other_options: Vec<OsString>,
+    pub(crate) allow_unsupported: bool,
 }
 
 impl SpawnOptions {
@@ -91,6 +92,33 @@ impl SpawnOptions {
     pub fn rust_log(mut self, value: Option<&str>) -> Self {
         self.env.rust_log(value);
         self
+    }
+
+    /// Runs a binary older than [`SUPPORTED_CODEX`](crate::SUPPORTED_CODEX), or one whose
+    /// version can't be read, with a warning instead of [`Error::BinaryTooOld`] /
+    /// [`Error::Version`] (default: refused before spawning).
+    pub fn allow_unsupported(mut self, yes: bool) -> Self {
+        self.allow_unsupported = yes;
+        self
+    }
+
+    /// Refuses, before anything is spawned, a binary older than the supported range or whose
+    /// version can't be read, unless [`allow_unsupported`](Self::allow_unsupported) (then a
+    /// warning). The version, when read (probed once per binary per process).
+    pub(crate) async fn admit(&self, binary: &Binary) -> Result<Option<semver::Version>> {
+        let v = match binary
+            .version_in(self.env.home().map(PathBuf::as_path))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) if self.allow_unsupported => {
+                tracing::warn!(binary = %binary.path().display(), "running a Codex whose version can't be read: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        admit_version(&v, binary.path(), self.allow_unsupported)?;
+        Ok(Some(v))
     }
 
     /// Keep an inherited `RUST_BACKTRACE` (removed by default: it adds stack traces to Codex's
@@ -269,6 +297,23 @@ impl SpawnOptions {
     }
 }
 
+/// [`Error::BinaryTooOld`] for a version below [`SUPPORTED_CODEX`](crate::SUPPORTED_CODEX),
+/// unless `allow` (then a warning).
+pub(crate) fn admit_version(v: &semver::Version, binary: &Path, allow: bool) -> Result<()> {
+    if crate::binary::support(v) != crate::binary::Support::TooOld {
+        return Ok(());
+    }
+    if allow {
+        tracing::warn!(binary = %binary.display(), "Codex {v} is older than the supported range {}", crate::SUPPORTED_CODEX);
+        return Ok(());
+    }
+    Err(Error::BinaryTooOld {
+        found: v.clone(),
+        supported: crate::SUPPORTED_CODEX.to_owned(),
+        binary: binary.to_path_buf(),
+    })
+}
+
 /// The [`SpawnOptions`] setters on a builder with a `spawn: SpawnOptions` field: one
 /// definition for every builder, each setter delegating to the shared type.
 macro_rules! spawn_setters {
@@ -332,6 +377,12 @@ macro_rules! spawn_setters {
         /// See [`SpawnOptions::rust_log`](crate::spawn::SpawnOptions::rust_log).
         pub fn rust_log(mut self, value: Option<&str>) -> Self {
             self.spawn = self.spawn.rust_log(value);
+            self
+        }
+
+        /// See [`SpawnOptions::allow_unsupported`](crate::spawn::SpawnOptions::allow_unsupported).
+        pub fn allow_unsupported(mut self, yes: bool) -> Self {
+            self.spawn = self.spawn.allow_unsupported(yes);
             self
         }
 
@@ -403,6 +454,28 @@ pub(crate) use spawn_setters;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binary_below_the_range_is_refused_unless_allowed() {
+        let path = Path::new("/opt/codex");
+        let old = semver::Version::new(0, 129, 3);
+        match admit_version(&old, path, false) {
+            Err(Error::BinaryTooOld {
+                found,
+                supported,
+                binary,
+            }) => {
+                assert_eq!(
+                    (found, supported.as_str(), binary.as_path()),
+                    (old.clone(), crate::SUPPORTED_CODEX, path)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(admit_version(&old, path, true).is_ok());
+        assert!(admit_version(&semver::Version::new(0, 130, 0), path, false).is_ok());
+        assert!(admit_version(&semver::Version::new(0, 999, 0), path, false).is_ok());
+    }
 
     #[test]
     fn common_args_and_other_flags() {

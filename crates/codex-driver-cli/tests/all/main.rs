@@ -348,7 +348,14 @@ fn doctor_json_reports_binary_home_and_auth() -> anyhow::Result<()> {
     assert_eq!(v["binary"]["found"], true);
     assert_eq!(v["binary"]["source"], "env");
     assert_eq!(v["binary"]["path"], codex().display().to_string());
-    assert_eq!(v["binary"]["version"], "0.169.0");
+    let release = std::process::Command::new(codex())
+        .arg("--version")
+        .output()?;
+    let release = String::from_utf8_lossy(&release.stdout);
+    assert_eq!(
+        v["binary"]["version"],
+        release.split_whitespace().last().unwrap_or_default()
+    );
     assert_eq!(v["binary"]["support"], "tested");
     assert_eq!(v["home"]["path"], home.path().display().to_string());
     assert_eq!(v["home"]["exists"], true);

@@ -138,6 +138,7 @@ impl AppServer {
     /// Spawns the server and performs the `initialize`/`initialized` handshake.
     pub async fn spawn(self) -> Result<AppServerClient> {
         let binary = self.spawn.resolve_binary()?;
+        self.spawn.admit(&binary).await?;
         self.spawn.check()?;
         let mut cmd = self.spawn.command(&binary, &self.args());
         let mut child = cmd.spawn().map_err(|source| Error::Spawn {

@@ -156,7 +156,13 @@ mod tests {
             panic!("{n:?}")
         };
         assert_eq!(c.thread_id, "");
-        assert_eq!(c.extra, json!({"threadId": 5}).as_object().cloned().unwrap_or_default());
+        assert_eq!(
+            c.extra,
+            json!({"threadId": 5})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        );
         // Params that are not an object at all can't be: kept whole.
         let n = ServerNotification::decode("item/started", json!([1, 2]));
         assert_eq!(

@@ -90,7 +90,9 @@ impl Error {
                 K::Binary
             }
             Self::Spawn { .. } => K::Spawn,
-            Self::Unsupported { .. } | Self::UnknownArgument { .. } => K::Version,
+            Self::Unsupported { .. } | Self::UnknownArgument { .. } | Self::BinaryTooOld { .. } => {
+                K::Version
+            }
             Self::InvalidOptions(_)
             | Self::Config { .. }
             | Self::Home { .. }

@@ -140,6 +140,21 @@ pub enum Error {
         binary: PathBuf,
     },
 
+    /// The binary is older than [`SUPPORTED_CODEX`](crate::SUPPORTED_CODEX). Raised before
+    /// spawning, unless the caller opted in with `allow_unsupported(true)` (then a warning).
+    #[error(
+        "Codex {found} at {} is older than this library supports ({supported}); install a supported release, or opt in with allow_unsupported(true)",
+        binary.display()
+    )]
+    BinaryTooOld {
+        /// The version found.
+        found: semver::Version,
+        /// The supported range ([`SUPPORTED_CODEX`](crate::SUPPORTED_CODEX)).
+        supported: String,
+        /// The binary checked.
+        binary: PathBuf,
+    },
+
     /// Options that cannot be combined, or a value Codex would reject.
     #[error("invalid options: {0}")]
     InvalidOptions(String),

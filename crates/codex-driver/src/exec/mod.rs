@@ -358,18 +358,23 @@ impl Exec {
         let binary = self.spawn.resolve_binary()?;
         if self.runtime.check_versions {
             match &self.capabilities {
-                Some(caps) => self.check_capabilities(caps)?,
-                None if self.gated_flags().is_empty() => {}
+                Some(caps) => {
+                    let allow = self.spawn.allow_unsupported;
+                    crate::spawn::admit_version(&caps.version, binary.path(), allow)?;
+                    self.check_capabilities(caps)?;
+                }
                 None => {
                     // The probe honours the caller's cancel token like the run itself.
                     let v = match &self.runtime.cancel {
                         Some(t) => tokio::select! {
-                            v = binary.version() => v?,
+                            v = self.spawn.admit(&binary) => v?,
                             _ = t.cancelled() => return Err(Error::Cancelled),
                         },
-                        None => binary.version().await?,
+                        None => self.spawn.admit(&binary).await?,
                     };
-                    self.check_against(&v, binary.path())?;
+                    if let Some(v) = v {
+                        self.check_against(&v, binary.path())?;
+                    }
                 }
             }
         }

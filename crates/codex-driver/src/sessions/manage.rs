@@ -154,11 +154,16 @@ impl SessionManager {
         a
     }
 
+    /// The binary's capabilities; a binary below the supported range is refused here, before
+    /// anything runs on it.
     async fn caps(&self, binary: &Binary) -> Result<Arc<Capabilities>> {
-        match &self.capabilities {
-            Some(c) => Ok(c.clone()),
-            None => Ok(Arc::new(Prober::new().probe(binary).await?)),
-        }
+        let caps = match &self.capabilities {
+            Some(c) => c.clone(),
+            None => Arc::new(Prober::new().probe(binary).await?),
+        };
+        let allow = self.spawn.allow_unsupported;
+        crate::spawn::admit_version(&caps.version, binary.path(), allow)?;
+        Ok(caps)
     }
 
     /// Which way `command` runs on this binary.

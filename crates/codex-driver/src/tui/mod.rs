@@ -363,6 +363,8 @@ impl Tui {
             self.capabilities = Some(Arc::new(Prober::new().probe(&binary).await?));
         }
         if let Some(caps) = &self.capabilities {
+            let allow = self.spawn.allow_unsupported;
+            crate::spawn::admit_version(&caps.version, binary.path(), allow)?;
             self.check_capabilities(caps)?;
         }
         let launch = self.prepare()?;

@@ -486,7 +486,8 @@ async fn a_crash_fails_pending_requests() -> anyhow::Result<()> {
         "#!/usr/bin/env bash\nread -r _\necho '{\"id\":1,\"result\":{}}'\nread -r _\nread -r _\necho 'fatal: out of cheese' >&2\nexit 3\n",
     )?;
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    let codex = AppServer::new().binary(Binary::at(&fake)).spawn().await?;
+    let fake = Binary::at(&fake).with_version(semver::Version::new(0, 171, 0));
+    let codex = AppServer::new().binary(fake).spawn().await?;
     let err = codex.request_raw("thread/list", json!({})).await.err();
     match err {
         Some(Error::AppServerClosed {

@@ -94,7 +94,7 @@ fn fake_codex() -> PathBuf {
 
 fn fake(mode: &str) -> Exec {
     Exec::new("hello fake")
-        .binary(Binary::at(fake_codex()))
+        .binary(Binary::at(fake_codex()).with_version(semver::Version::new(0, 171, 0)))
         .env("FAKE_MODE", mode)
         .kill_grace(Duration::from_millis(300))
         .timeout(Duration::from_secs(60))
@@ -386,7 +386,7 @@ async fn cancel_during_the_version_probe_kills_the_probe() -> anyhow::Result<()>
     });
     // --worktree is version-gated, so the binary's version is probed before spawning.
     let r = Exec::new("x")
-        .binary(Binary::at(&path))
+        .binary(Binary::at(&path).with_version(semver::Version::new(0, 171, 0)))
         .worktree(true)
         .cancel_token(token)
         .run()

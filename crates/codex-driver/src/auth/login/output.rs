@@ -13,7 +13,11 @@ pub(super) fn parse_status(success: bool, stderr: &[String]) -> Result<CliLoginS
     let Some(first) = lines.first() else {
         return Ok(CliLoginStatus::Other(String::new()));
     };
-    if let Some(masked) = first.strip_prefix("API key configured - ") {
+    // 0.169+ says "API key configured - …"; 0.163 and older "Logged in using an API key - …".
+    if let Some(masked) = first
+        .strip_prefix("API key configured - ")
+        .or_else(|| first.strip_prefix("Logged in using an API key - "))
+    {
         return Ok(CliLoginStatus::ApiKey {
             masked: masked.trim().to_owned(),
         });

@@ -70,6 +70,7 @@ impl Running {
     ) -> Result<Self> {
         opts.check()?;
         let binary = opts.resolve_binary()?;
+        opts.admit(&binary).await?;
         let mut cmd = opts.command(&binary, args);
         if secret.is_none() {
             cmd.stdin(Stdio::null());

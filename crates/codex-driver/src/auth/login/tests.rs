@@ -156,6 +156,13 @@ fn status_texts() {
             masked: "sk-test-***12345".into()
         }
     );
+    // 0.163.0 and older.
+    assert_eq!(
+        st(true, "Logged in using an API key - sk-test-***12345\n").unwrap(),
+        CliLoginStatus::ApiKey {
+            masked: "sk-test-***12345".into()
+        }
+    );
     assert_eq!(
         st(true, "Logged in using ChatGPT\n").unwrap(),
         CliLoginStatus::ChatGpt
