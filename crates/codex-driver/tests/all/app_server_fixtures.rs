@@ -25,10 +25,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app-server")
+}
+
+/// The fixtures of the release the types come from: decoded whole, nothing unknown.
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/app-server")
-        .join(SCHEMA_RELEASE)
+    root().join(SCHEMA_RELEASE)
 }
 
 /// The fixture of `name` (a method, optionally with a `.variant` suffix).
@@ -117,7 +120,8 @@ fn initialize() {
         }
     );
     assert!(
-        r.user_agent.starts_with("codex_driver/0.169.0 "),
+        r.user_agent
+            .starts_with(&format!("codex_driver/{SCHEMA_RELEASE} ")),
         "{}",
         r.user_agent
     );
@@ -373,31 +377,48 @@ fn every_fixture_is_checked() {
 
 /// Writes what the real server answers, with the run's paths and ports replaced.
 struct Recorder {
+    dir: PathBuf,
     replace: Vec<(String, String)>,
 }
 
 impl Recorder {
-    fn write(&self, name: &str, method: &str, params: &Value, result: &Value) {
-        let mut text = serde_json::to_string_pretty(
-            &json!({"method": method, "params": params, "result": result}),
-        )
-        .unwrap();
+    fn scrub(&self, mut text: String) -> String {
         for (from, to) in &self.replace {
             text = text.replace(from, to);
         }
-        let path = dir().join(format!("{name}.json"));
+        text
+    }
+
+    fn write(&self, name: &str, method: &str, params: &Value, result: &Value) {
+        let text = serde_json::to_string_pretty(
+            &json!({"method": method, "params": params, "result": result}),
+        )
+        .unwrap();
+        let path = self.dir.join(format!("{name}.json"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text + "\n").unwrap();
+        std::fs::write(&path, self.scrub(text) + "\n").unwrap();
+    }
+
+    /// Calls `name` and records its answer. A method this release lacks is left out (an older
+    /// release's fixtures are whatever it answers).
+    async fn try_call(&self, client: &AppServerClient, name: &str, params: Value) -> Option<Value> {
+        let method = name.split('.').next().unwrap();
+        match client.request_raw(method, params.clone()).await {
+            Ok(result) => {
+                self.write(name, method, &params, &result);
+                Some(result)
+            }
+            Err(e) => {
+                eprintln!("capture: {method} not recorded: {e}");
+                None
+            }
+        }
     }
 
     async fn call(&self, client: &AppServerClient, name: &str, params: Value) -> Value {
-        let method = name.split('.').next().unwrap();
-        let result = client
-            .request_raw(method, params.clone())
+        self.try_call(client, name, params)
             .await
-            .unwrap_or_else(|e| panic!("{method}: {e}"));
-        self.write(name, method, &params, &result);
-        result
+            .unwrap_or_else(|| panic!("{name} failed"))
     }
 }
 
@@ -413,7 +434,7 @@ async fn raw_initialize(env: &Env, rec: &Recorder) {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let params = json!({"clientInfo": {"name": "codex_driver", "version": "0.169.0"}});
+    let params = json!({"clientInfo": {"name": "codex_driver", "version": "0.1.0"}});
     let line = json!({"id": 1, "method": "initialize", "params": params}).to_string() + "\n";
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(line.as_bytes()).await.unwrap();
@@ -427,6 +448,145 @@ async fn raw_initialize(env: &Env, rec: &Recorder) {
     }
     drop(stdin);
     let _ = child.kill().await;
+}
+
+/// A raw stdio session (its own provider and home) whose every line both ways is written to
+/// `traffic.jsonl`: a message turn with deltas, then a command that asks for approval
+/// (accepted), then one whose approval is declined.
+async fn raw_traffic(rec: &Recorder) {
+    // 0.130 asks before any write under `untrusted` (and rejects `sandbox_permissions`); later
+    // releases ask when the model requests escalation.
+    let old = semver::Version::parse(&crate::common::version()).unwrap()
+        < semver::Version::new(0, 131, 0);
+    let touch = |file: &str| {
+        if old {
+            return MockResponse::new().exec_command(format!("touch {file}"));
+        }
+        MockResponse::new().exec_command_with(json!({
+            "cmd": format!("touch {file}"),
+            "sandbox_permissions": "require_escalated",
+            "justification": "need to write",
+        }))
+    };
+    let env = Env::new(vec![
+        MockResponse::text("hello there").reasoning("thinking"),
+        touch("yes.txt"),
+        MockResponse::text("touched"),
+        touch("no.txt"),
+        MockResponse::text("not touched"),
+    ])
+    .await;
+    let mut child = tokio::process::Command::new(codex())
+        .arg("app-server")
+        .env("CODEX_HOME", env.home.path())
+        .current_dir(env.ws())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let ws = env.ws().canonicalize().unwrap().display().to_string();
+    let home = env
+        .home
+        .path()
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string();
+    let mut replace = vec![
+        (home, "/fixture/traffic-home".to_owned()),
+        (ws.clone(), "/fixture/workspace".to_owned()),
+        (env.provider.addr().to_string(), "127.0.0.1:8000".to_owned()),
+    ];
+    replace.extend(rec.replace.iter().cloned());
+    async fn send(stdin: &mut tokio::process::ChildStdin, log: &mut Vec<Value>, msg: Value) {
+        log.push(json!({"dir": "sent", "msg": msg}));
+        let line = msg.to_string() + "\n";
+        stdin.write_all(line.as_bytes()).await.unwrap();
+    }
+    // Reads until the answer to request `id`, or until `until` says stop; answers approvals.
+    async fn read(
+        lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+        stdin: &mut tokio::process::ChildStdin,
+        log: &mut Vec<Value>,
+        until: impl Fn(&Value) -> bool,
+        decision: &str,
+    ) -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("app-server went quiet")
+                .unwrap()
+                .expect("app-server closed stdout");
+            let msg: Value = serde_json::from_str(&line).unwrap();
+            log.push(json!({"dir": "received", "msg": msg.clone()}));
+            if msg.get("method").is_some() && msg.get("id").is_some() {
+                let answer = json!({"id": msg["id"], "result": {"decision": decision}});
+                send(stdin, log, answer).await;
+                continue;
+            }
+            if until(&msg) {
+                return msg;
+            }
+        }
+    }
+    let init = json!({"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "codex_driver", "version": "0.1.0"}}});
+    send(&mut stdin, &mut log, init).await;
+    read(
+        &mut lines,
+        &mut stdin,
+        &mut log,
+        |m| m["id"] == 1,
+        "decline",
+    )
+    .await;
+    send(&mut stdin, &mut log, json!({"method": "initialized"})).await;
+    let start = json!({"id": 2, "method": "thread/start", "params": {"cwd": ws, "approvalPolicy": "untrusted", "sandbox": "read-only"}});
+    send(&mut stdin, &mut log, start).await;
+    let started = read(
+        &mut lines,
+        &mut stdin,
+        &mut log,
+        |m| m["id"] == 2,
+        "decline",
+    )
+    .await;
+    let thread = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (id, text, decision) in [
+        (3, "say hello", "decline"),
+        (4, "touch yes.txt", "accept"),
+        (5, "touch no.txt", "decline"),
+    ] {
+        let turn = json!({"id": id, "method": "turn/start", "params": {"threadId": thread, "input": [{"type": "text", "text": text}]}});
+        send(&mut stdin, &mut log, turn).await;
+        read(
+            &mut lines,
+            &mut stdin,
+            &mut log,
+            |m| m["method"] == "turn/completed",
+            decision,
+        )
+        .await;
+    }
+    drop(stdin);
+    let _ = child.kill().await;
+    let mut text = String::new();
+    for entry in log {
+        text += &serde_json::to_string(&entry).unwrap();
+        text.push('\n');
+    }
+    for (from, to) in &replace {
+        text = text.replace(from.as_str(), to);
+    }
+    std::fs::create_dir_all(&rec.dir).unwrap();
+    std::fs::write(rec.dir.join("traffic.jsonl"), text).unwrap();
 }
 
 #[tokio::test]
@@ -445,10 +605,13 @@ async fn capture() {
     server.default_tools_approval_mode = Some("approve".into());
     mcp::set_server(&mut cfg, "mock", &server).unwrap();
     cfg.save().unwrap();
-    let _ = std::fs::remove_dir_all(dir());
+    let release = crate::common::version();
+    let out = root().join(&release);
+    let _ = std::fs::remove_dir_all(&out);
     let home_path = env.home.path().canonicalize().unwrap();
     let ws_path = env.ws().canonicalize().unwrap();
     let rec = Recorder {
+        dir: out.clone(),
         replace: vec![
             (home_path.display().to_string(), "/fixture/home".into()),
             (ws_path.display().to_string(), "/fixture/workspace".into()),
@@ -466,6 +629,7 @@ async fn capture() {
         ],
     };
     raw_initialize(&env, &rec).await;
+    raw_traffic(&rec).await;
 
     let client = AppServer::new()
         .binary(Binary::at(codex()))
@@ -474,30 +638,31 @@ async fn capture() {
         .spawn()
         .await
         .unwrap();
-    rec.call(&client, "account/read", json!({})).await;
-    rec.call(
+    rec.try_call(&client, "account/read", json!({})).await;
+    rec.try_call(
         &client,
         "account/login/start",
         json!({"type": "apiKey", "apiKey": "sk-fixture-0123456789"}),
     )
     .await;
-    rec.call(&client, "account/logout", Value::Null).await;
+    rec.try_call(&client, "account/logout", Value::Null).await;
 
-    rec.call(&client, "config/read", json!({})).await;
-    rec.call(
+    rec.try_call(&client, "config/read", json!({})).await;
+    rec.try_call(
         &client,
         "config/value/write",
         json!({"keyPath": "model_reasoning_effort", "value": "high", "mergeStrategy": "replace"}),
     )
     .await;
-    rec.call(&client, "configRequirements/read", Value::Null)
+    rec.try_call(&client, "configRequirements/read", Value::Null)
         .await;
-    rec.call(&client, "experimentalFeature/list", json!({}))
+    rec.try_call(&client, "experimentalFeature/list", json!({}))
         .await;
-    rec.call(&client, "mcpServerStatus/list", json!({})).await;
-    rec.call(&client, "model/list", json!({})).await;
-    rec.call(&client, "skills/list", json!({})).await;
-    rec.call(&client, "hooks/list", json!({})).await;
+    rec.try_call(&client, "mcpServerStatus/list", json!({}))
+        .await;
+    rec.try_call(&client, "model/list", json!({})).await;
+    rec.try_call(&client, "skills/list", json!({})).await;
+    rec.try_call(&client, "hooks/list", json!({})).await;
 
     let ws = env.ws().display().to_string();
     let started = rec
@@ -521,44 +686,46 @@ async fn capture() {
         .await
         .unwrap();
     assert_eq!(done.status, TurnStatus::Completed);
-    rec.call(
+    rec.try_call(
         &client,
         "thread/name/set",
         json!({"threadId": id, "name": "fixture thread"}),
     )
     .await;
-    rec.call(
+    rec.try_call(
         &client,
         "thread/read",
         json!({"threadId": id, "includeTurns": true}),
     )
     .await;
-    rec.call(&client, "thread/list", json!({})).await;
-    rec.call(
+    rec.try_call(&client, "thread/list", json!({})).await;
+    rec.try_call(
         &client,
         "thread/turns/list",
         json!({"threadId": id, "sortDirection": "desc", "limit": 20}),
     )
     .await;
-    rec.call(&client, "thread/archive", json!({"threadId": id}))
+    rec.try_call(&client, "thread/archive", json!({"threadId": id}))
         .await;
-    rec.call(&client, "thread/unarchive", json!({"threadId": id}))
+    rec.try_call(&client, "thread/unarchive", json!({"threadId": id}))
         .await;
-    rec.call(&client, "thread/resume", json!({"threadId": id}))
+    rec.try_call(&client, "thread/resume", json!({"threadId": id}))
         .await;
     let mut compaction = client.notifications();
-    rec.call(&client, "thread/compact/start", json!({"threadId": id}))
+    let compacting = rec
+        .try_call(&client, "thread/compact/start", json!({"threadId": id}))
         .await;
     // Let the compaction turn finish before the next turn starts.
-    while let Some(r) = tokio::time::timeout(Duration::from_secs(30), compaction.recv())
-        .await
-        .unwrap()
+    while compacting.is_some()
+        && let Some(r) = tokio::time::timeout(Duration::from_secs(30), compaction.recv())
+            .await
+            .unwrap()
     {
         if matches!(r.notification, p::ServerNotification::TurnCompleted(_)) {
             break;
         }
     }
-    rec.call(&client, "thread/fork", json!({"threadId": id}))
+    rec.try_call(&client, "thread/fork", json!({"threadId": id}))
         .await;
 
     let mut events = client.notifications();
@@ -575,17 +742,244 @@ async fn capture() {
             break;
         }
     }
-    rec.call(
+    rec.try_call(
         &client,
         "turn/steer",
         json!({"threadId": id, "expectedTurnId": slow_id, "input": [{"type": "text", "text": "also this"}]}),
     )
     .await;
-    rec.call(
+    rec.try_call(
         &client,
         "turn/interrupt",
         json!({"threadId": id, "turnId": slow_id}),
     )
     .await;
     client.shutdown().await.unwrap();
+}
+
+// ---- every release, and drift -------------------------------------------------------------
+
+/// The release directories with fixtures, oldest first.
+fn releases() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(root())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("traffic.jsonl").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort_by_key(|v| semver::Version::parse(v).unwrap());
+    out
+}
+
+/// What a release's app-server sent: `(method, params, is a request)`.
+fn received(release: &str) -> Vec<(String, Value, bool)> {
+    let text = std::fs::read_to_string(root().join(release).join("traffic.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["dir"] == "received")
+        .filter_map(|e| {
+            let m = &e["msg"];
+            let method = m["method"].as_str()?.to_owned();
+            Some((method, m["params"].clone(), m.get("id").is_some()))
+        })
+        .collect()
+}
+
+/// The method a message decodes as (`None`: kept whole as `Unknown`).
+fn decoded_as(method: &str, params: Value, request: bool) -> Option<String> {
+    if request {
+        match p::ServerRequest::decode(method, params) {
+            p::ServerRequest::Unknown { .. } => None,
+            r => Some(r.method().to_owned()),
+        }
+    } else {
+        match p::ServerNotification::decode(method, params) {
+            p::ServerNotification::Unknown { .. } => None,
+            n => Some(n.method().to_owned()),
+        }
+    }
+}
+
+/// Every notification and server request each release sent decodes as its method (none
+/// falls into `Unknown`), including an approval request of every release.
+#[test]
+fn every_release_traffic_decodes() {
+    let releases = releases();
+    assert_eq!(
+        releases,
+        ["0.130.0", "0.153.4", "0.163.0", "0.169.0", "0.171.0"]
+    );
+    for release in &releases {
+        let msgs = received(release);
+        assert!(
+            msgs.iter()
+                .any(|(m, _, r)| *r && m == "item/commandExecution/requestApproval"),
+            "{release}: no approval request captured"
+        );
+        let turns_ended = msgs
+            .iter()
+            .filter(|(m, _, _)| m == "turn/completed")
+            .count();
+        assert_eq!(turns_ended, 3, "{release}");
+        for (method, params, request) in msgs {
+            assert_eq!(
+                decoded_as(&method, params.clone(), request).as_deref(),
+                Some(method.as_str()),
+                "{release}: {method} {params}"
+            );
+        }
+    }
+}
+
+/// Every copy of a value with one member (at any depth) removed, retyped or renamed.
+fn mutations(v: &Value) -> Vec<Value> {
+    fn walk(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match v {
+            Value::Object(m) => {
+                for (k, c) in m {
+                    path.push(k.clone());
+                    out.push(path.clone());
+                    walk(c, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, c) in a.iter().enumerate() {
+                    path.push(i.to_string());
+                    walk(c, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut paths = Vec::new();
+    walk(v, &mut Vec::new(), &mut paths);
+    let mut out = Vec::new();
+    for path in paths {
+        let (last, parent) = path.split_last().unwrap();
+        let pointer: String = parent.iter().map(|p| format!("/{p}")).collect();
+        for kind in ["remove", "retype", "rename"] {
+            let mut copy = v.clone();
+            let Some(Value::Object(obj)) = copy.pointer_mut(&pointer) else {
+                continue;
+            };
+            let old = obj.remove(last).unwrap();
+            match kind {
+                "retype" => {
+                    let other = match old {
+                        Value::String(_) => json!(7),
+                        Value::Null => json!(7),
+                        _ => json!("x"),
+                    };
+                    obj.insert(last.clone(), other);
+                }
+                "rename" => {
+                    obj.insert(format!("{last}Renamed"), old);
+                }
+                _ => {}
+            }
+            out.push(copy);
+        }
+    }
+    out
+}
+
+/// Drift: every message of every release, mutated one member at a time (removed, retyped,
+/// renamed), still decodes as its method, and every `turn/completed` still ends its turn.
+#[test]
+fn mutated_traffic_keeps_its_method() {
+    let mut tried = 0;
+    for release in releases() {
+        for (method, params, request) in received(&release) {
+            for mutated in mutations(&params) {
+                tried += 1;
+                let got = decoded_as(&method, mutated.clone(), request);
+                assert_eq!(
+                    got.as_deref(),
+                    Some(method.as_str()),
+                    "{release}: {method} mutated to {mutated}"
+                );
+            }
+        }
+    }
+    assert!(tried > 5_000, "{tried}");
+}
+
+/// A client method's result decoded through its response type's `Repair`.
+macro_rules! results {
+    ($($params:ident),* $(,)?) => {
+        fn decode_result(method: &str, result: &Value) -> Option<bool> {
+            use codex_driver::app_server::protocol::Repair;
+            $(if method == <p::$params as ClientRequest>::METHOD {
+                return Some(<<p::$params as ClientRequest>::Response as Repair>::repair(result).is_some());
+            })*
+            None
+        }
+    };
+}
+
+results!(
+    InitializeParams,
+    GetAccountParams,
+    LoginAccountParams,
+    LogoutAccountParams,
+    ConfigReadParams,
+    ConfigValueWriteParams,
+    ConfigRequirementsReadParams,
+    ExperimentalFeatureListParams,
+    ListMcpServerStatusParams,
+    ModelListParams,
+    SkillsListParams,
+    HooksListParams,
+    ThreadStartParams,
+    ThreadSetNameParams,
+    ThreadReadParams,
+    ThreadListParams,
+    ThreadTurnsListParams,
+    ThreadArchiveParams,
+    ThreadUnarchiveParams,
+    ThreadResumeParams,
+    ThreadCompactStartParams,
+    ThreadForkParams,
+    TurnStartParams,
+    TurnSteerParams,
+    TurnInterruptParams,
+);
+
+/// Every recorded result of every release, as recorded and mutated one member at a time,
+/// decodes into its response type.
+#[test]
+fn every_release_results_decode_and_survive_mutation() {
+    for release in releases() {
+        let mut stack = vec![root().join(&release)];
+        let mut files = 0;
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|x| x != "json") {
+                    continue;
+                }
+                files += 1;
+                let f: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                let method = f["method"].as_str().unwrap();
+                let ok = decode_result(method, &f["result"])
+                    .unwrap_or_else(|| panic!("{release}: no response type listed for {method}"));
+                assert!(ok, "{release}: {method} result does not decode");
+                for mutated in mutations(&f["result"]) {
+                    assert_eq!(
+                        decode_result(method, &mutated),
+                        Some(true),
+                        "{release}: {method} result mutated to {mutated}"
+                    );
+                }
+            }
+        }
+        assert!(files >= 20, "{release}: {files} fixtures");
+    }
 }

@@ -11,6 +11,7 @@ mod auth_keyring;
 mod auth_status;
 mod canary;
 mod common;
+mod compat;
 mod config_file;
 mod conversation;
 mod error_kind;

@@ -84,15 +84,23 @@ async fn probes_the_real_binaries() -> anyhow::Result<()> {
         .tempdir_in(tmp_base())?;
     let prober = Prober::new().cache_dir(Some(cache.path().to_path_buf()));
     let caps = prober.probe(&Binary::at(crate::common::codex())).await?;
-    assert_eq!(caps.version, semver::Version::new(0, 169, 0));
-    assert!(caps.exec_flags.contains("--json") && caps.exec_flags.contains("--worktree"));
-    // The captured help the builder is checked against is the pinned binary's own.
+    let release = crate::common::version();
+    assert_eq!(caps.version.to_string(), release);
+    // The captured help of every tested release is that release's own.
     assert_eq!(
         caps.exec_flags,
-        parse_help(&fixture("0.169.0/exec.txt")).flags
+        parse_help(&fixture(&format!("{release}/exec.txt"))).flags
     );
-    assert!(caps.exec_commands.contains("fork"));
-    assert!(caps.features.len() > 100);
+    assert_eq!(
+        caps.commands,
+        parse_help(&fixture(&format!("{release}/codex.txt"))).commands
+    );
+    assert!(caps.exec_flags.contains("--json"));
+    assert!(caps.features.len() > 50);
+    if !caps.exec_flags.contains("--worktree") {
+        eprintln!("SKIP the --worktree guard half: Codex {release}'s exec --help lacks it");
+        return Ok(());
+    }
     let old = prober
         .probe(&Binary::at(
             codex_driver_testkit::pinned_binary("0.130.0").unwrap(),
