@@ -422,9 +422,9 @@ impl Recorder {
     }
 }
 
-/// `initialize` on a raw stdio session: the client's own handshake is not observable.
-async fn raw_initialize(env: &Env, rec: &Recorder) {
-    let mut child = tokio::process::Command::new(codex())
+/// `codex app-server` on bare stdio, in `env`.
+fn raw_server(env: &Env) -> tokio::process::Child {
+    tokio::process::Command::new(codex())
         .arg("app-server")
         .env("CODEX_HOME", env.home.path())
         .current_dir(env.ws())
@@ -433,7 +433,12 @@ async fn raw_initialize(env: &Env, rec: &Recorder) {
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// `initialize` on a raw stdio session: the client's own handshake is not observable.
+async fn raw_initialize(env: &Env, rec: &Recorder) {
+    let mut child = raw_server(env);
     let params = json!({"clientInfo": {"name": "codex_driver", "version": "0.1.0"}});
     let line = json!({"id": 1, "method": "initialize", "params": params}).to_string() + "\n";
     let mut stdin = child.stdin.take().unwrap();
@@ -454,20 +459,7 @@ async fn raw_initialize(env: &Env, rec: &Recorder) {
 /// `traffic.jsonl`: a message turn with deltas, then a command that asks for approval
 /// (accepted), then one whose approval is declined.
 async fn raw_traffic(rec: &Recorder) {
-    // 0.130 asks before any write under `untrusted` (and rejects `sandbox_permissions`); later
-    // releases ask when the model requests escalation.
-    let old = semver::Version::parse(&crate::common::version()).unwrap()
-        < semver::Version::new(0, 131, 0);
-    let touch = |file: &str| {
-        if old {
-            return MockResponse::new().exec_command(format!("touch {file}"));
-        }
-        MockResponse::new().exec_command_with(json!({
-            "cmd": format!("touch {file}"),
-            "sandbox_permissions": "require_escalated",
-            "justification": "need to write",
-        }))
-    };
+    let touch = crate::common::touch_needing_approval;
     let env = Env::new(vec![
         MockResponse::text("hello there").reasoning("thinking"),
         touch("yes.txt"),
@@ -476,16 +468,7 @@ async fn raw_traffic(rec: &Recorder) {
         MockResponse::text("not touched"),
     ])
     .await;
-    let mut child = tokio::process::Command::new(codex())
-        .arg("app-server")
-        .env("CODEX_HOME", env.home.path())
-        .current_dir(env.ws())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = raw_server(&env);
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut log = Vec::new();

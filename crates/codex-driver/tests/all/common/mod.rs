@@ -135,3 +135,20 @@ pub fn version() -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A model turn running `touch FILE` in a way the Codex under test asks approval for under the
+/// `untrusted` policy: releases before 0.131 ask before any write (and reject
+/// `sandbox_permissions`); later ones ask when the model requests escalation. No probe tells
+/// the two apart, hence the version.
+pub fn touch_needing_approval(file: &str) -> MockResponse {
+    let asks_for_any_write =
+        semver::Version::parse(&version()).is_ok_and(|v| v < semver::Version::new(0, 131, 0));
+    if asks_for_any_write {
+        return MockResponse::new().exec_command(format!("touch {file}"));
+    }
+    MockResponse::new().exec_command_with(serde_json::json!({
+        "cmd": format!("touch {file}"),
+        "sandbox_permissions": "require_escalated",
+        "justification": "need to write",
+    }))
+}
