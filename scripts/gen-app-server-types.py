@@ -37,6 +37,7 @@ Client methods without params (`params: null`) get a unit struct `FooParams` nam
 `FooResponse`, which serializes as `null`, so every client method has a `ClientRequest` type.
 """
 import json
+import os
 import re
 import sys
 
@@ -468,23 +469,10 @@ class Gen:
         ok = set()
         changed = True
 
-        def has_default(t):
-            if t.startswith(("Option<", "Vec<", "BTreeMap<", "Map<")):
-                return True
-            if t in ("String", "bool", "i64", "u64", "f64", "Value"):
-                return True
-            if self.kind.get(t) == "enum":
-                return True
-            if self.kind.get(t) == "alias":
-                src = self.out[t]
-                m = re.search(r"= (.*);", src)
-                return bool(m) and has_default(m.group(1))
-            return t in ok
-
         while changed:
             changed = False
             for name, ftypes in self.defaultable.items():
-                if name not in ok and all(has_default(t) for t in ftypes):
+                if name not in ok and all(self.has_default(t, ok) for t in ftypes):
                     ok.add(name)
                     changed = True
         return ok
@@ -941,6 +929,29 @@ def main():
     w.append("pub trait ClientRequest: Serialize {\n    /// JSON-RPC method.\n    const METHOD: &'static str;\n    /// The `result` type.\n    type Response: serde::de::DeserializeOwned + Repair;\n}\n\n")
     for m, p, resp in requests:
         w.append(f"impl ClientRequest for {p} {{\n    const METHOD: &'static str = {json.dumps(m)};\n    type Response = {resp};\n}}\n\n")
+    # Client methods some tested release lacks: (method, the newest tested release without it),
+    # from the method lists of every tested release (schema/app-server-methods/<release>.txt).
+    lists_dir = os.path.join(os.path.dirname(os.path.dirname(schema_dir)), "app-server-methods")
+    lists = {}
+    if os.path.isdir(lists_dir):
+        for f in os.listdir(lists_dir):
+            if f.endswith(".txt"):
+                lists[f[:-4]] = set(open(os.path.join(lists_dir, f)).read().split())
+    def vkey(v):
+        return tuple(int(x) for x in v.split("."))
+    absent = []
+    for m, _ in client:
+        if not m:
+            continue
+        missing = [v for v in lists if m not in lists[v]]
+        if missing:
+            absent.append((m, max(missing, key=vkey)))
+    w.append("/// Client methods that some tested release lacks, with the newest tested release that lacks\n")
+    w.append("/// each: a typed request for one of them to a server of that release or older is refused\n")
+    w.append("/// before it is sent.\npub const CLIENT_METHOD_ABSENT_UNTIL: &[(&str, &str)] = &[\n")
+    for m, v in sorted(absent):
+        w.append(f"    ({json.dumps(m)}, {json.dumps(v)}),\n")
+    w.append("];\n\n")
     w.append("/// Every client request method of this protocol version.\npub const CLIENT_REQUEST_METHODS: &[&str] = &[\n")
     for m, _ in client:
         if m:

@@ -10,9 +10,10 @@ use super::protocol::{
 use super::rpc::{Closed, Rpc};
 use super::streams::{Notifications, ThreadStatusChanges};
 use super::thread::{Thread, ThreadOpened};
-use crate::binary::Binary;
+use crate::binary::{Binary, Support};
 use crate::error::{Error, Result};
 use crate::process::StderrTail;
+use semver::Version;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,38 @@ pub struct AppServerClient {
     _conn: Arc<ConnGuard>,
     binary: Option<Binary>,
     server: Option<Arc<p::InitializeResponse>>,
+}
+
+/// How an app-server compares with the protocol types of this build
+/// ([`AppServerClient::drift`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Drift {
+    /// The server's Codex release, from its user agent (else the spawned binary's declared
+    /// version).
+    pub server_version: Option<Version>,
+    /// Where that release stands against what this library was tested with.
+    pub support: Option<Support>,
+    /// The release the protocol types were generated from.
+    pub schema_release: &'static str,
+    /// Notification methods received so far that the types don't know, sorted.
+    pub unknown_notifications: Vec<String>,
+    /// Server request methods received so far that the types don't know, sorted.
+    pub unknown_requests: Vec<String>,
+}
+
+impl Drift {
+    /// The server is newer than every release this library was tested with.
+    pub fn newer_than_tested(&self) -> bool {
+        self.support == Some(Support::NewerThanTested)
+    }
+
+    /// Nothing unknown seen, and a tested or supported release.
+    pub fn is_none(&self) -> bool {
+        self.unknown_notifications.is_empty()
+            && self.unknown_requests.is_empty()
+            && matches!(self.support, Some(Support::Tested | Support::Supported))
+    }
 }
 
 /// Closes our side of the connection when the last [`AppServerClient`] clone goes away (the
@@ -57,21 +90,15 @@ async fn request_on<R: ClientRequest>(
     timeout: Option<Duration>,
 ) -> Result<R::Response> {
     let v = rpc.request(R::METHOD, to_json(params)?, timeout).await?;
-    // A result of another shape is repaired (what doesn't fit kept in `extra`); only one that
-    // can't be is an error, with serde's own reason.
-    match <R::Response as super::protocol::Repair>::repair(&v) {
-        Some(r) => Ok(r),
-        None => Err(serde_json::from_value::<R::Response>(v)
-            .err()
-            .map(|e| Error::Protocol {
-                method: R::METHOD.to_owned(),
-                detail: e.to_string(),
-            })
-            .unwrap_or_else(|| Error::Protocol {
-                method: R::METHOD.to_owned(),
-                detail: "the result does not fit its type".into(),
-            })),
-    }
+    // A result of another shape is repaired (what doesn't fit kept in `extra`); one that can't
+    // be is an error, with serde's own reason.
+    <R::Response as super::protocol::Repair>::repair(&v).ok_or_else(|| Error::Protocol {
+        method: R::METHOD.to_owned(),
+        detail: serde_json::from_value::<R::Response>(v).err().map_or_else(
+            || "the result does not fit its type".into(),
+            |e| e.to_string(),
+        ),
+    })
 }
 
 impl AppServerClient {
@@ -91,14 +118,12 @@ impl AppServerClient {
                 None,
             )
             .await?;
-        // An answer of another shape (another release) does not fail the handshake.
-        let server = match serde_json::from_value::<p::InitializeResponse>(answer) {
-            Ok(s) => Some(Arc::new(s)),
-            Err(e) => {
-                tracing::warn!("app-server: unexpected `initialize` answer: {e}");
-                None
-            }
-        };
+        // An answer of another shape (another release) is repaired; one that can't be (not an
+        // object) does not fail the handshake.
+        let server = <p::InitializeResponse as p::Repair>::repair(&answer).map(Arc::new);
+        if server.is_none() {
+            tracing::warn!("app-server: unexpected `initialize` answer: {answer}");
+        }
         rpc.notify("initialized", None).await?;
         Ok(Self {
             rpc,
@@ -114,6 +139,63 @@ impl AppServerClient {
     /// [`InitializeResponse`](p::InitializeResponse) (the handshake went on).
     pub fn server_info(&self) -> Option<&p::InitializeResponse> {
         self.server.as_deref()
+    }
+
+    /// How this connection's server compares with the protocol types of this build: its
+    /// release (newer than every tested one?) and the methods it sent that the types don't know.
+    /// An orchestrator can log it or refuse to go on.
+    pub fn drift(&self) -> Drift {
+        let server_version = self.server_version();
+        let seen = super::rpc::lock(&self.rpc.0.unknown);
+        Drift {
+            support: server_version.as_ref().map(crate::binary::support),
+            server_version,
+            schema_release: p::SCHEMA_RELEASE,
+            unknown_notifications: seen.notifications.iter().cloned().collect(),
+            unknown_requests: seen.requests.iter().cloned().collect(),
+        }
+    }
+
+    /// The server's Codex release: from its user agent (`name/0.171.0 (...)`), else the
+    /// spawned binary's declared version.
+    pub fn server_version(&self) -> Option<Version> {
+        self.server
+            .as_ref()
+            .and_then(|s| s.user_agent.split_whitespace().next())
+            .and_then(|name| name.rsplit('/').next())
+            .and_then(|v| Version::parse(v).ok())
+            .or_else(|| {
+                self.binary
+                    .as_ref()
+                    .and_then(|b| b.known_version().cloned())
+            })
+    }
+
+    /// Refuses, before sending, a typed request for a method the server's release lacks (a
+    /// tested release at or below the newest one without it).
+    fn check_method(&self, method: &str) -> Result<()> {
+        let Some((_, until)) = p::CLIENT_METHOD_ABSENT_UNTIL
+            .iter()
+            .find(|(m, _)| *m == method)
+        else {
+            return Ok(());
+        };
+        let (Some(found), Ok(until)) = (self.server_version(), Version::parse(until)) else {
+            return Ok(());
+        };
+        if found > until {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            option: format!("app-server method `{method}`"),
+            required: format!("a Codex newer than {until}, whose app-server lacks it"),
+            found,
+            binary: self
+                .binary
+                .as_ref()
+                .map(|b| b.path().to_path_buf())
+                .unwrap_or_default(),
+        })
     }
 
     /// The server's process id (its process group), when we spawned it.
@@ -162,6 +244,7 @@ impl AppServerClient {
     /// A typed request: any `...Params` of [`protocol`](super::protocol) (each implements
     /// [`ClientRequest`]) sends its method and decodes its `...Response`.
     pub async fn request<R: ClientRequest>(&self, params: &R) -> Result<R::Response> {
+        self.check_method(R::METHOD)?;
         request_on(&self.rpc, params, None).await
     }
 
@@ -171,6 +254,7 @@ impl AppServerClient {
         params: &R,
         timeout: Duration,
     ) -> Result<R::Response> {
+        self.check_method(R::METHOD)?;
         request_on(&self.rpc, params, Some(timeout)).await
     }
 

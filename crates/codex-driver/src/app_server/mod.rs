@@ -60,21 +60,12 @@ mod turn;
 
 pub use account::LoginHandle;
 pub use builder::AppServer;
-pub use client::AppServerClient;
+pub use client::{AppServerClient, Drift};
 pub use restart::Restarting;
 pub use rpc::{Closed, Routed, RpcError};
 pub use streams::{Notifications, ThreadStatusChanges};
 pub use thread::{Thread, ThreadOpened, TurnInput, text_input};
 pub use turn::{TurnControl, TurnHandle, TurnOutcome};
-
-/// [`ServerNotification::decode`], which repairs what doesn't fit (see [`protocol::Repair`]):
-/// a `turn/completed` of another shape is still the end of its turn.
-pub(crate) fn decode_notification(
-    method: &str,
-    params: serde_json::Value,
-) -> protocol::ServerNotification {
-    protocol::ServerNotification::decode(method, params)
-}
 
 #[cfg(test)]
 mod tests {
@@ -178,7 +169,7 @@ mod tests {
     /// kept in `extra`.
     #[test]
     fn a_turn_completed_of_another_shape_is_still_the_turn_end() {
-        let n = super::decode_notification(
+        let n = ServerNotification::decode(
             "turn/completed",
             json!({"threadId": "t", "turn": {"id": "u", "status": "completed", "items": "many", "durationMs": "slow"}}),
         );
@@ -198,7 +189,7 @@ mod tests {
             json!({"threadId": "t", "turn": {"id": "u", "status": "completed", "items": "many", "durationMs": "slow"}})
         );
         // Without a status, the turn still ends (status `Unknown`, which is not a failure).
-        let n = super::decode_notification(
+        let n = ServerNotification::decode(
             "turn/completed",
             json!({"threadId": "t", "turn": {"id": "u", "items": []}}),
         );
@@ -207,7 +198,7 @@ mod tests {
         };
         assert_eq!(c.turn.status, TurnStatus::Unknown(String::new()));
         // A failed turn stays failed, and its error message survives a retyped sibling.
-        let n = super::decode_notification(
+        let n = ServerNotification::decode(
             "turn/completed",
             json!({"threadId": 7, "turn": {"id": "u", "status": "failed", "items": [], "error": {"message": "boom", "codexErrorInfo": 5}}}),
         );
@@ -218,7 +209,7 @@ mod tests {
         assert_eq!(c.extra["threadId"], 7);
         // Not an object at all: kept whole.
         assert!(matches!(
-            super::decode_notification("turn/completed", json!("done")),
+            ServerNotification::decode("turn/completed", json!("done")),
             ServerNotification::Unknown { .. }
         ));
     }

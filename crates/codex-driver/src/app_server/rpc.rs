@@ -95,6 +95,15 @@ pub(crate) struct Inner {
     /// Server requests being handled: cancelled when the server resolves them itself.
     in_flight: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) stderr: Option<StderrTail>,
+    /// Methods received that the protocol types don't know (see `AppServerClient::drift`).
+    pub(crate) unknown: Mutex<UnknownSeen>,
+}
+
+/// Server messages of methods the types don't know, by kind.
+#[derive(Default)]
+pub(crate) struct UnknownSeen {
+    pub(crate) notifications: std::collections::BTreeSet<String>,
+    pub(crate) requests: std::collections::BTreeSet<String>,
 }
 
 /// A cheap, cloneable handle on a connection.
@@ -131,6 +140,7 @@ impl Rpc {
             buffer: buffer.max(1),
             in_flight: Mutex::new(HashMap::new()),
             stderr,
+            unknown: Mutex::new(UnknownSeen::default()),
         });
         tokio::spawn(write_loop(writer, out_rx));
         let rpc = Rpc(inner);
@@ -370,10 +380,16 @@ impl Rpc {
                     str_at(&params, &["threadId"]).or_else(|| str_at(&params, &["thread", "id"]));
                 let turn_id =
                     str_at(&params, &["turnId"]).or_else(|| str_at(&params, &["turn", "id"]));
+                // Repairs what doesn't fit (`protocol::Repair`): a `turn/completed` of another
+                // shape still ends its turn.
+                let notification = ServerNotification::decode(&method, params);
+                if let ServerNotification::Unknown { method, .. } = &notification {
+                    lock(&self.0.unknown).notifications.insert(method.clone());
+                }
                 let routed = Routed {
                     thread_id,
                     turn_id,
-                    notification: super::decode_notification(&method, params),
+                    notification,
                 };
                 self.route(routed).await;
             }
@@ -428,6 +444,9 @@ impl Rpc {
             let thread_id =
                 str_at(&params, &["threadId"]).or_else(|| str_at(&params, &["conversationId"]));
             let request = ServerRequest::decode(&method, params);
+            if let ServerRequest::Unknown { method, .. } = &request {
+                lock(&rpc.0.unknown).requests.insert(method.clone());
+            }
             let reply = match ApprovalRequest::from_server_request(request, thread_id) {
                 Ok(req) => {
                     let answer = rpc.0.approvals.decide(req, token.clone()).await;
@@ -494,7 +513,7 @@ fn str_at(v: &Value, path: &[&str]) -> Option<String> {
     cur.as_str().map(str::to_owned)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -618,3 +618,49 @@ async fn per_turn_model_output_schema_and_images_reach_the_model() -> anyhow::Re
     assert_eq!(images[1], DATA_URL);
     Ok(())
 }
+
+/// Drift: the server's release (from its user agent) and the methods it sent that the types
+/// don't know are reported, for an orchestrator to log or refuse.
+#[tokio::test]
+async fn drift_names_a_newer_server_and_the_methods_it_sent() -> anyhow::Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("fake-drift-")
+        .tempdir_in(crate::common::tmp_base())?;
+    let fake = dir.path().join("codex");
+    std::fs::write(
+        &fake,
+        r#"#!/usr/bin/env bash
+read -r _
+echo '{"id":1,"result":{"userAgent":"codex_driver/0.999.0 (Test OS)","codexHome":"/h","platformFamily":"unix","platformOs":"linux"}}'
+read -r _
+echo '{"method":"thread/teleported","params":{"threadId":"t"}}'
+echo '{"method":"turn/started","params":{"threadId":"t","turn":{"id":"u","items":[],"status":"inProgress"}}}'
+echo '{"id":0,"method":"item/hologram/requestApproval","params":{"threadId":"t"}}'
+read -r _
+read -r line
+echo '{"id":2,"result":{"data":[]}}'
+sleep 30
+"#,
+    )?;
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let fake = Binary::at(&fake).with_version(semver::Version::new(0, 171, 0));
+    let codex = AppServer::new().binary(fake).spawn().await?;
+    codex.request_raw("thread/list", json!({})).await?;
+    let seen = eventually(Duration::from_secs(5), || {
+        !codex.drift().unknown_requests.is_empty()
+    })
+    .await;
+    assert!(seen);
+    let drift = codex.drift();
+    assert_eq!(drift.server_version, Some(semver::Version::new(0, 999, 0)));
+    assert!(drift.newer_than_tested());
+    assert!(!drift.is_none());
+    assert_eq!(
+        drift.schema_release,
+        codex_driver::app_server::protocol::SCHEMA_RELEASE
+    );
+    assert_eq!(drift.unknown_notifications, ["thread/teleported"]);
+    assert_eq!(drift.unknown_requests, ["item/hologram/requestApproval"]);
+    codex.shutdown().await?;
+    Ok(())
+}

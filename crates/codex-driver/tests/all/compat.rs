@@ -8,9 +8,11 @@
 //! `scripts/compat` summarizes and the README's support table is generated from.
 
 use crate::app_server::{params, server, stop};
-use crate::common::{Env, codex, tmp_base, version};
+use crate::common::{Env, codex, tmp_base, touch_needing_approval};
 use codex_driver::app_server::approvals::{Decision, approval_fn};
-use codex_driver::app_server::protocol::{SandboxMode, ServerNotification};
+use codex_driver::app_server::protocol::{
+    CLIENT_METHOD_ABSENT_UNTIL, ModelProviderDefaultSetParams, SandboxMode, ServerNotification,
+};
 use codex_driver::auth::login::{CliLoginStatus, Login, login_status};
 use codex_driver::config::ConfigFile;
 use codex_driver::conversation::{Conversation, ExecConversation};
@@ -46,7 +48,7 @@ impl Area {
             .unwrap_or_else(|e| panic!("probing {}: {e}", codex().display()));
         let area = Self {
             name,
-            release: version(),
+            release: caps.version.to_string(),
             done: false,
         };
         (area, caps)
@@ -183,8 +185,8 @@ async fn structured_output() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The app-server: a thread, a streamed turn with deltas, and an approval answered by the
-/// caller's handler (accepted: the command ran, its result went back to the model).
+/// The app-server: a thread, a streamed turn with deltas, an approval answered by the caller's
+/// handler (accepted: the command ran, its result went back to the model), and no drift.
 #[tokio::test]
 async fn app_server_threads_turns_approvals() -> anyhow::Result<()> {
     let (area, caps) = Area::start("app-server").await;
@@ -192,22 +194,9 @@ async fn app_server_threads_turns_approvals() -> anyhow::Result<()> {
         area.skip("`codex --help` lists no app-server");
         return Ok(());
     }
-    // Releases before 0.131 ask before any write under `untrusted` and reject the
-    // `sandbox_permissions` argument; later ones ask when the model requests escalation. No
-    // probe tells these apart.
-    let asks_for_any_write = semver::Version::parse(&version())? < semver::Version::new(0, 131, 0);
-    let touch = if asks_for_any_write {
-        MockResponse::new().exec_command("touch approved.txt")
-    } else {
-        MockResponse::new().exec_command_with(json!({
-            "cmd": "touch approved.txt",
-            "sandbox_permissions": "require_escalated",
-            "justification": "need to write",
-        }))
-    };
     let env = Env::new(vec![
         MockResponse::new().message_chunks(["Hel", "lo"]),
-        touch,
+        touch_needing_approval("approved.txt"),
         MockResponse::text("done"),
     ])
     .await;
@@ -238,6 +227,10 @@ async fn app_server_threads_turns_approvals() -> anyhow::Result<()> {
     let last = env.provider.requests().last().cloned().unwrap();
     assert_eq!(last.function_call_outputs().len(), 1, "{:?}", last.body);
     assert_eq!(out.final_message.as_deref(), Some("done"));
+    // Drift: the server names this release, and it sent nothing the types don't know.
+    let drift = codex.drift();
+    assert_eq!(drift.server_version, Some(caps.version.clone()));
+    assert!(drift.is_none(), "{drift:?}");
     stop(codex).await;
     area.pass();
     Ok(())
@@ -395,8 +388,9 @@ async fn login_status_after_an_api_key_login() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Options are refused before spawning exactly when the binary's help lacks them, and a
-/// binary older than the supported range is refused outright.
+/// Options are refused before spawning exactly when the binary's help lacks them, a binary
+/// older than the supported range is refused outright, and an app-server method the release
+/// lacks is refused before it is sent.
 #[tokio::test]
 async fn capability_guards() -> anyhow::Result<()> {
     let (area, caps) = Area::start("capability guards").await;
@@ -439,6 +433,34 @@ async fn capability_guards() -> anyhow::Result<()> {
         .run()
         .await?;
     assert_eq!(ran.final_message.as_deref(), Some("ran anyway"));
+
+    // An app-server method this release lacks (0.171's `modelProvider/default/set`, by the
+    // method lists of the tested releases) is refused before it is sent; where the release
+    // has it, it works.
+    let codex = server(&env).spawn().await?;
+    let set = ModelProviderDefaultSetParams {
+        provider_id: "openai".into(),
+        ..Default::default()
+    };
+    let absent_until = CLIENT_METHOD_ABSENT_UNTIL
+        .iter()
+        .find(|(m, _)| *m == "modelProvider/default/set")
+        .map(|(_, v)| semver::Version::parse(v))
+        .transpose()?;
+    match codex.request(&set).await {
+        Err(Error::Unsupported { option, found, .. }) => {
+            assert_eq!(option, "app-server method `modelProvider/default/set`");
+            assert_eq!(found, caps.version);
+            assert!(absent_until.is_some_and(|v| caps.version <= v));
+        }
+        Ok(written) => {
+            assert!(absent_until.is_none_or(|v| caps.version > v));
+            let config = std::fs::read_to_string(&written.file_path)?;
+            assert!(config.contains("model_provider = \"openai\""), "{config}");
+        }
+        Err(e) => panic!("{e}"),
+    }
+    stop(codex).await;
     area.pass();
     Ok(())
 }

@@ -566,6 +566,48 @@ impl ClientRequest for FuzzyFileSearchParams {
     type Response = FuzzyFileSearchResponse;
 }
 
+/// Client methods that some tested release lacks, with the newest tested release that lacks
+/// each: a typed request for one of them to a server of that release or older is refused
+/// before it is sent.
+pub const CLIENT_METHOD_ABSENT_UNTIL: &[(&str, &str)] = &[
+    ("account/gatewayOAuth/cancel", "0.153.4"),
+    ("account/gatewayOAuth/login", "0.153.4"),
+    ("account/gatewayOAuth/read", "0.153.4"),
+    ("account/rateLimitResetCredit/consume", "0.130.0"),
+    ("account/securitySetup/read", "0.163.0"),
+    ("account/usage/read", "0.130.0"),
+    ("account/workspaceMessages/read", "0.130.0"),
+    ("app/installed", "0.130.0"),
+    ("app/read", "0.130.0"),
+    ("externalAgentConfig/import/readHistories", "0.130.0"),
+    ("externalAgentConfig/import/recordHistory", "0.130.0"),
+    ("feedback/save", "0.163.0"),
+    ("modelProvider/config/write", "0.163.0"),
+    ("modelProvider/default/set", "0.169.0"),
+    ("modelProvider/list", "0.163.0"),
+    ("permissionProfile/list", "0.130.0"),
+    ("plugin/installed", "0.130.0"),
+    ("plugin/reconcile", "0.130.0"),
+    ("plugin/share/checkout", "0.130.0"),
+    ("skills/extraRoots/set", "0.130.0"),
+    ("thread/attachment/add", "0.153.4"),
+    ("thread/attachment/list", "0.153.4"),
+    ("thread/attachment/remove", "0.153.4"),
+    ("thread/attachmentOwner/list", "0.153.4"),
+    ("thread/delete", "0.130.0"),
+    ("thread/goal/clear", "0.130.0"),
+    ("thread/goal/get", "0.130.0"),
+    ("thread/goal/set", "0.130.0"),
+    ("thread/items/list", "0.130.0"),
+    ("thread/revert", "0.130.0"),
+    ("thread/section/move", "0.130.0"),
+    ("thread/turns/list", "0.130.0"),
+    ("threadSection/create", "0.130.0"),
+    ("threadSection/delete", "0.130.0"),
+    ("threadSection/list", "0.130.0"),
+    ("threadSection/update", "0.130.0"),
+];
+
 /// Every client request method of this protocol version.
 pub const CLIENT_REQUEST_METHODS: &[&str] = &[
     "initialize",
