@@ -18,6 +18,8 @@ pub mod home;
 pub mod install;
 mod limits;
 pub mod mcp;
+#[cfg(feature = "mcp-server")]
+pub mod mcp_server;
 pub mod notify;
 pub mod probe;
 mod process;

@@ -145,7 +145,6 @@ impl AppServer {
             path: binary.path().to_path_buf(),
             source,
         })?;
-        let pgid = child.id().unwrap_or(0);
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(Error::InvalidOptions(
                 "failed to capture the app-server's stdio".into(),
@@ -165,46 +164,16 @@ impl AppServer {
             options.buffer,
             Some(tail.clone()),
         );
-        let kill = CancellationToken::new();
-        let done = Arc::new(ReapGate::default());
-        {
-            let (rpc, kill, done, grace, tail) = (
-                rpc.clone(),
-                kill.clone(),
-                done.clone(),
-                self.grace,
-                tail.clone(),
-            );
-            tokio::spawn(async move {
-                // The group is killed before the leader is reaped (never a recycled id), and
-                // `done` is closed just before reaping so that `ProcessGuard` stops signalling.
-                let mut leader = Leader::new(child).reap_gate(done.clone());
-                // If the runtime drops this task before it reaps (runtime shutdown), the group
-                // must not outlive it (dropped before `leader`, so while the id is ours).
-                let mut reap_guard = crate::process::GroupKillGuard(Some(pgid));
-                let status = tokio::select! {
-                    () = leader.exited() => leader.reap().await,
-                    _ = kill.cancelled() => leader.terminate(grace).await,
-                };
-                reap_guard.disarm();
-                // Let the stderr drain catch the last lines.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let reason = match status {
-                    Some(s) => describe_exit(s),
-                    None => "exited (status unknown)".into(),
-                };
+        let on_exit = {
+            let (rpc, tail) = (rpc.clone(), tail.clone());
+            move |reason: String| {
                 rpc.mark_exited(Closed {
                     reason,
                     stderr_tail: tail.text(),
-                });
-            });
-        }
-        let guard = Arc::new(ProcessGuard {
-            pgid,
-            done,
-            kill,
-            grace: self.grace,
-        });
+                })
+            }
+        };
+        let guard = supervise(child, self.grace, on_exit);
         // Should the handshake fail, dropping the guard stops the server.
         AppServerClient::connect(rpc, &options, Some(guard), Some(binary)).await
     }
@@ -227,6 +196,48 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
         (None, Some(sig)) => format!("the app-server was killed by signal {sig}"),
         _ => format!("the app-server exited: {s}"),
     }
+}
+
+/// Owns a spawned server in its own process group: a task that reaps it (killing the group
+/// first, never after the id could be recycled) and tells `on_exit` why it ended; the returned
+/// guard stops it, gracefully within `grace`, when dropped. Shared by the app-server and the
+/// legacy `mcp-server` client.
+pub(crate) fn supervise(
+    child: tokio::process::Child,
+    grace: Duration,
+    on_exit: impl FnOnce(String) + Send + 'static,
+) -> Arc<ProcessGuard> {
+    let pgid = child.id().unwrap_or(0);
+    let kill = CancellationToken::new();
+    let done = Arc::new(ReapGate::default());
+    {
+        let (kill, done) = (kill.clone(), done.clone());
+        tokio::spawn(async move {
+            // The group is killed before the leader is reaped (never a recycled id), and
+            // `done` is closed just before reaping so that `ProcessGuard` stops signalling.
+            let mut leader = Leader::new(child).reap_gate(done.clone());
+            // If the runtime drops this task before it reaps (runtime shutdown), the group
+            // must not outlive it (dropped before `leader`, so while the id is ours).
+            let mut reap_guard = crate::process::GroupKillGuard(Some(pgid));
+            let status = tokio::select! {
+                () = leader.exited() => leader.reap().await,
+                _ = kill.cancelled() => leader.terminate(grace).await,
+            };
+            reap_guard.disarm();
+            // Let the stderr drain catch the last lines.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            on_exit(match status {
+                Some(s) => describe_exit(s),
+                None => "exited (status unknown)".into(),
+            });
+        });
+    }
+    Arc::new(ProcessGuard {
+        pgid,
+        done,
+        kill,
+        grace,
+    })
 }
 
 /// Stops the server when the last [`AppServerClient`] clone goes away.

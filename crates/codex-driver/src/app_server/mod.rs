@@ -35,7 +35,7 @@
 
 mod account;
 pub mod approvals;
-mod builder;
+pub(crate) mod builder;
 mod client;
 #[allow(
     missing_docs,

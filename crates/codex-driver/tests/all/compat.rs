@@ -9,7 +9,7 @@
 
 use crate::app_server::{params, server, stop};
 use crate::common::{Env, codex, tmp_base, touch_needing_approval};
-use codex_driver::app_server::approvals::{Decision, approval_fn};
+use codex_driver::app_server::approvals::{ApprovalRequest, Decision, DenyAll, approval_fn};
 use codex_driver::app_server::protocol::{
     CLIENT_METHOD_ABSENT_UNTIL, ModelProviderDefaultSetParams, SandboxMode, ServerNotification,
 };
@@ -18,10 +18,12 @@ use codex_driver::config::ConfigFile;
 use codex_driver::conversation::{Conversation, ExecConversation};
 use codex_driver::home::CodexHome;
 use codex_driver::mcp::{self, McpServer};
+use codex_driver::mcp_server::{AnyConversation, CodexMcp, SessionOptions};
 use codex_driver::notify::{Notification, NotifySpool};
 use codex_driver::probe::{Capabilities, Prober};
 use codex_driver::sessions::SessionIndex;
 use codex_driver::sessions::replay::Replay;
+use codex_driver::sessions::rollout::EventMsg;
 use codex_driver::spawn::SpawnOptions;
 use codex_driver::{Binary, Error, Exec, ThreadEvent};
 use codex_driver_testkit::MockResponse;
@@ -236,7 +238,8 @@ async fn app_server_threads_turns_approvals() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The same `Conversation` code over exec and over the app-server.
+/// The same `Conversation` code over exec, the app-server and, where the release has it, the
+/// legacy `codex mcp-server`.
 #[tokio::test]
 async fn conversation_over_both_transports() -> anyhow::Result<()> {
     let (area, caps) = Area::start("conversation").await;
@@ -262,6 +265,153 @@ async fn conversation_over_both_transports() -> anyhow::Result<()> {
     let mut thread = codex.start_thread(Default::default()).await?;
     two(&mut thread).await?;
     stop(codex).await;
+    // Through `connect`, which picks the server this binary has (the app-server on every
+    // tested release).
+    let env = Env::new(script()).await;
+    let spawn = codex_driver::SpawnOptions::new()
+        .binary(Binary::at(crate::common::codex()))
+        .codex_home(env.home.path())
+        .current_dir(env.ws());
+    let cwd = Some(env.ws().display().to_string());
+    let mut any = codex_driver::mcp_server::connect(spawn, cwd, Arc::new(DenyAll)).await?;
+    assert!(matches!(any, AnyConversation::AppServer(_)), "{any:?}");
+    two(&mut any).await?;
+    drop(any);
+    // And over the legacy `codex mcp-server`, where the release has it.
+    if caps.commands.contains("mcp-server") {
+        let env = Env::new(script()).await;
+        let codex = mcp_server(&env).spawn().await?;
+        let ws = env.ws().display().to_string();
+        two(&mut codex.conversation(SessionOptions::default().cwd(ws))).await?;
+        codex.shutdown().await;
+    }
+    area.pass();
+    Ok(())
+}
+
+fn mcp_server(env: &Env) -> CodexMcp {
+    CodexMcp::new()
+        .binary(Binary::at(codex()))
+        .codex_home(env.home.path())
+        .current_dir(env.ws())
+        .env_remove("RUST_BACKTRACE")
+}
+
+/// The legacy `codex mcp-server` (0.153.4 and older): a turn's events stream to the caller, an
+/// approval (MCP elicitation) goes to the caller's handler: accepted, the command runs; with no
+/// handler it is denied and doesn't.
+#[tokio::test]
+async fn legacy_mcp_server() -> anyhow::Result<()> {
+    let (area, caps) = Area::start("mcp-server").await;
+    if !caps.commands.contains("mcp-server") {
+        // Refused before spawning, naming the command.
+        let env = Env::new(vec![]).await;
+        let err = mcp_server(&env).spawn().await.err();
+        assert!(
+            matches!(&err, Some(Error::Unsupported { option, .. }) if option == "mcp-server"),
+            "{err:?}"
+        );
+        area.skip("`codex --help` lists no mcp-server (removed in 0.163; use the app-server)");
+        return Ok(());
+    }
+    let touch = |file: &str| {
+        MockResponse::new().exec_command_with(json!({
+            "cmd": format!("touch {file}"),
+            "sandbox_permissions": "require_escalated",
+            "justification": "need to write",
+        }))
+    };
+    let env = Env::new(vec![
+        touch("yes.txt"),
+        MockResponse::text("done"),
+        touch("no.txt"),
+        MockResponse::text("not done"),
+    ])
+    .await;
+    let options = || {
+        SessionOptions::default()
+            .cwd(env.ws().display().to_string())
+            .sandbox("read-only")
+            .approval_policy("on-request")
+    };
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let codex = mcp_server(&env)
+        .approval_handler(approval_fn(move |a| {
+            seen.lock().unwrap().push(a.request.clone());
+            async { Decision::Accept }
+        }))
+        .spawn()
+        .await?;
+    let mut thread = codex.conversation(options());
+    let mut events = thread.events();
+    let out = thread.send("touch yes.txt").await?;
+    assert_eq!(out.final_message.as_deref(), Some("done"));
+    assert!(
+        env.ws().join("yes.txt").exists(),
+        "the approved command ran"
+    );
+    match asked.lock().unwrap().as_slice() {
+        [ApprovalRequest::LegacyExecCommand(p)] => {
+            assert_eq!(p.command.last().map(String::as_str), Some("touch yes.txt"));
+            assert_eq!(Some(p.conversation_id.as_str()), thread.thread_id());
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut kinds = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        kinds.push(match ev.msg {
+            EventMsg::TaskStarted(_) => "task_started".to_owned(),
+            EventMsg::TaskComplete(_) => "task_complete".to_owned(),
+            EventMsg::Other { kind, .. } => kind,
+            _ => continue,
+        });
+    }
+    for k in [
+        "task_started",
+        "exec_approval_request",
+        "exec_command_begin",
+        "task_complete",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} not in {kinds:?}");
+    }
+    codex.shutdown().await;
+
+    // Deny by default.
+    let codex = mcp_server(&env).spawn().await?;
+    let out = codex.conversation(options()).send("touch no.txt").await?;
+    assert_eq!(out.final_message.as_deref(), Some("not done"));
+    assert!(
+        !env.ws().join("no.txt").exists(),
+        "the denied command did not run"
+    );
+    codex.shutdown().await;
+
+    // Cancelled by token while the model is slow: the turn ends at once, the server goes on,
+    // and shutting it down leaves no process.
+    let env = Env::new(vec![
+        MockResponse::text("too late").delay_before(Duration::from_secs(60)),
+    ])
+    .await;
+    let codex = mcp_server(&env).spawn().await?;
+    let pid = codex.pid();
+    let mut thread =
+        codex.conversation(SessionOptions::default().cwd(env.ws().display().to_string()));
+    let token = tokio_util::sync::CancellationToken::new();
+    thread.cancel_token(token.clone());
+    let started = std::time::Instant::now();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        token.cancel();
+    });
+    let out = thread.send("take your time").await;
+    assert!(matches!(out, Err(Error::Cancelled)), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    codex.shutdown().await;
+    assert!(
+        crate::common::eventually(Duration::from_secs(5), || !codex_driver::group_alive(pid)).await,
+        "mcp-server {pid} survived its shutdown"
+    );
     area.pass();
     Ok(())
 }

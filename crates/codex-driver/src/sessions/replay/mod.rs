@@ -717,7 +717,7 @@ fn legacy_mcp_end(v: &Value) -> ItemDetails {
     })
 }
 
-fn usage(u: TokenUsage) -> Usage {
+pub(crate) fn usage(u: TokenUsage) -> Usage {
     Usage {
         input_tokens: u.input_tokens.unwrap_or(0),
         cached_input_tokens: u.cached_input_tokens.unwrap_or(0),

@@ -348,6 +348,12 @@ pub enum EventMsg {
 }
 
 impl EventMsg {
+    /// An event from its JSON (`{"type": ..., ...}`), as a rollout line's payload or a
+    /// `codex/event`'s `msg`.
+    pub fn from_payload(payload: Value) -> Self {
+        Self::decode(payload)
+    }
+
     fn decode(payload: Value) -> Self {
         let kind = payload
             .get("type")
