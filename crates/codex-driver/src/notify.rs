@@ -653,7 +653,10 @@ mod tests {
                 (Some("codex_exec".into()), 1),
                 (None, 0),
                 (Some("codex_exec".into()), 1),
-                (Some("wrapper-probe".into()), 1)
+                (Some("wrapper-probe".into()), 1),
+                (Some("codex_exec".into()), 1),
+                (Some("codex_exec".into()), 1),
+                (Some("codex_exec".into()), 1)
             ]
         );
     }

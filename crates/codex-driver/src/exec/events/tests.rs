@@ -240,7 +240,7 @@ fn mutated_real_traffic_keeps_every_known_event_and_every_turn_end() {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
-    for v in ["0.130.0", "0.163.0", "0.169.0", "0.171.0"] {
+    for v in ["0.130.0", "0.153.4", "0.163.0", "0.169.0", "0.171.0"] {
         files.push(dir.join("replay").join(v).join("live.jsonl"));
     }
     let mut checked = 0;

@@ -16,12 +16,12 @@ fn fixture(version: &str) -> (Vec<ThreadEvent>, Vec<ThreadEvent>) {
     (live, replay(&dir.join("rollout.jsonl")).unwrap())
 }
 
-/// Rollouts of 0.163 and later replay exactly as exec printed them: three runs of one
+/// Rollouts of 0.153.4 and later replay exactly as exec printed them: three runs of one
 /// thread (commands, a failing command, a file change, a web search, a resumed turn, a
 /// failed turn).
 #[test]
 fn replays_equal_the_live_streams_captured_from_each_release() {
-    for v in ["0.163.0", "0.169.0", "0.171.0"] {
+    for v in ["0.153.4", "0.163.0", "0.169.0", "0.171.0"] {
         let (live, replayed) = fixture(v);
         assert_eq!(replayed, live, "{v}");
     }
