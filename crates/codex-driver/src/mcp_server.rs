@@ -34,6 +34,7 @@ use crate::app_server::approvals::{
 };
 use crate::app_server::builder::{ProcessGuard, supervise};
 use crate::app_server::protocol::{self as p, Repair};
+use crate::app_server::rpc::lock;
 use crate::conversation::{Conversation, TurnSummary};
 use crate::error::{Error, Result};
 use crate::events::Usage;
@@ -644,15 +645,24 @@ struct State {
 #[derive(Default)]
 struct Routes {
     calls: HashMap<String, mpsc::Sender<McpEvent>>,
-    /// Events that came before their call was routed (bounded).
-    early: HashMap<String, Vec<McpEvent>>,
+    /// Events of calls not routed: early ones (before their call was routed) and late ones
+    /// (after its result). The oldest calls' are dropped first, so late ones never crowd out
+    /// a new call's early events.
+    unrouted: std::collections::VecDeque<(String, Vec<McpEvent>)>,
 }
+
+/// How many calls' unrouted events are kept.
+const UNROUTED_CALLS: usize = 16;
 
 impl State {
     fn route(&self, key: &str, tx: mpsc::Sender<McpEvent>) {
         let mut r = lock(&self.routes);
-        for ev in r.early.remove(key).unwrap_or_default() {
-            let _ = tx.try_send(ev);
+        if let Some(i) = r.unrouted.iter().position(|(k, _)| k == key)
+            && let Some((_, early)) = r.unrouted.remove(i)
+        {
+            for ev in early {
+                let _ = tx.try_send(ev);
+            }
         }
         r.calls.insert(key.to_owned(), tx);
     }
@@ -667,10 +677,14 @@ impl State {
             match r.calls.get(&key) {
                 Some(tx) => tx.clone(),
                 None => {
-                    if r.early.len() < 64 {
-                        let early = r.early.entry(key).or_default();
-                        if early.len() < EVENT_BUFFER {
-                            early.push(ev);
+                    match r.unrouted.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, evs)) if evs.len() < EVENT_BUFFER => evs.push(ev),
+                        Some(_) => {}
+                        None => {
+                            if r.unrouted.len() >= UNROUTED_CALLS {
+                                r.unrouted.pop_front();
+                            }
+                            r.unrouted.push_back((key, vec![ev]));
                         }
                     }
                     return;
@@ -679,10 +693,6 @@ impl State {
         };
         let _ = tx.send(ev).await;
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A JSON-RPC id as a map key (`0`, `"req-a"`): the same for rmcp's ids and raw ones.
@@ -868,6 +878,45 @@ mod tests {
                    "approval-policy": "on-request",
                    "config": {"model_reasoning_effort": "high"}})
         );
+    }
+
+    fn event(id: &str) -> McpEvent {
+        McpEvent {
+            thread_id: None,
+            id: id.into(),
+            msg: EventMsg::from_payload(json!({"type": "task_started"})),
+        }
+    }
+
+    /// Events that come before their call is routed reach it; late events of finished calls
+    /// are kept only for the newest few calls, so they never crowd out a new call's.
+    #[tokio::test]
+    async fn events_are_routed_to_their_call_early_or_not() {
+        let state = State {
+            approvals: Approvals::new(Arc::new(DenyAll), Duration::from_secs(1)),
+            elicitations: Mutex::new(HashMap::new()),
+            routes: Mutex::new(Routes::default()),
+        };
+        for late in 0..20 {
+            state.deliver(format!("{late}"), event("late")).await;
+        }
+        state.deliver("21".into(), event("early")).await;
+        let (tx, mut rx) = mpsc::channel(8);
+        state.route("21", tx);
+        state.deliver("21".into(), event("routed")).await;
+        let got: Vec<String> = [rx.try_recv(), rx.try_recv()]
+            .into_iter()
+            .flatten()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(got, ["early", "routed"]);
+        let kept: Vec<String> = lock(&state.routes)
+            .unrouted
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(kept.len(), UNROUTED_CALLS - 1);
+        assert_eq!(kept.first().map(String::as_str), Some("5"));
     }
 
     #[test]

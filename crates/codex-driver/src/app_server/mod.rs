@@ -52,7 +52,7 @@ pub mod protocol;
 #[cfg(feature = "websocket")]
 mod remote;
 mod restart;
-mod rpc;
+pub(crate) mod rpc;
 mod settings;
 mod streams;
 mod thread;
