@@ -37,6 +37,17 @@ pub struct TurnSummary {
     pub usage: Usage,
 }
 
+/// This turn's usage from the thread total a transport reports after it, given (and updating)
+/// the total reported after the previous turn.
+pub(crate) fn turn_usage(reported: &mut Option<Usage>, total: Usage) -> Usage {
+    let usage = match reported {
+        Some(before) => total.since(before),
+        None => total,
+    };
+    *reported = Some(total);
+    usage
+}
+
 /// A thread that takes turns.
 pub trait Conversation {
     /// The thread id, once known.
@@ -95,12 +106,7 @@ impl Conversation for ExecConversation {
         if self.thread_id.is_none() {
             self.thread_id = turn.thread_id.clone();
         }
-        let reported = turn.usage.unwrap_or_default();
-        let usage = match &self.reported {
-            Some(before) => reported.since(before),
-            None => reported,
-        };
-        self.reported = Some(reported);
+        let usage = turn_usage(&mut self.reported, turn.usage.unwrap_or_default());
         Ok(TurnSummary {
             thread_id: turn.thread_id.unwrap_or_default(),
             final_message: turn.final_message,

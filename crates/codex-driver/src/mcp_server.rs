@@ -539,12 +539,8 @@ impl Conversation for McpConversation {
         if self.thread_id.is_none() && !thread_id.is_empty() {
             self.thread_id = Some(thread_id.clone());
         }
-        let total = call.total.unwrap_or_default();
-        let usage = match &self.reported {
-            Some(before) => total.since(before),
-            None => total,
-        };
-        self.reported = Some(total);
+        let usage =
+            crate::conversation::turn_usage(&mut self.reported, call.total.unwrap_or_default());
         Ok(TurnSummary {
             thread_id,
             final_message: call.last_message,
