@@ -3,6 +3,7 @@
 mod app_run;
 mod auth;
 mod doctor;
+mod exec_flags;
 mod install;
 #[cfg(feature = "offline")]
 mod offline;
@@ -226,6 +227,10 @@ struct RunArgs {
     /// With --app-server: when Codex must ask (untrusted, on-request, never).
     #[arg(long, requires = "app_server", value_parser = ["untrusted", "on-request", "never"])]
     approval_policy: Option<String>,
+    /// Every other `codex exec` option of the library (`--skip-git-repo-check`, `--add-dir`,
+    /// `--image`, `--profile`, `--ephemeral`, ...), from the builder's own table.
+    #[command(flatten)]
+    exec_flags: exec_flags::ExecFlags,
 }
 
 #[tokio::main]
@@ -586,6 +591,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     if args.app_server {
+        if !args.exec_flags.is_empty() {
+            anyhow::bail!("options of codex exec don't apply with --app-server");
+        }
         return run_app_server(args, binary, offline, home.as_deref()).await;
     }
     let mut exec = match &args.resume {
@@ -627,6 +635,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             std::fs::canonicalize(f).with_context(|| format!("output schema {}", f.display()))?;
         exec = exec.output_schema(f);
     }
+    exec = args.exec_flags.apply(exec)?;
     if let Some(s) = args.idle_timeout {
         exec = exec.idle_timeout(std::time::Duration::from_secs(s));
     }

@@ -61,20 +61,30 @@ pub(crate) struct Gate {
     pub(crate) req: Requirement,
 }
 
-/// An option's value as one argv word.
-pub(crate) trait ArgValue {
+/// An option's value as one argv word, and back (for options set by name, e.g. from a CLI).
+pub(crate) trait ArgValue: Sized {
+    /// The values Codex documents, for a closed choice (empty: free text).
+    const CHOICES: &'static [&'static str] = &[];
     fn arg(&self) -> OsString;
+    /// `None` when `s` is not a value of this option.
+    fn from_arg(s: &str) -> Option<Self>;
 }
 
 impl ArgValue for String {
     fn arg(&self) -> OsString {
         self.into()
     }
+    fn from_arg(s: &str) -> Option<Self> {
+        Some(s.to_owned())
+    }
 }
 
 impl ArgValue for PathBuf {
     fn arg(&self) -> OsString {
         self.into()
+    }
+    fn from_arg(s: &str) -> Option<Self> {
+        Some(s.into())
     }
 }
 
@@ -83,6 +93,10 @@ impl ArgValue for PathBuf {
 pub(crate) trait Slot {
     fn is_set(&self) -> bool;
     fn push_args(&self, flag: &str, out: &mut Vec<OsString>);
+    /// What the option takes, for a front end listing the options.
+    fn value(&self) -> FlagValue;
+    /// Sets it from a front end's word (`None` for a switch); `false` for a value it rejects.
+    fn set_arg(&mut self, value: Option<&str>) -> bool;
 }
 
 impl Slot for bool {
@@ -93,6 +107,13 @@ impl Slot for bool {
         if *self {
             out.push(flag.into());
         }
+    }
+    fn value(&self) -> FlagValue {
+        FlagValue::Switch
+    }
+    fn set_arg(&mut self, value: Option<&str>) -> bool {
+        *self = true;
+        value.is_none()
     }
 }
 
@@ -106,6 +127,13 @@ impl<T: ArgValue> Slot for Option<T> {
             out.push(v.arg());
         }
     }
+    fn value(&self) -> FlagValue {
+        FlagValue::One(T::CHOICES)
+    }
+    fn set_arg(&mut self, value: Option<&str>) -> bool {
+        *self = value.and_then(T::from_arg);
+        self.is_some()
+    }
 }
 
 impl<T: ArgValue> Slot for Vec<T> {
@@ -118,6 +146,40 @@ impl<T: ArgValue> Slot for Vec<T> {
             out.push(v.arg());
         }
     }
+    fn value(&self) -> FlagValue {
+        FlagValue::Many(T::CHOICES)
+    }
+    fn set_arg(&mut self, value: Option<&str>) -> bool {
+        match value.and_then(T::from_arg) {
+            Some(v) => {
+                self.push(v);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What an option of a builder's table takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlagValue {
+    /// Nothing: a switch.
+    Switch,
+    /// One value; the closed set of values Codex documents, if any.
+    One(&'static [&'static str]),
+    /// A value per use (repeatable); the closed set of values, if any.
+    Many(&'static [&'static str]),
+}
+
+/// One option of a builder's table, for front ends that expose them all (the CLI's `run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlagInfo {
+    /// The long flag Codex receives (`--skip-git-repo-check`).
+    pub flag: &'static str,
+    /// What it takes.
+    pub value: FlagValue,
 }
 
 /// One entry of the table, as seen from outside the macro.
@@ -206,6 +268,32 @@ macro_rules! flag_table {
         }
 
         impl Flags {
+            /// Every option of the table and what it takes, in table order.
+            pub(crate) fn infos(&self) -> Vec<$crate::flags::FlagInfo> {
+                self.each()
+                    .into_iter()
+                    .map(|(spec, slot)| $crate::flags::FlagInfo { flag: spec.flag, value: slot.value() })
+                    .collect()
+            }
+
+            /// Sets option `flag` from a word (`None` for a switch): `Ok(false)` when the
+            /// table has no such flag, `Err` naming the flag when the value doesn't fit.
+            pub(crate) fn set_arg(&mut self, flag: &str, value: Option<&str>) -> $crate::error::Result<bool> {
+                $(
+                    if flag == $flag {
+                        let slot: &mut dyn $crate::flags::Slot = &mut self.$field;
+                        if slot.set_arg(value) {
+                            return Ok(true);
+                        }
+                        return Err($crate::error::Error::InvalidOptions(format!(
+                            "`{flag}` does not take {}",
+                            value.map(|v| format!("`{v}`")).unwrap_or_else(|| "no value".into())
+                        )));
+                    }
+                )*
+                Ok(false)
+            }
+
             /// `--flag [VALUE]` for every option set, in table order.
             pub(crate) fn args(&self) -> Vec<std::ffi::OsString> {
                 let mut out = Vec::new();

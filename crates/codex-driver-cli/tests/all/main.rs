@@ -200,6 +200,54 @@ fn a_home_named_by_codex_home_is_used() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Outside a git repository Codex refuses to run unless told `--skip-git-repo-check`, which
+/// `run` takes like every other exec option of the library (from the builder's table).
+#[test]
+fn exec_options_of_the_library_reach_codex_outside_a_git_repo() -> anyhow::Result<()> {
+    let (_rt, provider) = provider_answering("ran outside git")?;
+    let (home, user) = (tmp(), tmp());
+    // The system temp dir: not inside this repository's git tree.
+    let ws = tempfile::tempdir()?;
+    provider.write_codex_home(home.path())?;
+    let run = |extra: &[&str]| -> anyhow::Result<Output> {
+        Ok(cli()
+            .env("CODEX_HOME", home.path())
+            .env("HOME", user.path())
+            .arg("run")
+            .arg("--cd")
+            .arg(ws.path())
+            .args(extra)
+            .arg("hello")
+            .output()?)
+    };
+    let refused = run(&[])?;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--skip-git-repo-check"), "{stderr}");
+    let out = run(&["--skip-git-repo-check", "--ephemeral", "--color", "never"])?;
+    succeeded(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran outside git\n");
+    // `--ephemeral` reached Codex: no session was saved.
+    let list = cli()
+        .args(["sessions", "list", "--json", "--codex-home"])
+        .arg(home.path())
+        .output()?;
+    assert_eq!(json_of(&list).as_array().map(Vec::len), Some(0));
+    // The options are documented in `run --help`.
+    let help = cli().args(["run", "--help"]).output()?;
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--skip-git-repo-check",
+        "--add-dir",
+        "--image",
+        "--profile",
+        "--ephemeral",
+    ] {
+        assert!(help.contains(flag), "{flag} not in run --help");
+    }
+    Ok(())
+}
+
 /// The CLI passes only an allow-list of the environment to Codex (and so to the commands the
 /// model runs and its notify hook) unless `--inherit-env`.
 #[test]

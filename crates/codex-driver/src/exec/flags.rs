@@ -117,14 +117,25 @@ impl CyberAccessProgram {
 }
 
 impl ArgValue for SandboxMode {
+    const CHOICES: &'static [&'static str] =
+        &["read-only", "workspace-write", "danger-full-access"];
     fn arg(&self) -> OsString {
         self.as_str().into()
+    }
+    fn from_arg(s: &str) -> Option<Self> {
+        s.parse().ok()
     }
 }
 
 impl ArgValue for Color {
+    const CHOICES: &'static [&'static str] = &["always", "never", "auto"];
     fn arg(&self) -> OsString {
         self.as_str().into()
+    }
+    fn from_arg(s: &str) -> Option<Self> {
+        [Self::Always, Self::Never, Self::Auto]
+            .into_iter()
+            .find(|c| c.as_str() == s)
     }
 }
 
@@ -132,11 +143,26 @@ impl ArgValue for LocalProvider {
     fn arg(&self) -> OsString {
         self.as_str().into()
     }
+    fn from_arg(s: &str) -> Option<Self> {
+        Some(match s {
+            "lmstudio" => Self::LmStudio,
+            "ollama" => Self::Ollama,
+            other => Self::Other(other.to_owned()),
+        })
+    }
 }
 
 impl ArgValue for CyberAccessProgram {
     fn arg(&self) -> OsString {
         self.as_str().into()
+    }
+    fn from_arg(s: &str) -> Option<Self> {
+        Some(match s {
+            "standard" => Self::Standard,
+            "daybreak_blue" => Self::DaybreakBlue,
+            "daybreak_red" => Self::DaybreakRed,
+            other => Self::Other(other.to_owned()),
+        })
     }
 }
 

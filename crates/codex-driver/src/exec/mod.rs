@@ -36,6 +36,7 @@ mod supervisor;
 #[cfg(test)]
 mod tests;
 
+pub use crate::flags::{FlagInfo, FlagValue};
 pub use flags::{Color, CyberAccessProgram, LocalProvider, SandboxMode};
 pub use stream::{ExecStream, MAX_DIAGNOSTICS, TurnResult, TypedTurn};
 
@@ -100,6 +101,24 @@ pub struct Exec {
 }
 
 impl Exec {
+    /// Every option of codex exec this builder has a setter for, in argv order, with what each
+    /// takes: for front ends that expose them all from this one definition (the CLI's `run`).
+    pub fn options() -> Vec<FlagInfo> {
+        Flags::default().infos()
+    }
+
+    /// Sets the option `flag` (its long name, e.g. `--skip-git-repo-check`) from a word, as its
+    /// setter would (`None` for a switch). A flag this builder doesn't know, or a value it
+    /// rejects, is [`Error::InvalidOptions`] naming it.
+    pub fn option(mut self, flag: &str, value: Option<&str>) -> crate::Result<Self> {
+        if self.flags.set_arg(flag, value)? {
+            return Ok(self);
+        }
+        Err(crate::Error::InvalidOptions(format!(
+            "`{flag}` is not an option of codex exec this builder knows (pass it with other_option)"
+        )))
+    }
+
     /// A new thread with this prompt.
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {

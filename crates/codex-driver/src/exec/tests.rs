@@ -309,3 +309,41 @@ fn json_flag_degrades_when_the_probe_lacks_it() {
         ["exec", "--json", "-"]
     );
 }
+
+/// The table's options by name: listed with what they take, set like their setters, and a
+/// flag or value the builder doesn't know refused naming it.
+#[test]
+fn options_by_name() {
+    let infos = Exec::options();
+    let find = |f: &str| infos.iter().find(|i| i.flag == f).map(|i| i.value);
+    assert_eq!(find("--skip-git-repo-check"), Some(FlagValue::Switch));
+    assert_eq!(
+        find("--sandbox"),
+        Some(FlagValue::One(&[
+            "read-only",
+            "workspace-write",
+            "danger-full-access"
+        ]))
+    );
+    assert_eq!(find("--add-dir"), Some(FlagValue::Many(&[])));
+    let by_name = Exec::new("x")
+        .option("--skip-git-repo-check", None)
+        .and_then(|e| e.option("--add-dir", Some("/a")))
+        .and_then(|e| e.option("--add-dir", Some("/b")))
+        .and_then(|e| e.option("--sandbox", Some("read-only")))
+        .map(|e| e.args().unwrap_or_default());
+    let by_setter = Exec::new("x")
+        .skip_git_repo_check(true)
+        .add_dir("/a")
+        .add_dir("/b")
+        .sandbox(SandboxMode::ReadOnly)
+        .args()
+        .ok();
+    assert_eq!(by_name.ok(), by_setter);
+    let err = |r: Result<Exec>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        err(Exec::new("x").option("--sandbox", Some("everything"))),
+        "invalid options: `--sandbox` does not take `everything`"
+    );
+    assert!(err(Exec::new("x").option("--no-such-flag", None)).contains("`--no-such-flag`"));
+}

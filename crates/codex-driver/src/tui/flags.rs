@@ -33,6 +33,13 @@ impl ArgValue for AskForApproval {
     fn arg(&self) -> OsString {
         self.as_str().into()
     }
+    fn from_arg(s: &str) -> Option<Self> {
+        Some(match s {
+            "on-request" => Self::OnRequest,
+            "never" => Self::Never,
+            other => Self::Other(other.to_owned()),
+        })
+    }
 }
 
 flag_table! {

@@ -35,6 +35,7 @@
 
 mod flags;
 
+pub use crate::flags::{FlagInfo, FlagValue};
 pub use flags::AskForApproval;
 
 use crate::error::{Error, Result};
@@ -95,6 +96,24 @@ impl Default for Tui {
 }
 
 impl Tui {
+    /// Every option of the TUI (`codex`) this builder has a setter for, in argv order, with what each
+    /// takes: for front ends that expose them all from this one definition (the CLI's `run`).
+    pub fn options() -> Vec<FlagInfo> {
+        Flags::default().infos()
+    }
+
+    /// Sets the option `flag` (its long name, e.g. `--skip-git-repo-check`) from a word, as its
+    /// setter would (`None` for a switch). A flag this builder doesn't know, or a value it
+    /// rejects, is [`Error::InvalidOptions`] naming it.
+    pub fn option(mut self, flag: &str, value: Option<&str>) -> crate::Result<Self> {
+        if self.flags.set_arg(flag, value)? {
+            return Ok(self);
+        }
+        Err(crate::Error::InvalidOptions(format!(
+            "`{flag}` is not an option of the TUI (`codex`) this builder knows (pass it with other_option)"
+        )))
+    }
+
     /// A new thread, no prompt (the user types one).
     pub fn new() -> Self {
         Self {
