@@ -227,10 +227,42 @@ struct RunArgs {
     /// With --app-server: when Codex must ask (untrusted, on-request, never).
     #[arg(long, requires = "app_server", value_parser = ["untrusted", "on-request", "never"])]
     approval_policy: Option<String>,
+    /// A config override, `key=value` (value as TOML, else a string), like `codex -c`
+    /// (repeatable).
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE", value_parser = parse_override)]
+    config: Vec<(String, String)>,
+    /// Enable a feature (`codex --enable`, repeatable).
+    #[arg(long, value_name = "FEATURE")]
+    enable: Vec<String>,
+    /// Disable a feature (`codex --disable`, repeatable).
+    #[arg(long, value_name = "FEATURE")]
+    disable: Vec<String>,
     /// Every other `codex exec` option of the library (`--skip-git-repo-check`, `--add-dir`,
     /// `--image`, `--profile`, `--ephemeral`, ...), from the builder's own table.
     #[command(flatten)]
     exec_flags: exec_flags::ExecFlags,
+}
+
+/// `-c key=value`, checked when parsing (the value is typed later, by the library).
+fn parse_override(arg: &str) -> std::result::Result<(String, String), String> {
+    match codex_driver::config::ConfigOverrides::parse_arg(arg) {
+        Some((k, _)) => Ok((
+            k,
+            arg.split_once('=')
+                .map(|(_, v)| v)
+                .unwrap_or_default()
+                .to_owned(),
+        )),
+        None => Err(format!("`{arg}` is not KEY=VALUE")),
+    }
+}
+
+/// The `-c` overrides of `run`, typed as Codex reads them.
+fn overrides(args: &RunArgs) -> Vec<(String, toml_edit::Value)> {
+    args.config
+        .iter()
+        .filter_map(|(k, v)| codex_driver::config::ConfigOverrides::parse_arg(&format!("{k}={v}")))
+        .collect()
 }
 
 #[tokio::main]
@@ -440,6 +472,15 @@ async fn run_app_server(
         }
         None
     };
+    for (k, v) in overrides(&args) {
+        server = server.config(k, v);
+    }
+    for f in &args.enable {
+        server = server.enable(f);
+    }
+    for f in &args.disable {
+        server = server.disable(f);
+    }
     let policy = if args.approve {
         app_run::Policy::Approve
     } else if args.deny {
@@ -636,6 +677,15 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         exec = exec.output_schema(f);
     }
     exec = args.exec_flags.apply(exec)?;
+    for (k, v) in overrides(&args) {
+        exec = exec.config(k, v);
+    }
+    for f in &args.enable {
+        exec = exec.enable(f);
+    }
+    for f in &args.disable {
+        exec = exec.disable(f);
+    }
     if let Some(s) = args.idle_timeout {
         exec = exec.idle_timeout(std::time::Duration::from_secs(s));
     }

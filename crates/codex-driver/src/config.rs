@@ -71,6 +71,19 @@ impl ConfigOverrides {
         self.set(key, value)
     }
 
+    /// Parses a command line's `key=value` as Codex does: the value as TOML (`true`, `3`,
+    /// `["a", "b"]`, `"quoted"`), else as a plain string. `None` without an `=` or a key.
+    pub fn parse_arg(arg: &str) -> Option<(String, Value)> {
+        let (key, raw) = arg.split_once('=')?;
+        let key = key.trim();
+        if key.is_empty() {
+            return None;
+        }
+        let raw = raw.trim();
+        let value = raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw));
+        Some((key.to_owned(), value))
+    }
+
     /// Removes an override.
     pub fn remove(&mut self, dotted_key: &str) -> Option<Value> {
         self.entries.remove(dotted_key)
@@ -98,6 +111,25 @@ impl ConfigOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_line_overrides_parse_like_codex() {
+        let parse = |a: &str| {
+            ConfigOverrides::parse_arg(a).map(|(k, v)| (k, v.to_string().trim().to_owned()))
+        };
+        assert_eq!(parse("model=o3"), Some(("model".into(), "\"o3\"".into())));
+        assert_eq!(
+            parse("sandbox_workspace_write.network_access=true"),
+            Some((
+                "sandbox_workspace_write.network_access".into(),
+                "true".into()
+            ))
+        );
+        assert_eq!(parse("x=[1, 2]"), Some(("x".into(), "[1, 2]".into())));
+        assert_eq!(parse("a=\"b c\""), Some(("a".into(), "\"b c\"".into())));
+        assert_eq!(parse("noequals"), None);
+        assert_eq!(parse("=v"), None);
+    }
 
     #[test]
     fn values_are_toml_literals() {

@@ -224,9 +224,24 @@ fn exec_options_of_the_library_reach_codex_outside_a_git_repo() -> anyhow::Resul
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--skip-git-repo-check"), "{stderr}");
-    let out = run(&["--skip-git-repo-check", "--ephemeral", "--color", "never"])?;
+    let out = run(&[
+        "--skip-git-repo-check",
+        "--ephemeral",
+        "--color",
+        "never",
+        "-c",
+        "model=\"cli-model\"",
+    ])?;
     succeeded(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ran outside git\n");
+    // `-c` reached Codex, typed as TOML.
+    let body = provider.requests().last().map(|r| r.body.clone());
+    assert_eq!(body.map(|b| b["model"].clone()), Some("cli-model".into()));
+    // So does `--enable`: a feature this Codex doesn't know is its error, not ours.
+    let bad = run(&["--skip-git-repo-check", "--enable", "no_such_feature_xyz"])?;
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("no_such_feature_xyz"), "{stderr}");
     // `--ephemeral` reached Codex: no session was saved.
     let list = cli()
         .args(["sessions", "list", "--json", "--codex-home"])
