@@ -9,6 +9,11 @@ use anyhow::{Context, Result};
 use codex_driver_testkit::{MockProvider, MockResponse, add_file_patch};
 use std::path::{Path, PathBuf};
 
+/// The model the demo names: one Codex has metadata for (every tested release), so Codex
+/// prints no "model metadata not found" warning of the demo's making. The answers still come
+/// from the local provider.
+const DEMO_MODEL: &str = "gpt-5.5";
+
 /// The demo: a provider, the overrides pointing Codex at it, a home and a workspace.
 pub struct Demo {
     _provider: MockProvider,
@@ -98,7 +103,7 @@ impl Demo {
             None => Scratch::Temp(scratch("workspace-")?),
         };
         let overrides = vec![
-            ("model".into(), "mock-model".into()),
+            ("model".into(), DEMO_MODEL.into()),
             ("model_provider".into(), "mock".into()),
             ("model_providers.mock.name".into(), "mock".into()),
             (
@@ -117,7 +122,7 @@ impl Demo {
                 "the home's active profile `{p}` can't be overridden for the offline demo; use a fresh --codex-home"
             );
             overrides.push((format!("profiles.{p}.model_provider"), "mock".into()));
-            overrides.push((format!("profiles.{p}.model"), "mock-model".into()));
+            overrides.push((format!("profiles.{p}.model"), DEMO_MODEL.into()));
         }
         Ok(Self {
             _provider: provider,

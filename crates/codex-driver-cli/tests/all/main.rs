@@ -86,6 +86,8 @@ fn offline_demo_runs_a_real_turn() -> anyhow::Result<()> {
     );
     assert!(stderr.contains("(exit 0)"), "{stderr}");
     assert!(stderr.contains("✎ added"), "{stderr}");
+    // No warning of the demo's own making (a model Codex has no metadata for, ...).
+    assert!(!stderr.lines().any(|l| l.starts_with("! ")), "{stderr}");
     Ok(())
 }
 
