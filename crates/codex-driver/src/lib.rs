@@ -4,6 +4,7 @@
 pub mod app_server;
 pub mod auth;
 pub mod binary;
+pub mod commands;
 pub mod config;
 pub mod conversation;
 mod dirs;
@@ -27,6 +28,7 @@ mod repair;
 pub mod schema;
 pub mod sessions;
 pub mod spawn;
+pub mod surface;
 pub mod tasks;
 pub mod tui;
 

@@ -6,7 +6,7 @@ use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Child;
 use tokio::sync::watch;
 
@@ -325,11 +325,24 @@ pub(crate) async fn run_bounded_in(
 /// process group, for at most `limit`. `Ok(None)` on timeout; on timeout or when the future
 /// is dropped the whole group is killed.
 pub(crate) async fn run_command_bounded(
-    mut cmd: tokio::process::Command,
+    cmd: tokio::process::Command,
     limit: Duration,
 ) -> std::io::Result<Option<std::process::Output>> {
+    run_command_with_input(cmd, limit, None).await
+}
+
+/// [`run_command_bounded`], writing `input` to the child's stdin (then closing it) when given.
+pub(crate) async fn run_command_with_input(
+    mut cmd: tokio::process::Command,
+    limit: Duration,
+    input: Option<Vec<u8>>,
+) -> std::io::Result<Option<std::process::Output>> {
     let child = cmd
-        .stdin(std::process::Stdio::null())
+        .stdin(if input.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
@@ -343,7 +356,14 @@ pub(crate) async fn run_command_bounded(
         leader.child_mut().stdout.take(),
         leader.child_mut().stderr.take(),
     );
+    let stdin = leader.child_mut().stdin.take();
     let work = async {
+        let write_in = async move {
+            if let (Some(mut w), Some(bytes)) = (stdin, input) {
+                // A child that exits without reading its input is not an error of ours.
+                let _ = w.write_all(&bytes).await;
+            }
+        };
         let reads = async {
             let (mut o, mut e) = (Vec::new(), Vec::new());
             // Both at once: a child blocked writing one pipe never closes the other.
@@ -359,7 +379,9 @@ pub(crate) async fn run_command_bounded(
                     None => Ok(()),
                 }
             };
-            tokio::try_join!(read_out, read_err)?;
+            let ((), r, e2) = tokio::join!(write_in, read_out, read_err);
+            r?;
+            e2?;
             std::io::Result::Ok((o, e))
         };
         tokio::pin!(reads);
@@ -608,7 +630,6 @@ mod tests {
     /// A `select!` that drops `next_line` halfway through a line must not lose or split it.
     #[tokio::test]
     async fn a_cancelled_read_keeps_the_partial_line() -> std::io::Result<()> {
-        use tokio::io::AsyncWriteExt;
         for limit in [1024, 8] {
             let (mut w, r) = tokio::io::duplex(64);
             let mut lines = LineReader::new(tokio::io::BufReader::with_capacity(4, r), limit);

@@ -121,7 +121,9 @@ impl Error {
             Self::TaskUnknown { .. } | Self::ThreadGone { .. } | Self::SessionNotFound { .. } => {
                 K::NotFound
             }
-            Self::Command { message, .. } => classify_failure(None, message).unwrap_or(K::Crashed),
+            Self::Command { message, .. } => classify_failure(None, message)
+                .or_else(|| command_failure(message))
+                .unwrap_or(K::Crashed),
         }
     }
 
@@ -205,6 +207,8 @@ fn classify_failure(info: Option<&serde_json::Value>, message: &str) -> Option<E
         "not logged in",
         "token expired",
         "refresh token",
+        "not signed in",
+        "chatgpt auth not available",
     ];
     const SANDBOX: &[&str] = &["sandbox error", "sandbox denied", "landlock", "seccomp"];
     if AUTH.iter().any(|m| lower.contains(m)) {
@@ -213,6 +217,18 @@ fn classify_failure(info: Option<&serde_json::Value>, message: &str) -> Option<E
         Some(K::Sandbox)
     } else if PROVIDER.iter().any(|m| lower.contains(m)) {
         Some(K::Provider)
+    } else {
+        None
+    }
+}
+
+/// What a one-shot sub-command's own complaint says beyond a turn's failure kinds.
+fn command_failure(message: &str) -> Option<ErrorKind> {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("not found") || lower.starts_with("no mcp server named") {
+        Some(ErrorKind::NotFound)
+    } else if lower.contains("unknown feature") || lower.contains("invalid value") {
+        Some(ErrorKind::Config)
     } else {
         None
     }

@@ -580,7 +580,13 @@ pub async fn stop_daemon(spawn: &SpawnOptions) -> Result<()> {
             }
         }
     }
-    if let Some(pid) = live_pid(&daemon_dir(&home).join("daemon-updater.pid"))
+    stop_updater(&home);
+    Ok(())
+}
+
+/// Ends the daemon's update loop of `home`, if one runs (`daemon stop` leaves it behind).
+pub(crate) fn stop_updater(home: &CodexHome) {
+    if let Some(pid) = live_pid(&daemon_dir(home).join("daemon-updater.pid"))
         && let Ok(pid) = i32::try_from(pid)
     {
         let _ = nix::sys::signal::kill(
@@ -588,7 +594,6 @@ pub async fn stop_daemon(spawn: &SpawnOptions) -> Result<()> {
             nix::sys::signal::Signal::SIGTERM,
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]
