@@ -76,6 +76,28 @@ pub enum Session {
         /// Thread id (UUID) or name.
         id: String,
     },
+    /// A code review of the working directory's repository (`codex exec review`), streamed
+    /// like any turn; the review is the final message.
+    Review(ReviewTarget),
+}
+
+/// What `exec review` reviews.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReviewTarget {
+    /// `--uncommitted`: staged, unstaged and untracked changes.
+    Uncommitted,
+    /// `--base BRANCH`: the changes against a base branch.
+    Base(String),
+    /// `--commit SHA [--title TITLE]`: the changes of one commit.
+    Commit {
+        /// The commit.
+        sha: String,
+        /// Shown in the review summary.
+        title: Option<String>,
+    },
+    /// The builder's prompt as custom review instructions (Codex takes no target with them).
+    Custom,
 }
 
 /// The thread `exec resume` picks.
@@ -145,6 +167,13 @@ impl Exec {
             target: ResumeTarget::Last,
             all: false,
         })
+    }
+
+    /// A code review (`exec review`) of `target`, in the working directory's repository
+    /// (set it with `cd`). [`ReviewTarget::Custom`] reviews by the instructions of
+    /// [`with_prompt`](Self::with_prompt).
+    pub fn review(target: ReviewTarget) -> Self {
+        Self::new(String::new()).session(Session::Review(target))
     }
 
     /// Fork thread `id` and continue the copy with this prompt (`exec fork ID`).
@@ -268,6 +297,11 @@ impl Exec {
                     });
                 }
             }
+            Session::Review(_) => out.push(Gate {
+                option: "exec review",
+                proof: Proof::ExecCommand("review"),
+                req: Requirement::AFTER_0_50,
+            }),
             Session::New => {}
         }
         out
@@ -328,8 +362,15 @@ impl Exec {
     /// The argv after the binary, exactly as it will be passed. The prompt is not in it: it
     /// goes through stdin (the `-` argument).
     pub fn args(&self) -> Result<Vec<OsString>> {
-        if self.prompt.is_empty() {
+        let prompt_read =
+            !matches!(&self.session, Session::Review(t) if *t != ReviewTarget::Custom);
+        if self.prompt.is_empty() && prompt_read {
             return Err(Error::InvalidOptions("the prompt is empty".into()));
+        }
+        if !self.prompt.is_empty() && !prompt_read {
+            return Err(Error::InvalidOptions(
+                "exec review takes no prompt with --uncommitted, --base or --commit (use ReviewTarget::Custom)".into(),
+            ));
         }
         self.flags.validate()?;
         // `--experimental-json` is the older spelling, still accepted as a hidden alias.
@@ -360,6 +401,33 @@ impl Exec {
             Session::Fork { id } => {
                 a.push("fork".into());
                 a.push(session_id(id)?.into());
+            }
+            Session::Review(target) => {
+                a.push("review".into());
+                let word = |flag: &str, v: &str| -> Result<OsString> {
+                    if v.is_empty() || v.starts_with('-') {
+                        return Err(Error::InvalidOptions(format!(
+                            "`{v}` is not a value for exec review {flag}"
+                        )));
+                    }
+                    Ok(format!("{flag}={v}").into())
+                };
+                match target {
+                    ReviewTarget::Uncommitted => a.push("--uncommitted".into()),
+                    ReviewTarget::Base(b) => a.push(word("--base", b)?),
+                    ReviewTarget::Commit { sha, title } => {
+                        a.push(word("--commit", sha)?);
+                        if let Some(t) = title {
+                            let mut w = OsString::from("--title=");
+                            w.push(t);
+                            a.push(w);
+                        }
+                    }
+                    ReviewTarget::Custom => {}
+                }
+                if !prompt_read {
+                    return Ok(a);
+                }
             }
         }
         a.push("-".into());
