@@ -614,3 +614,33 @@ async fn capability_guards() -> anyhow::Result<()> {
     area.pass();
     Ok(())
 }
+
+/// The command surface: what `codex completion bash` says this release has is what the
+/// checked-in `surface/<release>.txt` says (`UPDATE_SURFACE=1` rewrites it), and the
+/// coverage manifest knows every command and flag of it.
+#[tokio::test]
+async fn command_surface() -> anyhow::Result<()> {
+    use codex_driver::surface::{Manifest, Surface};
+    let (area, caps) = Area::start("command surface").await;
+    let surface = Surface::probe(&Binary::at(codex())).await?;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("surface")
+        .join(format!("{}.txt", caps.version));
+    if std::env::var_os("UPDATE_SURFACE").is_some() {
+        std::fs::create_dir_all(fixture.parent().unwrap_or(&fixture))?;
+        std::fs::write(&fixture, surface.to_text())?;
+    }
+    let recorded = std::fs::read_to_string(&fixture)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (UPDATE_SURFACE=1 writes it)", fixture.display()))?;
+    assert_eq!(
+        surface.to_text(),
+        recorded,
+        "the surface of Codex {} changed (UPDATE_SURFACE=1 rewrites {})",
+        caps.version,
+        fixture.display()
+    );
+    let gaps = Manifest::builtin()?.check(&surface).gaps();
+    assert!(gaps.is_empty(), "not in coverage.toml: {gaps:#?}");
+    area.pass();
+    Ok(())
+}

@@ -10,6 +10,7 @@ mod auth_cli;
 mod auth_keyring;
 mod auth_status;
 mod canary;
+mod commands;
 mod common;
 mod compat;
 mod config_file;
