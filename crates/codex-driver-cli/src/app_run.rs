@@ -150,7 +150,7 @@ pub async fn run(server: AppServer, o: Options) -> Result<()> {
             }
             ServerNotification::ItemCompleted(c) if !o.json => match &c.item {
                 ThreadItem::AgentMessage(_) if mid_line => {
-                    println!();
+                    outln!()?;
                     mid_line = false;
                 }
                 ThreadItem::CommandExecution(c) => eprintln!(

@@ -11,7 +11,6 @@ use codex_driver::auth::{
 };
 use codex_driver::home::CodexHome;
 use serde_json::json;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -193,13 +192,9 @@ pub struct LoginArgs {
     binary: BinaryArgs,
 }
 
-/// Writes one line on stdout; a closed pipe is ignored (the reader went away).
+/// Writes one line on stdout (a closed pipe is an error main reports as status 141).
 fn out(line: &str) -> Result<()> {
-    let mut o = std::io::stdout().lock();
-    match writeln!(o, "{line}").and_then(|_| o.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    Ok(crate::out::line(format_args!("{line}"))?)
 }
 
 fn out_json(v: &serde_json::Value) -> Result<()> {

@@ -12,7 +12,7 @@ pub async fn run(
 ) -> Result<bool> {
     let report = Report::collect(resolver, home).await;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         print_table(&report)?;
     }
@@ -25,12 +25,12 @@ fn or_dash(v: Option<impl std::fmt::Display>) -> String {
 }
 
 fn print_table(r: &Report) -> Result<()> {
-    let row = |k: &str, v: String| println!("{k:<16} {v}");
+    let row = |k: &str, v: String| outln!("{k:<16} {v}");
     match &r.binary {
         BinaryReport::Found(b) => {
-            row("binary", b.path.display().to_string());
-            row("chosen by", b.reason.clone());
-            row("version", or_dash(b.version.as_ref()));
+            row("binary", b.path.display().to_string())?;
+            row("chosen by", b.reason.clone())?;
+            row("version", or_dash(b.version.as_ref()))?;
             row(
                 "support",
                 format!(
@@ -39,10 +39,10 @@ fn print_table(r: &Report) -> Result<()> {
                     r.supported_range,
                     serde_json::to_string(&r.tested_versions)?
                 ),
-            );
+            )?;
         }
-        BinaryReport::NotFound { error } => row("binary", format!("NOT FOUND: {error}")),
-        other => row("binary", format!("{other:?}")),
+        BinaryReport::NotFound { error } => row("binary", format!("NOT FOUND: {error}"))?,
+        other => row("binary", format!("{other:?}"))?,
     }
     let h = &r.home;
     row(
@@ -53,15 +53,15 @@ fn print_table(r: &Report) -> Result<()> {
             h.exists,
             or_dash(h.mode)
         ),
-    );
+    )?;
     if h.is_users_home {
-        row("", "this is the user's own Codex home".into());
+        row("", "this is the user's own Codex home".into())?;
     }
     if h.under_temp_dir {
         row(
             "",
             "warning: under the temp dir; Codex will warn on every command".into(),
-        );
+        )?;
     }
     for f in &h.files {
         let state = if f.present {
@@ -69,7 +69,7 @@ fn print_table(r: &Report) -> Result<()> {
         } else {
             "absent".into()
         };
-        row(&format!("  {}", f.name), state);
+        row(&format!("  {}", f.name), state)?;
     }
     row(
         "auth",
@@ -84,7 +84,7 @@ fn print_table(r: &Report) -> Result<()> {
             ),
             Section::Failed { error } => error.clone(),
         },
-    );
+    )?;
     row(
         "stores",
         match &r.credential_stores {
@@ -100,11 +100,11 @@ fn print_table(r: &Report) -> Result<()> {
             ),
             Section::Failed { error } => error.clone(),
         },
-    );
-    row("auth status", crate::auth::describe(&r.auth_status));
+    )?;
+    row("auth status", crate::auth::describe(&r.auth_status))?;
     match &r.config {
         ConfigReport::Read(c) => {
-            row("mcp servers", serde_json::to_string(&c.mcp_servers)?);
+            row("mcp servers", serde_json::to_string(&c.mcp_servers)?)?;
             row(
                 "notify",
                 match &c.notify {
@@ -112,12 +112,12 @@ fn print_table(r: &Report) -> Result<()> {
                     Some(v) => v.to_string(),
                     None => "-".into(),
                 },
-            );
+            )?;
         }
         ConfigReport::Unreadable { error } => {
-            row("config.toml", format!("UNREADABLE: {error}"));
+            row("config.toml", format!("UNREADABLE: {error}"))?;
         }
-        other => row("config.toml", format!("{other:?}")),
+        other => row("config.toml", format!("{other:?}"))?,
     }
     row(
         "sessions",
@@ -125,7 +125,7 @@ fn print_table(r: &Report) -> Result<()> {
             Section::Read(s) => format!("{} saved ({} archived)", s.saved, s.archived),
             Section::Failed { error } => error.clone(),
         },
-    );
+    )?;
     row(
         "overall",
         if r.ok {
@@ -133,6 +133,6 @@ fn print_table(r: &Report) -> Result<()> {
         } else {
             "PROBLEMS FOUND".into()
         },
-    );
+    )?;
     Ok(())
 }

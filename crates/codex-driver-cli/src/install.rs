@@ -39,6 +39,6 @@ pub async fn run(installs: ManagedInstalls, version: &str, registry: Option<Stri
     } else {
         eprintln!("installed codex {}", installed.version);
     }
-    println!("{}", installed.binary.display());
+    outln!("{}", installed.binary.display())?;
     Ok(())
 }

@@ -1,7 +1,18 @@
 //! `codex-driver`: the command-line front end of the codex-driver library.
 
+/// `println!` that returns the write's result (see [`out`]).
+macro_rules! outln {
+    () => {
+        $crate::out::line(format_args!(""))
+    };
+    ($($t:tt)*) => {
+        $crate::out::line(format_args!($($t)*))
+    };
+}
+
 mod app_run;
 mod auth;
+mod codex_cmds;
 mod doctor;
 mod exec_flags;
 mod install;
@@ -10,6 +21,7 @@ mod offline;
 #[cfg(not(feature = "offline"))]
 #[path = "offline_missing.rs"]
 mod offline;
+mod out;
 mod progress;
 mod sessions;
 mod task;
@@ -19,7 +31,6 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use codex_driver::exec::SandboxMode;
 use codex_driver::{Binary, Error, Exec, ThreadEvent};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -53,9 +64,9 @@ enum Command {
     /// Logins: status, login, logout, copy between homes, credential store settings.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
-    /// MCP server OAuth logins.
+    /// MCP servers: list, get, add, remove (as Codex edits them) and OAuth logins.
     #[command(subcommand)]
-    Mcp(auth::McpCommand),
+    Mcp(codex_cmds::McpCommand),
     /// Manage isolated Codex homes.
     #[command(subcommand)]
     Home(HomeCommand),
@@ -74,10 +85,45 @@ enum Command {
         #[arg(long)]
         registry: Option<String>,
     },
-    /// Saved threads: list, show, replay, archive, unarchive, delete, rename, fork, queue,
-    /// watch, history.
-    #[command(subcommand)]
-    Sessions(sessions::SessionsCommand),
+    /// Saved threads: list (the default), show, replay, archive, unarchive, delete, rename,
+    /// fork, queue, watch, history.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sessions {
+        #[command(subcommand)]
+        command: Option<sessions::SessionsCommand>,
+        #[command(flatten)]
+        list: sessions::ListArgs,
+    },
+    /// Apply a Codex Cloud task's diff to a git work tree (`codex apply`); prints the files
+    /// it touched.
+    Apply(codex_cmds::ApplyArgs),
+    /// A code review turn (`codex exec review`), streamed like `run`.
+    Review(codex_cmds::ReviewArgs),
+    /// Run a command inside Codex's sandbox (`codex sandbox`); its output and status are
+    /// passed through.
+    Sandbox(codex_cmds::SandboxArgs),
+    /// The model catalog (`codex debug models`).
+    Models(codex_cmds::ModelsArgs),
+    /// Codex's own checks (`codex doctor --json`), typed; exit 1 when one failed.
+    CodexDoctor(codex_cmds::CodexDoctorArgs),
+    /// Installed and available plugins and the marketplaces (`codex plugin list`).
+    Plugins(codex_cmds::PluginsArgs),
+    /// Codex's app-server daemon of a home: status, start, stop.
+    Daemon(codex_cmds::DaemonArgs),
+    /// Which of the binary's commands and flags the library covers, and why the rest is left
+    /// out; exit 1 on a gap.
+    Coverage(codex_cmds::CoverageArgs),
+    /// Print a shell completion script for codex-driver.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write codex-driver's man pages (one per command) into a directory.
+    Man {
+        /// Where to write them (created if missing).
+        #[arg(default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Start the interactive Codex in this terminal; prints the thread it worked on.
     Tui(tui::TuiArgs),
     /// Print every finished turn of a home as a JSON line (Codex's `notify` payload) until
@@ -94,8 +140,12 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// List the binary's feature flags (probed, cached per binary).
+    /// List the binary's feature flags (probed, cached per binary); `enable`/`disable` one
+    /// in a home.
+    #[command(args_conflicts_with_subcommands = true)]
     Features {
+        #[command(subcommand)]
+        action: Option<codex_cmds::FeaturesAction>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -129,7 +179,7 @@ const APP: &str = "codex-driver";
 /// Why a build without the `offline` feature can't run the demo.
 const NO_OFFLINE: &str = "this codex-driver was built without the `offline` feature, so it has no offline demo; install it with default features (`cargo install codex-driver-cli`) or give Codex credentials";
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct BinaryArgs {
     /// The Codex binary (default: $CODEX_BINARY, managed installs, then `codex` on PATH).
     #[arg(long, value_name = "PATH")]
@@ -271,7 +321,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args).await,
         Command::Auth(cmd) => auth::run(cmd).await,
-        Command::Mcp(cmd) => auth::run_mcp(cmd).await,
+        Command::Mcp(cmd) => codex_cmds::mcp(cmd).await,
         Command::Doctor {
             json,
             binary,
@@ -289,11 +339,28 @@ async fn main() -> ExitCode {
             registry,
         } => install_cmd(&version, &app, dir, registry).await,
         Command::Features {
+            action: Some(action),
+            ..
+        } => codex_cmds::features(action).await,
+        Command::Features {
+            action: None,
             json,
             refresh,
             binary,
         } => features(json, refresh, &binary).await,
-        Command::Sessions(cmd) => sessions::run(cmd).await,
+        Command::Sessions { command, list } => {
+            sessions::run(command.unwrap_or(sessions::SessionsCommand::List(list))).await
+        }
+        Command::Apply(a) => codex_cmds::apply(a).await,
+        Command::Review(a) => codex_cmds::review(a).await,
+        Command::Sandbox(a) => codex_cmds::sandbox(a).await,
+        Command::Models(a) => codex_cmds::models(a).await,
+        Command::CodexDoctor(a) => codex_cmds::codex_doctor(a).await,
+        Command::Plugins(a) => codex_cmds::plugins(a).await,
+        Command::Daemon(a) => codex_cmds::daemon(a).await,
+        Command::Coverage(a) => codex_cmds::coverage(a).await,
+        Command::Completions { shell } => completions(shell),
+        Command::Man { dir } => man_pages(&dir),
         Command::Tui(args) => tui::run(args).await,
         Command::Watch {
             codex_home,
@@ -303,6 +370,7 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if out::is_broken_pipe(&err) => ExitCode::from(out::BROKEN_PIPE_STATUS),
         Err(err) => {
             eprintln!("error: {err:#}");
             if let Some(tail) = err.downcast_ref::<Error>().and_then(Error::stderr_tail)
@@ -313,6 +381,43 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "codex-driver", &mut buf);
+    out::text(&String::from_utf8_lossy(&buf))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `codex-driver.1` and `codex-driver-<sub>[-<subsub>].1` for every command.
+fn man_pages(dir: &Path) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut written = 0;
+    write_man(&cmd, dir, &mut written)?;
+    eprintln!("wrote {written} man pages to {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// After `build()`, a sub-command's display name is `codex-driver-<sub>`.
+fn write_man(cmd: &clap::Command, dir: &Path, written: &mut usize) -> Result<()> {
+    let name = cmd.get_display_name().unwrap_or(cmd.get_name());
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
+    let file = dir.join(format!("{name}.1"));
+    std::fs::write(&file, buf).with_context(|| format!("writing {}", file.display()))?;
+    *written += 1;
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        write_man(sub, dir, written)?;
+    }
+    Ok(())
 }
 
 /// `--codex-home DIR`, else `$CODEX_HOME`, else `~/.codex`.
@@ -329,7 +434,6 @@ async fn watch(
     keep: bool,
 ) -> Result<ExitCode> {
     use codex_driver::notify::{NotifySpool, Spooled};
-    use std::io::Write;
     let home = home_or_default(codex_home)?;
     // Its config.toml is about to be edited: it must be ours and private.
     home.check()?;
@@ -360,13 +464,8 @@ async fn watch(
                             continue;
                         }
                     };
-                    let line = serde_json::to_string(&n)?;
-                    let mut out = std::io::stdout().lock();
-                    match writeln!(out, "{line}").and_then(|_| out.flush()) {
-                        // The reader went away (e.g. `| head -1`): stop quietly.
-                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-                        other => other?,
-                    }
+                    // A closed pipe ends the watch (status 141) after the hook is removed.
+                    outln!("{}", serde_json::to_string(&n)?)?;
                 }
             }
         }
@@ -412,7 +511,7 @@ fn home_init(
             eprintln!("seeded {}", f.display());
         }
     }
-    println!("{}", home.path().display());
+    outln!("{}", home.path().display())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -437,10 +536,10 @@ async fn features(json: bool, refresh: bool, binary: &BinaryArgs) -> Result<Exit
         .probe(&res.binary)
         .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&caps.features)?);
+        outln!("{}", serde_json::to_string_pretty(&caps.features)?)?;
     } else {
         for f in &caps.features {
-            println!("{:<44} {:<18} {}", f.name, f.stage.as_str(), f.enabled);
+            outln!("{:<44} {:<18} {}", f.name, f.stage.as_str(), f.enabled)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -698,6 +797,14 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         drop(demo);
         return code;
     }
+    let streamed = stream_turn(exec, args.json).await;
+    drop(demo);
+    streamed.map(|()| ExitCode::SUCCESS)
+}
+
+/// Streams one exec turn: its events as JSONL with `json`, else live progress on stderr and
+/// the final message on stdout. Ctrl-C stops Codex; a closed stdout ends the turn too.
+async fn stream_turn(exec: Exec, json: bool) -> Result<()> {
     let cancel = CancellationToken::new();
     {
         let cancel = cancel.clone();
@@ -708,9 +815,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         });
     }
     let mut stream = exec.cancel_token(cancel).stream().await?;
-    let mut progress = (!args.json).then(progress::Progress::new);
+    let mut progress = (!json).then(progress::Progress::new);
     let mut final_message = None;
-    let stdout = std::io::stdout();
     while let Some(ev) = stream.next_event().await {
         let ev = match ev {
             Ok(ev) => ev,
@@ -721,16 +827,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
                 return Err(e.into());
             }
         };
-        if args.json {
-            let mut out = stdout.lock();
-            let written = writeln!(out, "{}", ev.to_json_line()).and_then(|_| out.flush());
-            match written {
-                // The reader went away (e.g. `| head`): stop Codex and exit quietly.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                other => other?,
-            }
+        if json {
+            // A closed pipe (`| head`) returns here, and dropping the stream stops Codex.
+            outln!("{}", ev.to_json_line())?;
             continue;
         }
         if let Some(p) = progress.as_mut() {
@@ -745,11 +844,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(p) = progress.as_mut() {
         p.finish();
     }
-    if !args.json
-        && let Some(msg) = final_message
-    {
-        println!("{msg}");
+    if !json && let Some(msg) = final_message {
+        outln!("{msg}")?;
     }
-    drop(demo);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

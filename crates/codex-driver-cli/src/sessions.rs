@@ -9,7 +9,6 @@ use codex_driver::sessions::{
 };
 use codex_driver::{CodexHome, SpawnOptions};
 use serde_json::json;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -173,14 +172,11 @@ impl Target {
     }
 }
 
-/// Writes a line to stdout; a closed pipe (`| head`) ends quietly.
+/// Writes a line to stdout (a closed pipe is an error main reports as status 141); `true`
+/// to go on.
 fn out(line: &str) -> Result<bool> {
-    let mut o = std::io::stdout().lock();
-    match writeln!(o, "{line}").and_then(|()| o.flush()) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    crate::out::line(format_args!("{line}"))?;
+    Ok(true)
 }
 
 fn session_json(s: &SessionInfo) -> serde_json::Value {

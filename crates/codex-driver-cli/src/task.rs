@@ -57,7 +57,7 @@ pub async fn run(a: TaskArgs, transport: Transport) -> Result<ExitCode> {
     task.close().await?;
     let turn = turn?;
     if a.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "schema_version": 1,
@@ -66,9 +66,9 @@ pub async fn run(a: TaskArgs, transport: Transport) -> Result<ExitCode> {
                 "final_message": turn.final_message,
                 "usage": turn.usage,
             })
-        );
+        )?;
     } else {
-        println!("{}", turn.final_message.unwrap_or_default());
+        outln!("{}", turn.final_message.unwrap_or_default())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -131,7 +131,7 @@ pub async fn run(a: TuiArgs) -> Result<ExitCode> {
         None => eprintln!("codex-driver: no thread was saved"),
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "schema_version": 1,
@@ -140,7 +140,7 @@ pub async fn run(a: TuiArgs) -> Result<ExitCode> {
                 "session": outcome.session,
                 "daemon": outcome.daemon,
             })
-        );
+        )?;
     }
     Ok(match outcome.status.code() {
         Some(0) => ExitCode::SUCCESS,

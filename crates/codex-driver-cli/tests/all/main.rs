@@ -1,6 +1,7 @@
 //! The `codex-driver` binary, end to end, with the real Codex.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod codex_cmds;
 mod sessions;
 
 use std::path::{Path, PathBuf};
