@@ -26,23 +26,23 @@ pub struct Target {
 }
 
 impl Target {
-    fn spawn(&self) -> Result<SpawnOptions> {
+    async fn spawn(&self) -> Result<SpawnOptions> {
         Ok(SpawnOptions::new()
-            .binary(self.binary()?)
+            .binary(self.binary().await?)
             .codex_home(self.home()?.path())
             .env_remove("RUST_BACKTRACE"))
     }
 
-    fn binary(&self) -> Result<codex_driver::Binary> {
-        Ok(self.binary.resolver().resolve()?.binary)
+    async fn binary(&self) -> Result<codex_driver::Binary> {
+        self.binary.binary().await
     }
 
     fn home(&self) -> Result<codex_driver::CodexHome> {
         crate::home_or_default(self.codex_home.clone())
     }
 
-    fn runner(&self) -> Result<Runner> {
-        Ok(Runner::new(self.spawn()?))
+    async fn runner(&self) -> Result<Runner> {
+        Ok(Runner::new(self.spawn().await?))
     }
 }
 
@@ -93,7 +93,7 @@ pub async fn features(action: FeaturesAction) -> Result<ExitCode> {
         FeaturesAction::Enable(a) => (a, true),
         FeaturesAction::Disable(a) => (a, false),
     };
-    let f = commands::features::set(&a.target.runner()?, &a.name, on).await?;
+    let f = commands::features::set(&a.target.runner().await?, &a.name, on).await?;
     if a.json {
         print_json(&json!({"schema_version": SCHEMA_VERSION, "feature": f}))?;
     } else {
@@ -161,7 +161,7 @@ pub async fn mcp(cmd: McpCommand) -> Result<ExitCode> {
     match cmd {
         McpCommand::List { json, target } => {
             let servers =
-                codex_driver::mcp::list_via_codex(&target.binary()?, &target.home()?).await?;
+                codex_driver::mcp::list_via_codex(&target.binary().await?, &target.home()?).await?;
             if json {
                 print_json(&json!({"schema_version": SCHEMA_VERSION, "servers": servers}))?;
             } else {
@@ -171,7 +171,7 @@ pub async fn mcp(cmd: McpCommand) -> Result<ExitCode> {
             }
         }
         McpCommand::Get { name, json, target } => {
-            let s = target.runner()?.run(&McpGet { name }).await?;
+            let s = target.runner().await?.run(&McpGet { name }).await?;
             if json {
                 print_json(&json!({"schema_version": SCHEMA_VERSION, "server": s}))?;
             } else {
@@ -196,12 +196,13 @@ pub async fn mcp(cmd: McpCommand) -> Result<ExitCode> {
                 (None, Some((program, args))) => McpAdd::stdio(&name, program, args),
                 (None, None) => anyhow::bail!("give --url URL or `-- COMMAND [ARGS...]`"),
             };
-            target.runner()?.run(&add).await?;
+            target.runner().await?.run(&add).await?;
             eprintln!("added MCP server `{name}`");
         }
         McpCommand::Remove { name, target } => {
             target
-                .runner()?
+                .runner()
+                .await?
                 .run(&McpRemove { name: name.clone() })
                 .await?;
             eprintln!("removed MCP server `{name}`");
@@ -231,7 +232,7 @@ pub async fn apply(a: ApplyArgs) -> Result<ExitCode> {
         Some(d) => d,
         None => std::env::current_dir().context("the current directory")?,
     };
-    let runner = Runner::new(a.target.spawn()?.current_dir(dir));
+    let runner = Runner::new(a.target.spawn().await?.current_dir(dir));
     let applied =
         commands::apply::run(&runner, &commands::apply::Apply { task_id: a.task_id }).await?;
     if a.json {
@@ -307,7 +308,7 @@ impl ReviewArgs {
 
 pub async fn review(a: ReviewArgs) -> Result<ExitCode> {
     let target = a.target()?;
-    let binary = a.target.binary()?;
+    let binary = a.target.binary().await?;
     let home = a.target.home()?;
     let mut exec = codex_driver::Exec::review(target)
         .with_prompt(a.instructions.clone().unwrap_or_default())
@@ -357,7 +358,7 @@ pub async fn sandbox(a: SandboxArgs) -> Result<ExitCode> {
     if let Some(p) = a.profile {
         sb = sb.profile(p);
     }
-    let mut spawn = a.target.spawn()?;
+    let mut spawn = a.target.spawn().await?;
     if let Some(cd) = a.cd {
         sb = sb.cd(&cd);
         spawn = spawn.current_dir(cd);
@@ -386,7 +387,7 @@ pub struct ModelsArgs {
 
 pub async fn models(a: ModelsArgs) -> Result<ExitCode> {
     let cmd = commands::debug::DebugModels { bundled: a.bundled };
-    let models = a.target.runner()?.run(&cmd).await?;
+    let models = a.target.runner().await?.run(&cmd).await?;
     if a.json {
         print_json(&json!({"schema_version": SCHEMA_VERSION, "models": models}))?;
     } else {
@@ -419,7 +420,7 @@ pub async fn codex_doctor(a: CodexDoctorArgs) -> Result<ExitCode> {
         network_only: a.network_only,
         all: a.all,
     };
-    let report = a.target.runner()?.run(&cmd).await?;
+    let report = a.target.runner().await?.run(&cmd).await?;
     if a.json {
         print_json(&serde_json::to_value(&report)?)?;
     } else {
@@ -459,7 +460,7 @@ pub struct PluginsArgs {
 }
 
 pub async fn plugins(a: PluginsArgs) -> Result<ExitCode> {
-    let runner = a.target.runner()?;
+    let runner = a.target.runner().await?;
     let list = commands::plugin::PluginList {
         available: a.available,
         ..Default::default()
@@ -517,7 +518,7 @@ pub enum DaemonAction {
 
 pub async fn daemon(a: DaemonArgs) -> Result<ExitCode> {
     use commands::daemon::{self, Daemon, DaemonCommand};
-    let runner = a.target.runner()?;
+    let runner = a.target.runner().await?;
     let status = match a.action {
         DaemonAction::Status => daemon::status(&runner).await?,
         DaemonAction::Start => {
@@ -563,7 +564,7 @@ pub struct CoverageArgs {
 
 pub async fn coverage(a: CoverageArgs) -> Result<ExitCode> {
     use codex_driver::surface::{Manifest, Status, Surface};
-    let binary = a.binary.resolver().resolve()?.binary;
+    let binary = a.binary.binary().await?;
     let version = codex_driver::probe::Prober::new()
         .probe(&binary)
         .await?

@@ -181,12 +181,17 @@ const NO_OFFLINE: &str = "this codex-driver was built without the `offline` feat
 
 #[derive(Args, Clone)]
 struct BinaryArgs {
-    /// The Codex binary (default: $CODEX_BINARY, managed installs, then `codex` on PATH).
+    /// The Codex binary (default: $CODEX_BINARY, managed installs, the pinned release installed
+    /// on first use, then `codex` on PATH).
     #[arg(long, value_name = "PATH")]
     codex_binary: Option<PathBuf>,
     /// Don't search PATH.
     #[arg(long)]
     no_path: bool,
+    /// Don't install the pinned Codex release when no binary is found (also
+    /// CODEX_DRIVER_AUTO_INSTALL=0).
+    #[arg(long)]
+    no_install: bool,
 }
 
 impl BinaryArgs {
@@ -196,9 +201,19 @@ impl BinaryArgs {
             r = r.explicit(p);
         }
         if let Ok(m) = codex_driver::binary::ManagedInstalls::for_app(APP) {
-            r = r.managed(m, None);
+            r = if self.no_install {
+                r.managed(m, None)
+            } else {
+                r.install_pinned(m)
+            };
         }
         r
+    }
+
+    /// The binary; when none is found, the pinned release is installed (once, with a progress
+    /// bar) unless `--no-install` or `CODEX_DRIVER_AUTO_INSTALL=0`.
+    async fn binary(&self) -> Result<Binary> {
+        Ok(install::resolve(&self.resolver()).await?.binary)
     }
 }
 
@@ -227,9 +242,14 @@ struct RunArgs {
     /// Also pass this environment variable to Codex (repeatable).
     #[arg(long, value_name = "VAR")]
     pass_env: Vec<String>,
-    /// The Codex binary (default: $CODEX_BINARY, then `codex` on PATH).
+    /// The Codex binary (default: $CODEX_BINARY, managed installs, the pinned release
+    /// installed on first use, then `codex` on PATH).
     #[arg(long, env = "CODEX_BINARY", value_name = "PATH")]
     codex_binary: Option<PathBuf>,
+    /// Don't install the pinned Codex release when no binary is found (also
+    /// CODEX_DRIVER_AUTO_INSTALL=0).
+    #[arg(long)]
+    no_install: bool,
     /// The agent's working root (`codex exec --cd`).
     #[arg(long, value_name = "DIR")]
     cd: Option<PathBuf>,
@@ -530,7 +550,7 @@ async fn install_cmd(
 }
 
 async fn features(json: bool, refresh: bool, binary: &BinaryArgs) -> Result<ExitCode> {
-    let res = binary.resolver().resolve()?;
+    let res = install::resolve(&binary.resolver()).await?;
     let caps = codex_driver::probe::Prober::new()
         .refresh(refresh)
         .probe(&res.binary)
@@ -715,10 +735,10 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let binary = BinaryArgs {
         codex_binary: args.codex_binary.clone(),
         no_path: false,
+        no_install: args.no_install,
     }
-    .resolver()
-    .resolve()?
-    .binary;
+    .binary()
+    .await?;
     let home = named_codex_home(&args).or_else(|| {
         codex_driver::CodexHome::user_default()
             .ok()

@@ -158,6 +158,7 @@ impl Target {
         let binary = crate::BinaryArgs {
             codex_binary: self.codex_binary.clone(),
             no_path: false,
+            no_install: true,
         }
         .resolver()
         .resolve()?

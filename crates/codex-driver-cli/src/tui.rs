@@ -65,10 +65,10 @@ pub async fn run(a: TuiArgs) -> Result<ExitCode> {
     let binary = crate::BinaryArgs {
         codex_binary: a.codex_binary.clone(),
         no_path: false,
+        no_install: false,
     }
-    .resolver()
-    .resolve()?
-    .binary;
+    .binary()
+    .await?;
     let mut tui = if let Some(id) = &a.resume {
         Tui::resume(id)
     } else if let Some(id) = &a.fork {

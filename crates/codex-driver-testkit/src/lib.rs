@@ -73,7 +73,7 @@ pub use issuer::{
 pub use mcp::{McpCall, MockMcpServer};
 pub use mcp_oauth::{MOCK_MCP_CLIENT_ID, McpOAuthOptions, OAuthRequest};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
-pub use registry::{MockRegistry, TarballFault, npm_tarball};
+pub use registry::{MockRegistry, TarballFault, npm_tarball, real_codex_tarball};
 pub use response::{MockResponse, add_file_patch};
 pub use secret_service::{KEYRING_PASSWORD, KeyringItem, LOGIN_COLLECTION, SecretService};
 pub use terminal::{Terminal, prepare_tui_home, strip_ansi};

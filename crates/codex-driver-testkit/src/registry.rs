@@ -147,6 +147,30 @@ impl MockRegistry {
     }
 }
 
+/// The published tarball of `@openai/codex@<version>-<platform>` exactly as the registry of
+/// the user's npm configuration serves it (through `npm pack`, so from npm's cache when it has
+/// it, e.g. after `npm install @openai/codex@<version>`): bytes whose integrity matches
+/// codex-driver's pin, for a [`MockRegistry`] to serve offline with
+/// [`publish`](MockRegistry::publish).
+pub fn real_codex_tarball(version: &str, platform: &str) -> std::io::Result<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    let out = std::process::Command::new("npm")
+        .args(["pack", "--prefer-offline", "--silent", "--pack-destination"])
+        .arg(dir.path())
+        .arg(format!("@openai/codex@{version}-{platform}"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("running npm pack: {e}")))?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || name.is_empty() {
+        return Err(std::io::Error::other(format!(
+            "npm pack @openai/codex@{version}-{platform} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    std::fs::read(dir.path().join(name))
+}
+
 /// A gzipped tar of `(path, contents, mode)` entries.
 pub fn npm_tarball(entries: &[(&str, Vec<u8>, u32)]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(

@@ -137,6 +137,27 @@ pub fn pinned_integrity(version: &str, npm_platform: &str) -> Option<&'static st
 /// Environment variable naming the binary to use.
 pub const CODEX_BINARY_ENV: &str = "CODEX_BINARY";
 
+/// The release this build was tested against first (the first of [`TESTED_CODEX`]): what
+/// [`Resolver::install_pinned`] installs when nothing else gives a binary.
+pub const PINNED_CODEX: &str = "0.171.0";
+
+/// Set to `0`, `false`, `no` or `off` to never install [`PINNED_CODEX`] on first use.
+pub const AUTO_INSTALL_ENV: &str = "CODEX_DRIVER_AUTO_INSTALL";
+
+/// The app name of the library's own managed installs (`~/.codex-driver/codex-versions`),
+/// shared with the `codex-driver` CLI.
+pub const DEFAULT_APP: &str = "codex-driver";
+
+/// Whether [`AUTO_INSTALL_ENV`] allows installing the pinned release.
+pub fn auto_install_allowed() -> bool {
+    !std::env::var(AUTO_INSTALL_ENV).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "false" | "no" | "off"
+        )
+    })
+}
+
 /// How a version relates to what this library was tested with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -368,6 +389,9 @@ impl Resolution {
 /// 3. the application's bundle: `<bundle root>/<target triple>/<version>/codex` (or
 ///    `.../bin/codex`, the npm vendor layout);
 /// 4. the library's managed installs ([`ManagedInstalls`]): the requested or newest version;
+///    with [`install_pinned`](Self::install_pinned), [`resolve_or_install`](Self::resolve_or_install)
+///    installs [`PINNED_CODEX`] there when steps 1-4 found nothing (verified, see
+///    [`crate::install`]), unless [`AUTO_INSTALL_ENV`] says no;
 /// 5. `codex` on `PATH`, when allowed (off by default in the library).
 ///
 /// An explicit or `$CODEX_BINARY` path that is not an executable is an error, not a reason to
@@ -380,6 +404,8 @@ pub struct Resolver {
     skip_env: bool,
     bundle: Option<(PathBuf, String)>,
     managed: Option<(ManagedInstalls, Option<String>)>,
+    #[cfg(feature = "install")]
+    install: Option<crate::install::Installer>,
     search_path: bool,
 }
 
@@ -419,29 +445,101 @@ impl Resolver {
         self
     }
 
-    /// Runs the steps.
+    /// With [`resolve_or_install`](Self::resolve_or_install): install [`PINNED_CODEX`] into
+    /// `installs` when steps 1-4 find nothing (also makes `installs` step 4 unless
+    /// [`managed`](Self::managed) named others).
+    #[cfg(feature = "install")]
+    pub fn install_pinned(self, installs: ManagedInstalls) -> Self {
+        self.install_pinned_with(crate::install::Installer::new(installs))
+    }
+
+    /// [`install_pinned`](Self::install_pinned) with this installer (another registry or npm
+    /// configuration).
+    #[cfg(feature = "install")]
+    pub fn install_pinned_with(mut self, installer: crate::install::Installer) -> Self {
+        if self.managed.is_none() {
+            self.managed = Some((installer.installs().clone(), None));
+        }
+        self.install = Some(installer);
+        self
+    }
+
+    /// Runs the steps (never installs; see [`resolve_or_install`](Self::resolve_or_install)).
     pub fn resolve(&self) -> Result<Resolution> {
         let mut looked = Vec::new();
-        let found = |step: BinarySource, p: &Path, looked: &mut Vec<Candidate>| {
-            let native = native_behind_launcher(p);
-            let outcome = match &native {
-                Some(n) => format!("npm launcher; using the native binary {}", n.display()),
-                None => "executable".to_owned(),
-            };
-            looked.push(Candidate {
-                step: step.clone(),
-                place: p.display().to_string(),
-                outcome,
-            });
-            Resolution {
-                binary: Binary {
-                    path: native.unwrap_or_else(|| p.to_path_buf()),
-                    version: None,
-                    source: step,
-                },
-                looked: std::mem::take(looked),
+        if let Some(r) = self.before_path(&mut looked)? {
+            return Ok(r);
+        }
+        if let Some(r) = self.path_step(&mut looked) {
+            return Ok(r);
+        }
+        Err(not_found(&mut looked))
+    }
+
+    /// Runs steps 1-4; when they find nothing and [`install_pinned`](Self::install_pinned) was
+    /// given (and [`AUTO_INSTALL_ENV`] doesn't say no), installs [`PINNED_CODEX`] and uses it;
+    /// PATH comes after. A failed install is the error when PATH has no `codex` either.
+    #[cfg(feature = "install")]
+    pub async fn resolve_or_install(
+        &self,
+        progress: &mut (dyn FnMut(crate::install::Progress) + Send),
+    ) -> Result<Resolution> {
+        let mut looked = Vec::new();
+        if let Some(r) = self.before_path(&mut looked)? {
+            return Ok(r);
+        }
+        let mut install_error = None;
+        if let Some(installer) = &self.install {
+            let installs = installer.installs();
+            if auto_install_allowed() {
+                tracing::info!(version = PINNED_CODEX, dir = %installs.root().display(), "installing the pinned Codex on first use");
+                match installer.install(PINNED_CODEX, progress).await {
+                    Ok(i) => {
+                        looked.push(Candidate {
+                            step: BinarySource::Managed,
+                            place: i.binary.display().to_string(),
+                            outcome: format!(
+                                "installed the pinned release {} on first use",
+                                i.version
+                            ),
+                        });
+                        return Ok(Resolution {
+                            binary: Binary {
+                                path: i.binary,
+                                version: Some(i.version),
+                                source: BinarySource::Managed,
+                            },
+                            looked,
+                        });
+                    }
+                    Err(e) => {
+                        looked.push(Candidate {
+                            step: BinarySource::Managed,
+                            place: installs.root().display().to_string(),
+                            outcome: format!(
+                                "installing the pinned release {PINNED_CODEX} failed: {e}"
+                            ),
+                        });
+                        install_error = Some(e);
+                    }
+                }
+            } else {
+                looked.push(Candidate {
+                    step: BinarySource::Managed,
+                    place: format!("${AUTO_INSTALL_ENV}"),
+                    outcome: "installing the pinned release is turned off".into(),
+                });
             }
-        };
+        }
+        if let Some(r) = self.path_step(&mut looked) {
+            return Ok(r);
+        }
+        Err(install_error.unwrap_or_else(|| not_found(&mut looked)))
+    }
+
+    /// Steps 1-4: `Ok(None)` when none gave a binary; an error when an explicit or
+    /// `$CODEX_BINARY` path is not an executable.
+    fn before_path(&self, looked: &mut Vec<Candidate>) -> Result<Option<Resolution>> {
         let strict = |step: BinarySource, p: &Path, looked: &mut Vec<Candidate>| {
             if is_executable(p) {
                 Ok(found(step, p, looked))
@@ -455,11 +553,11 @@ impl Resolver {
             }
         };
         if let Some(p) = &self.explicit {
-            return strict(BinarySource::Explicit, p, &mut looked);
+            return strict(BinarySource::Explicit, p, looked).map(Some);
         }
         if !self.skip_env {
             match std::env::var_os(CODEX_BINARY_ENV).filter(|p| !p.is_empty()) {
-                Some(p) => return strict(BinarySource::Env, Path::new(&p), &mut looked),
+                Some(p) => return strict(BinarySource::Env, Path::new(&p), looked).map(Some),
                 None => looked.push(Candidate {
                     step: BinarySource::Env,
                     place: format!("${CODEX_BINARY_ENV}"),
@@ -473,7 +571,7 @@ impl Resolver {
                 .map(|d| vec![d.join("codex"), d.join("bin").join("codex")])
                 .unwrap_or_default();
             if let Some(p) = cands.iter().find(|c| is_executable(c)) {
-                return Ok(found(BinarySource::Bundle, p, &mut looked));
+                return Ok(Some(found(BinarySource::Bundle, p, looked)));
             }
             looked.push(Candidate {
                 step: BinarySource::Bundle,
@@ -495,7 +593,7 @@ impl Resolver {
             };
             let path = v.as_deref().and_then(|v| installs.binary(v));
             if let Some(p) = path.as_ref().filter(|p| is_executable(p)) {
-                return Ok(found(BinarySource::Managed, p, &mut looked));
+                return Ok(Some(found(BinarySource::Managed, p, looked)));
             }
             looked.push(Candidate {
                 step: BinarySource::Managed,
@@ -508,12 +606,17 @@ impl Resolver {
                 },
             });
         }
+        Ok(None)
+    }
+
+    /// Step 5, when allowed.
+    fn path_step(&self, looked: &mut Vec<Candidate>) -> Option<Resolution> {
         if self.search_path {
             if let Some(paths) = std::env::var_os("PATH") {
                 for dir in std::env::split_paths(&paths) {
                     let cand = dir.join("codex");
                     if is_executable(&cand) {
-                        return Ok(found(BinarySource::Path, &cand, &mut looked));
+                        return Some(found(BinarySource::Path, &cand, looked));
                     }
                     looked.push(Candidate {
                         step: BinarySource::Path,
@@ -529,7 +632,29 @@ impl Resolver {
                 outcome: "search disabled".into(),
             });
         }
-        Err(not_found(&mut looked))
+        None
+    }
+}
+
+/// The binary at `p` (the native one behind an npm launcher), chosen by `step`.
+fn found(step: BinarySource, p: &Path, looked: &mut Vec<Candidate>) -> Resolution {
+    let native = native_behind_launcher(p);
+    let outcome = match &native {
+        Some(n) => format!("npm launcher; using the native binary {}", n.display()),
+        None => "executable".to_owned(),
+    };
+    looked.push(Candidate {
+        step: step.clone(),
+        place: p.display().to_string(),
+        outcome,
+    });
+    Resolution {
+        binary: Binary {
+            path: native.unwrap_or_else(|| p.to_path_buf()),
+            version: None,
+            source: step,
+        },
+        looked: std::mem::take(looked),
     }
 }
 
@@ -722,6 +847,7 @@ mod tests {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .collect();
         assert_eq!(listed, TESTED_CODEX);
+        assert_eq!(TESTED_CODEX.first(), Some(&PINNED_CODEX));
         let req = semver::VersionReq::parse(SUPPORTED_CODEX).unwrap_or_else(|e| panic!("{e}"));
         for v in TESTED_CODEX {
             let parsed = Version::parse(v).unwrap_or_else(|e| panic!("{v}: {e}"));

@@ -93,6 +93,11 @@ impl Installer {
         }
     }
 
+    /// Where it installs.
+    pub fn installs(&self) -> &ManagedInstalls {
+        &self.installs
+    }
+
     /// Uses this registry URL instead of the npm configuration's (its credentials still apply).
     pub fn registry(mut self, url: impl Into<String>) -> Self {
         self.registry = Some(url.into());

@@ -123,7 +123,7 @@ impl CodexMcp {
     /// Spawns the server (its own process group) and completes the MCP handshake. A binary
     /// without `mcp-server` (0.163 and later) is refused before spawning.
     pub async fn spawn(self) -> Result<CodexMcpClient> {
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         let caps = crate::probe::Prober::new().probe(&binary).await?;
         crate::spawn::admit_version(&caps.version, binary.path(), self.spawn.allow_unsupported)?;
         if !caps.commands.contains("mcp-server") {
@@ -590,7 +590,7 @@ pub async fn connect(
     cwd: Option<String>,
     handler: Arc<dyn ApprovalHandler>,
 ) -> Result<AnyConversation> {
-    let binary = spawn.resolve_binary()?;
+    let binary = spawn.binary_or_install().await?;
     let caps = crate::probe::Prober::new().probe(&binary).await?;
     match transport_for(&caps) {
         Some("app-server") => {

@@ -40,6 +40,7 @@ pub struct SpawnOptions {
     pub(crate) disable: Vec<String>,
     pub(crate) other_options: Vec<OsString>,
     pub(crate) allow_unsupported: bool,
+    pub(crate) no_auto_install: bool,
 }
 
 impl SpawnOptions {
@@ -48,9 +49,21 @@ impl SpawnOptions {
         Self::default()
     }
 
-    /// The Codex binary to run (default: resolved by [`Binary::resolve`] with PATH search).
+    /// The Codex binary to run. By default: `$CODEX_BINARY`, then the library's managed
+    /// installs (`~/.codex-driver/codex-versions`), then — once, on first use — the release
+    /// this build is pinned to ([`PINNED_CODEX`](crate::binary::PINNED_CODEX)) installed
+    /// there from the npm registry of the user's npm configuration (integrity-checked), then
+    /// `codex` on `PATH`. See [`auto_install`](Self::auto_install) to opt out.
     pub fn binary(mut self, binary: Binary) -> Self {
         self.binary = Some(binary);
+        self
+    }
+
+    /// Whether the default binary resolution may install the pinned release on first use
+    /// (default on; also turned off by `CODEX_DRIVER_AUTO_INSTALL=0`). Off: `$CODEX_BINARY`,
+    /// managed installs, then PATH.
+    pub fn auto_install(mut self, yes: bool) -> Self {
+        self.no_auto_install = !yes;
         self
     }
 
@@ -248,10 +261,38 @@ impl SpawnOptions {
     }
 
     /// The binary set, else the resolver's choice.
+    /// The binary without installing anything: the one set, else `$CODEX_BINARY`, managed
+    /// installs, PATH (what the synchronous `command()` builders use).
     pub(crate) fn resolve_binary(&self) -> Result<Binary> {
         match &self.binary {
             Some(b) => Ok(b.clone()),
-            None => Binary::resolve(None, true),
+            None => Ok(self.default_resolver().resolve()?.binary),
+        }
+    }
+
+    /// The binary, installing the pinned release on first use when nothing else gives one
+    /// (see [`binary`](Self::binary)).
+    pub(crate) async fn binary_or_install(&self) -> Result<Binary> {
+        match &self.binary {
+            Some(b) => Ok(b.clone()),
+            #[cfg(feature = "install")]
+            None => Ok(self
+                .default_resolver()
+                .resolve_or_install(&mut |_| {})
+                .await?
+                .binary),
+            #[cfg(not(feature = "install"))]
+            None => self.resolve_binary(),
+        }
+    }
+
+    fn default_resolver(&self) -> crate::binary::Resolver {
+        let r = crate::binary::Resolver::new().search_path(true);
+        match crate::binary::ManagedInstalls::for_app(crate::binary::DEFAULT_APP) {
+            #[cfg(feature = "install")]
+            Ok(m) if !self.no_auto_install => r.install_pinned(m),
+            Ok(m) => r.managed(m, None),
+            Err(_) => r,
         }
     }
 
@@ -333,6 +374,12 @@ macro_rules! spawn_setters {
         /// See [`SpawnOptions::binary`](crate::spawn::SpawnOptions::binary).
         pub fn binary(mut self, binary: $crate::binary::Binary) -> Self {
             self.spawn = self.spawn.binary(binary);
+            self
+        }
+
+        /// See [`SpawnOptions::auto_install`](crate::spawn::SpawnOptions::auto_install).
+        pub fn auto_install(mut self, yes: bool) -> Self {
+            self.spawn = self.spawn.auto_install(yes);
             self
         }
 

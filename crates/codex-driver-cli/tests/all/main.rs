@@ -768,6 +768,95 @@ fn approvals_are_asked_on_a_terminal() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// From a fresh `HOME` with no Codex anywhere, `run --offline` installs the pinned release once
+/// (from the registry of the npm configuration: here a local one serving the real tarball, so
+/// the pinned integrity holds), runs the turn, and the next run reuses it. Opted out, nothing
+/// is downloaded and the error lists where it looked.
+#[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
+fn the_pinned_codex_is_installed_on_first_use_and_reused() -> anyhow::Result<()> {
+    use codex_driver::binary::{PINNED_CODEX, npm_platform};
+    let rt = tokio::runtime::Runtime::new()?;
+    let reg = rt.block_on(codex_driver_testkit::MockRegistry::start())?;
+    let platform = npm_platform().unwrap_or_default();
+    reg.publish(
+        &format!("{PINNED_CODEX}-{platform}"),
+        codex_driver_testkit::real_codex_tarball(PINNED_CODEX, platform)?,
+        None,
+    );
+    let home = tmp();
+    let fresh = |c: &mut Command| {
+        c.env_remove("CODEX_BINARY")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("CODEX_HOME")
+            .env("HOME", home.path())
+            .env("PATH", "/usr/bin:/bin")
+            .env("NPM_CONFIG_REGISTRY", reg.url())
+            .env_remove("CODEX_DRIVER_AUTO_INSTALL");
+    };
+    let downloads = || {
+        reg.requests()
+            .iter()
+            .filter(|r| r.ends_with(".tgz"))
+            .count()
+    };
+    let mut off = cli();
+    fresh(&mut off);
+    let out = off
+        .env("CODEX_DRIVER_AUTO_INSTALL", "0")
+        .args(["run", "--offline", "hi"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no Codex binary found")
+            && err.contains(
+                "$CODEX_DRIVER_AUTO_INSTALL (installing the pinned release is turned off)"
+            ),
+        "{err}"
+    );
+    assert_eq!(downloads(), 0);
+    let binary = home.path().join(format!(
+        ".codex-driver/codex-versions/{}/{PINNED_CODEX}",
+        codex_driver::binary::target_triple().unwrap_or_default()
+    ));
+    for round in 0..2 {
+        let mut c = cli();
+        fresh(&mut c);
+        let out = c.args(["run", "--offline", "hi"]).output()?;
+        let err = succeeded(&out);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_ANSWER);
+        let installing = format!(
+            "codex-driver: no Codex binary found; installing the release this build is pinned to, {PINNED_CODEX}"
+        );
+        assert_eq!(
+            err.contains(&installing),
+            round == 0,
+            "round {round}: {err}"
+        );
+        assert_eq!(
+            err.contains(&format!(
+                "codex-driver: installed codex {PINNED_CODEX} at {}",
+                binary.display()
+            )),
+            round == 0,
+            "round {round}: {err}"
+        );
+        assert_eq!(downloads(), 1, "round {round}");
+    }
+    let out = cli()
+        .env_remove("CODEX_BINARY")
+        .env("HOME", home.path())
+        .env("PATH", "/nonexistent-bin")
+        .args(["doctor", "--json"])
+        .output()?;
+    succeeded(&out);
+    let v = json_of(&out);
+    assert_eq!(v["binary"]["source"], "managed");
+    assert_eq!(v["binary"]["version"], PINNED_CODEX);
+    Ok(())
+}
+
 /// A mock npm registry (and the runtime serving it) publishing a fake Codex `version`.
 fn registry_with(
     version: &str,

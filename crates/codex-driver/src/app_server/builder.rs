@@ -137,7 +137,7 @@ impl AppServer {
 
     /// Spawns the server and performs the `initialize`/`initialized` handshake.
     pub async fn spawn(self) -> Result<AppServerClient> {
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         self.spawn.admit(&binary).await?;
         self.spawn.check()?;
         let mut cmd = self.spawn.command(&binary, &self.args());

@@ -204,7 +204,7 @@ impl Runner {
     /// Runs `cmd` and returns what it left, whatever its exit code.
     pub async fn output<C: Subcommand + ?Sized>(&self, cmd: &C) -> Result<Output> {
         let argv = self.argv(cmd)?;
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         self.spawn.check()?;
         let caps = Prober::new().probe(&binary).await?;
         crate::spawn::admit_version(&caps.version, binary.path(), self.spawn.allow_unsupported)?;
@@ -242,7 +242,7 @@ impl Runner {
     /// The command tree of the binary these options resolve to (probed once per binary and
     /// process).
     pub async fn surface(&self) -> Result<Arc<Surface>> {
-        surface_of(&self.spawn.resolve_binary()?).await
+        surface_of(&self.spawn.binary_or_install().await?).await
     }
 }
 

@@ -442,7 +442,7 @@ impl Exec {
 
     /// Spawns Codex and returns the event stream.
     pub async fn stream(self) -> Result<ExecStream> {
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         if self.runtime.check_versions {
             match &self.capabilities {
                 Some(caps) => {

@@ -168,7 +168,7 @@ impl SessionManager {
 
     /// Which way `command` runs on this binary.
     pub async fn via(&self, command: &str) -> Result<Via> {
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         let caps = self.caps(&binary).await?;
         Ok(if caps.commands.contains(command) {
             Via::Subcommand
@@ -276,7 +276,7 @@ impl SessionManager {
         params: fn(String) -> R,
     ) -> Result<String> {
         let id = self.resolve(session)?.thread_id;
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         let caps = self.caps(&binary).await?;
         let op = op(id.clone());
         if caps.commands.contains(op.command()) {
@@ -335,7 +335,7 @@ impl SessionManager {
             ));
         }
         let id = self.resolve(session)?.thread_id;
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         let caps = self.caps(&binary).await?;
         let params = p::ThreadSetNameParams {
             thread_id: id.clone(),
@@ -377,7 +377,7 @@ impl SessionManager {
             return Err(Error::InvalidOptions("the queued message is empty".into()));
         }
         let id = self.resolve(session)?.thread_id;
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         let caps = self.caps(&binary).await?;
         if !caps.commands.contains("queue") {
             return Err(Error::Unsupported {

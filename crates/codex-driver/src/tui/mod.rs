@@ -377,7 +377,7 @@ impl Tui {
     /// Refuses, before starting anything, options newer than the binary. Dropping the future
     /// kills the TUI.
     pub async fn run(mut self) -> Result<TuiOutcome> {
-        let binary = self.spawn.resolve_binary()?;
+        let binary = self.spawn.binary_or_install().await?;
         if self.capabilities.is_none() {
             self.capabilities = Some(Arc::new(Prober::new().probe(&binary).await?));
         }
@@ -547,7 +547,7 @@ fn daemon_pid(home: &CodexHome) -> Option<u32> {
 /// Stops the app-server daemon of the home in `spawn` (`codex app-server daemon stop`) and
 /// its update loop, which that command leaves running. Nothing running is not an error.
 pub async fn stop_daemon(spawn: &SpawnOptions) -> Result<()> {
-    let binary = spawn.resolve_binary()?;
+    let binary = spawn.binary_or_install().await?;
     let home = spawn.effective_home()?;
     if daemon_pid(&home).is_some() {
         let args: Vec<OsString> = ["app-server", "daemon", "stop"]

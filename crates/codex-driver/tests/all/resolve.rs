@@ -187,3 +187,120 @@ fn older_npm_layouts() {
         assert_eq!(res.binary.path(), native, "{label}");
     }
 }
+
+/// A registry serving the pinned release's real tarball (from npm's cache), and its URL.
+fn registry_with_the_pinned_release()
+-> (tokio::runtime::Runtime, codex_driver_testkit::MockRegistry) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reg = rt
+        .block_on(codex_driver_testkit::MockRegistry::start())
+        .unwrap();
+    let platform = codex_driver::binary::npm_platform().unwrap();
+    let tarball =
+        codex_driver_testkit::real_codex_tarball(codex_driver::binary::PINNED_CODEX, platform)
+            .unwrap_or_else(|e| panic!("{e} (scripts/install-codex fills npm's cache)"));
+    reg.publish(
+        &format!("{}-{platform}", codex_driver::binary::PINNED_CODEX),
+        tarball,
+        None,
+    );
+    (rt, reg)
+}
+
+#[test]
+fn the_pinned_release_is_installed_once_when_nothing_else_gives_a_binary() {
+    use codex_driver::binary::PINNED_CODEX;
+    use codex_driver::install::{Installer, Progress};
+    let (rt, reg) = registry_with_the_pinned_release();
+    let d = dir();
+    let installs = ManagedInstalls::new(d.path().join("versions"));
+    let resolver = Resolver::new()
+        .use_env(false)
+        .search_path(false)
+        .install_pinned_with(Installer::new(installs.clone()).registry(reg.url()));
+    // Without installing, nothing is found.
+    assert!(matches!(
+        resolver.resolve(),
+        Err(Error::BinaryNotFound { .. })
+    ));
+    let mut seen = Vec::new();
+    let res = rt
+        .block_on(resolver.resolve_or_install(&mut |p| {
+            if !matches!(p, Progress::Downloading { .. })
+                || !seen
+                    .iter()
+                    .any(|s: &Progress| matches!(s, Progress::Downloading { .. }))
+            {
+                seen.push(p);
+            }
+        }))
+        .unwrap();
+    assert_eq!(res.binary.source(), &BinarySource::Managed);
+    assert_eq!(
+        res.binary.path(),
+        installs.binary(PINNED_CODEX).unwrap().as_path()
+    );
+    let last = res.looked.last().unwrap();
+    assert_eq!(
+        last.outcome,
+        format!("installed the pinned release {PINNED_CODEX} on first use")
+    );
+    assert!(
+        matches!(seen.first(), Some(Progress::Resolving)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|p| matches!(p, Progress::Unpacking)),
+        "{seen:?}"
+    );
+    let version = std::process::Command::new(res.binary.path())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("codex-cli {PINNED_CODEX}\n")
+    );
+    // The second time the managed step finds it: nothing is downloaded again.
+    let again = rt
+        .block_on(resolver.resolve_or_install(&mut |_| {}))
+        .unwrap();
+    assert_eq!(again.binary.path(), res.binary.path());
+    assert_eq!(again.looked.last().unwrap().outcome, "executable");
+    let downloads = reg
+        .requests()
+        .iter()
+        .filter(|r| r.ends_with(".tgz"))
+        .count();
+    assert_eq!(downloads, 1, "{:?}", reg.requests());
+}
+
+#[test]
+fn a_failed_install_is_the_error_naming_its_stage() {
+    use codex_driver::install::Installer;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reg = rt
+        .block_on(codex_driver_testkit::MockRegistry::start())
+        .unwrap();
+    let d = dir();
+    let installs = ManagedInstalls::new(d.path().join("versions"));
+    let err = rt
+        .block_on(
+            Resolver::new()
+                .use_env(false)
+                .search_path(false)
+                .install_pinned_with(Installer::new(installs).registry(reg.url()))
+                .resolve_or_install(&mut |_| {}),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), codex_driver::ErrorKind::Binary, "{err}");
+    assert!(matches!(err, Error::Install { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(codex_driver::binary::PINNED_CODEX),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(d.path().join("versions")).map_or(true, |mut e| e
+            .all(|e| { e.is_ok_and(|e| e.path().is_dir()) }))
+    );
+}

@@ -69,7 +69,7 @@ impl Running {
         limit: Duration,
     ) -> Result<Self> {
         opts.check()?;
-        let binary = opts.resolve_binary()?;
+        let binary = opts.binary_or_install().await?;
         opts.admit(&binary).await?;
         let mut cmd = opts.command(&binary, args);
         if secret.is_none() {
