@@ -6,6 +6,7 @@
 //! - [`MockMcpServer`]: an MCP server (streamable HTTP) whose tools Codex can call, optionally
 //!   behind OAuth (its own authorization server, for `codex mcp login`);
 //! - [`MockRegistry`]: an npm registry serving Codex packages, with faults;
+//! - [`MockReleases`]: the npm, GitHub and Homebrew release feeds, with faults;
 //! - [`SecretService`]: a private D-Bus session bus with a gnome-keyring (unlocked, locked,
 //!   uninitialised, or none) for keyring credential-store tests;
 //! - [`Terminal`]: a pseudo-terminal to drive the interactive TUI (type, wait for text, exit);
@@ -58,6 +59,7 @@ mod mcp;
 mod mcp_oauth;
 mod provider;
 mod registry;
+mod releases;
 mod response;
 mod secret_service;
 mod terminal;
@@ -74,6 +76,7 @@ pub use mcp::{McpCall, MockMcpServer};
 pub use mcp_oauth::{MOCK_MCP_CLIENT_ID, McpOAuthOptions, OAuthRequest};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball, real_codex_tarball};
+pub use releases::{FeedFault, MockReleases, ReleaseFeed};
 pub use response::{MockResponse, add_file_patch};
 pub use secret_service::{KEYRING_PASSWORD, KeyringItem, LOGIN_COLLECTION, SecretService};
 pub use terminal::{Terminal, prepare_tui_home, strip_ansi};

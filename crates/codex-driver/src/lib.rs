@@ -31,6 +31,8 @@ pub mod spawn;
 pub mod surface;
 pub mod tasks;
 pub mod tui;
+#[cfg(feature = "install")]
+pub mod update;
 
 /// The wire types of `codex exec --json` (re-exported from [`exec::events`]).
 pub use exec::events;

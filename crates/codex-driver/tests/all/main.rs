@@ -31,3 +31,4 @@ mod secret_service;
 mod sessions;
 mod tasks;
 mod tui;
+mod update;
