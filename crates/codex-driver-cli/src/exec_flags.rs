@@ -9,6 +9,13 @@ use codex_driver::exec::FlagValue;
 /// The options `run` declares itself (with their own help and handling).
 const OWN: &[&str] = &["--model", "--sandbox", "--cd", "--output-schema"];
 
+/// The short forms `codex exec` itself has for options of the table.
+const SHORT: &[(&str, char)] = &[
+    ("--image", 'i'),
+    ("--profile", 'p'),
+    ("--output-last-message", 'o'),
+];
+
 /// The exec options given, in the order of the table: `(flag, value)`.
 #[derive(Debug, Clone, Default)]
 pub struct ExecFlags(pub Vec<(&'static str, Option<String>)>);
@@ -41,8 +48,11 @@ fn name(flag: &'static str) -> &'static str {
 impl Args for ExecFlags {
     fn augment_args(cmd: Command) -> Command {
         table().fold(cmd, |cmd, info| {
-            let arg = Arg::new(name(info.flag))
-                .long(name(info.flag))
+            let mut arg = Arg::new(name(info.flag)).long(name(info.flag));
+            if let Some((_, c)) = SHORT.iter().find(|(f, _)| *f == info.flag) {
+                arg = arg.short(*c);
+            }
+            let arg = arg
                 .help(format!("`codex exec {}`", info.flag))
                 .help_heading("Options of codex exec");
             let arg = match info.value {
@@ -140,5 +150,24 @@ mod tests {
         }
         assert!(checked >= 20, "{checked}");
         assert!(Probe::try_parse_from(["probe", "--color", "purple"]).is_err());
+    }
+
+    /// `-i`, `-p` and `-o` mean what they mean to `codex exec`.
+    #[test]
+    fn codex_exec_short_forms() {
+        use clap::Parser;
+        let parsed =
+            Probe::try_parse_from(["probe", "-i", "a.png", "-p", "work", "-o", "last.txt"])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let mut got = parsed.flags.0;
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("--image", Some("a.png".to_owned())),
+                ("--output-last-message", Some("last.txt".to_owned())),
+                ("--profile", Some("work".to_owned())),
+            ]
+        );
     }
 }

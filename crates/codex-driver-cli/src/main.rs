@@ -26,6 +26,7 @@ mod progress;
 mod sessions;
 mod task;
 mod tui;
+mod update;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -113,6 +114,10 @@ enum Command {
     /// Which of the binary's commands and flags the library covers, and why the rest is left
     /// out; exit 1 on a gap.
     Coverage(codex_cmds::CoverageArgs),
+    /// Is a newer Codex out? The npm registry, GitHub releases and Homebrew, against the
+    /// detected binary and the tested range (`codex-driver install latest` downloads it).
+    #[command(subcommand)]
+    Update(update::UpdateCommand),
     /// Print a shell completion script for codex-driver.
     Completions {
         /// The shell.
@@ -251,10 +256,10 @@ struct RunArgs {
     #[arg(long)]
     no_install: bool,
     /// The agent's working root (`codex exec --cd`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short = 'C', value_name = "DIR")]
     cd: Option<PathBuf>,
     /// Sandbox policy for model-generated commands.
-    #[arg(long, value_parser = ["read-only", "workspace-write", "danger-full-access"])]
+    #[arg(long, short = 's', value_parser = ["read-only", "workspace-write", "danger-full-access"])]
     sandbox: Option<String>,
     /// Model to use.
     #[arg(long, short = 'm')]
@@ -379,6 +384,7 @@ async fn main() -> ExitCode {
         Command::Plugins(a) => codex_cmds::plugins(a).await,
         Command::Daemon(a) => codex_cmds::daemon(a).await,
         Command::Coverage(a) => codex_cmds::coverage(a).await,
+        Command::Update(cmd) => update::run(cmd).await,
         Command::Completions { shell } => completions(shell),
         Command::Man { dir } => man_pages(&dir),
         Command::Tui(args) => tui::run(args).await,

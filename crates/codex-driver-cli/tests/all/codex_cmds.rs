@@ -271,3 +271,64 @@ fn a_closed_stdout_ends_quietly_with_status_141() -> anyhow::Result<()> {
     assert!(!processes_with(&marker), "a Codex outlived the CLI");
     Ok(())
 }
+
+/// `update check` against mock npm, GitHub and Homebrew feeds: the verdict, one feed down,
+/// and the cache.
+#[test]
+fn update_check_reports_the_newest_release_and_survives_an_outage() -> anyhow::Result<()> {
+    use codex_driver_testkit::{FeedFault, MockReleases, ReleaseFeed};
+    let rt = tokio::runtime::Runtime::new()?;
+    let feeds = rt.block_on(MockReleases::start("9.1.0"))?;
+    let home = tmp();
+    let check = |extra: &[&str]| {
+        let mut c = cli();
+        c.env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
+            .args(["update", "check", "--timeout", "2", "--registry"])
+            .arg(feeds.url())
+            .arg("--github-api")
+            .arg(feeds.url())
+            .arg("--homebrew-api")
+            .arg(feeds.homebrew_api())
+            .args(extra);
+        c
+    };
+    feeds.set_fault(ReleaseFeed::GitHub, Some(FeedFault::Outage));
+    let out = check(&["--json"]).output()?;
+    succeeded(&out);
+    let v = json_of(&out);
+    let pinned = codex_driver::binary::PINNED_CODEX;
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["installed"], pinned);
+    assert_eq!(v["latest"], "9.1.0");
+    assert_eq!(
+        v["advisory"],
+        json!({"status": "newer_available", "latest": "9.1.0", "tested": false})
+    );
+    assert_eq!(
+        v["sources"][0],
+        json!({"source": "npm", "latest": "9.1.0", "error": null, "cached": false})
+    );
+    assert!(
+        v["sources"][1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("HTTP 503")),
+        "{v}"
+    );
+    assert_eq!(v["sources"][2]["latest"], "9.1.0");
+    // The human form; npm and Homebrew come from the cache now, GitHub is asked again.
+    feeds.set_fault(ReleaseFeed::GitHub, None);
+    let out = check(&[]).output()?;
+    let err = succeeded(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "codex 9.1.0 is available (you have {pinned}; not yet tested with this codex-driver): codex-driver install 9.1.0\n"
+        )
+    );
+    assert!(
+        err.contains("npm       9.1.0 (cached)") && err.contains("github    9.1.0\n"),
+        "{err}"
+    );
+    Ok(())
+}
