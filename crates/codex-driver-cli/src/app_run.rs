@@ -123,7 +123,7 @@ pub async fn run(server: AppServer, o: Options) -> Result<()> {
     let mut turn = thread.turn(TurnInput::from(o.prompt.as_str())).await?;
     let control = turn.control();
     let cancel = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if crate::out::stop_requested().await {
             let _ = control.interrupt().await;
         }
     });

@@ -829,13 +829,14 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 /// Streams one exec turn: its events as JSONL with `json`, else live progress on stderr and
-/// the final message on stdout. Ctrl-C stops Codex; a closed stdout ends the turn too.
+/// the final message on stdout. Ctrl-C, SIGTERM and SIGHUP stop Codex (its whole process group,
+/// gracefully); a closed stdout ends the turn too.
 async fn stream_turn(exec: Exec, json: bool) -> Result<()> {
     let cancel = CancellationToken::new();
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if out::stop_requested().await {
                 cancel.cancel();
             }
         });

@@ -22,6 +22,24 @@ pub fn text(s: &str) -> std::io::Result<()> {
     o.flush()
 }
 
+/// Resolves on Ctrl-C, SIGTERM (`systemctl stop`, `docker stop`, CI cancellation) or SIGHUP
+/// (the terminal went away): each is a request to stop gracefully. `false` when no handler
+/// could be installed.
+pub async fn stop_requested() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return tokio::signal::ctrl_c().await.is_ok();
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.is_ok(),
+        _ = term.recv() => true,
+        _ = hup.recv() => true,
+    }
+}
+
 /// Whether `err` comes from writing to a closed pipe.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {

@@ -332,3 +332,49 @@ fn update_check_reports_the_newest_release_and_survives_an_outage() -> anyhow::R
     );
     Ok(())
 }
+
+/// SIGTERM and SIGHUP stop `run` like Ctrl-C: the turn is cancelled, the CLI exits with an
+/// error, and within 2 s no Codex it started is left.
+#[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
+fn sigterm_and_sighup_stop_run_and_its_codex() -> anyhow::Result<()> {
+    use std::io::BufRead;
+    for signal in ["-TERM", "-HUP"] {
+        let rt = tokio::runtime::Runtime::new()?;
+        let provider = rt.block_on(codex_driver_testkit::MockProvider::start(Vec::new()))?;
+        provider.set_fallback(Some(
+            codex_driver_testkit::MockResponse::text("late")
+                .delay_before(std::time::Duration::from_secs(120)),
+        ));
+        let home = tmp();
+        let ws = tmp();
+        provider.write_codex_home(home.path())?;
+        let mut child = in_home(home.path(), &["run", "--json", "--cd"])
+            .arg(ws.path())
+            .arg("wait")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = lines.next().transpose()?.unwrap_or_default();
+        assert!(first.contains("thread.started"), "{first}");
+        let marker = ws.path().to_string_lossy().into_owned();
+        assert!(processes_with(&marker), "Codex is running");
+        let killed = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()?;
+        assert!(killed.success());
+        let status = child.wait()?;
+        assert_eq!(status.code(), Some(1), "{signal}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while processes_with(&marker) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            !processes_with(&marker),
+            "{signal}: a Codex outlived the CLI"
+        );
+    }
+    Ok(())
+}
