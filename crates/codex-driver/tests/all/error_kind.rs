@@ -162,7 +162,24 @@ async fn a_sandbox_denial_fails_the_command_not_the_turn() -> anyhow::Result<()>
             _ => None,
         })
         .collect();
-    assert_eq!(commands, [(CommandExecutionStatus::Failed, Some(1), true)]);
+    // Codex reports the command as an item, except when its unified exec finished it before
+    // the first yield (seen with 0.171.0 on an idle machine): then only the model sees it.
+    assert!(
+        commands.is_empty() || commands == [(CommandExecutionStatus::Failed, Some(1), true)],
+        "{commands:?}"
+    );
+    let outputs: Vec<String> = env
+        .provider
+        .requests()
+        .iter()
+        .flat_map(|r| r.function_call_outputs())
+        .collect();
+    assert!(
+        outputs.len() == 1
+            && outputs[0].contains("Process exited with code 1")
+            && outputs[0].contains("Read-only file system"),
+        "{outputs:?}"
+    );
     assert!(!marker.exists());
     assert_eq!(turn.final_message.as_deref(), Some("done"));
     Ok(())
