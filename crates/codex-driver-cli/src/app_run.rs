@@ -168,13 +168,11 @@ pub async fn run(server: AppServer, o: Options) -> Result<()> {
             },
             ServerNotification::TurnCompleted(c) => {
                 if c.turn.status == TurnStatus::Failed {
-                    failure = Some(
-                        c.turn
-                            .error
-                            .as_ref()
-                            .map(|e| e.message.clone())
-                            .unwrap_or_default(),
-                    );
+                    let message = c.turn.error.as_ref().map(|e| e.message.as_str());
+                    failure = Some(format!("turn failed: {}", message.unwrap_or_default()));
+                } else if c.turn.status == TurnStatus::Interrupted {
+                    // Ctrl-C, SIGTERM or SIGHUP (or another client): not a success.
+                    failure = Some("turn interrupted".into());
                 } else if !o.json {
                     eprintln!("• turn {:?}", c.turn.status);
                 }
@@ -185,7 +183,7 @@ pub async fn run(server: AppServer, o: Options) -> Result<()> {
     cancel.abort();
     codex.shutdown().await?;
     if let Some(message) = failure {
-        anyhow::bail!("turn failed: {message}");
+        anyhow::bail!("{message}");
     }
     Ok(())
 }

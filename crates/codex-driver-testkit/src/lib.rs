@@ -9,6 +9,8 @@
 //! - [`MockReleases`]: the npm, GitHub and Homebrew release feeds, with faults;
 //! - [`SecretService`]: a private D-Bus session bus with a gnome-keyring (unlocked, locked,
 //!   uninitialised, or none) for keyring credential-store tests;
+//! - [`ProcessMarker`], [`ResourceSample`]: which processes a test left behind, and what a
+//!   process holds (files, threads, memory), for leak checks;
 //! - [`Terminal`]: a pseudo-terminal to drive the interactive TUI (type, wait for text, exit);
 //! - [`Discovery`] ([`codex_binary`] for short): the Codex binary the tests run.
 //!
@@ -57,6 +59,7 @@ mod http;
 mod issuer;
 mod mcp;
 mod mcp_oauth;
+mod procs;
 mod provider;
 mod registry;
 mod releases;
@@ -74,6 +77,9 @@ pub use issuer::{
 };
 pub use mcp::{McpCall, MockMcpServer};
 pub use mcp_oauth::{MOCK_MCP_CLIENT_ID, McpOAuthOptions, OAuthRequest};
+pub use procs::{
+    MARKER_ENV, ProcessInfo, ProcessMarker, ResourceSample, all_processes, descendants,
+};
 pub use provider::{MockProvider, RecordedRequest, TempHome};
 pub use registry::{MockRegistry, TarballFault, npm_tarball, real_codex_tarball};
 pub use releases::{FeedFault, MockReleases, ReleaseFeed};

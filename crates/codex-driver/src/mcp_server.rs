@@ -135,10 +135,7 @@ impl CodexMcp {
             });
         }
         self.spawn.check()?;
-        let mut child = self
-            .spawn
-            .command(&binary, &self.args())
-            .spawn()
+        let mut child = crate::process::spawn(&mut self.spawn.command(&binary, &self.args()))
             .map_err(|source| Error::Spawn {
                 path: binary.path().to_path_buf(),
                 source,

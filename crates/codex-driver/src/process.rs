@@ -10,6 +10,96 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWri
 use tokio::process::Child;
 use tokio::sync::watch;
 
+/// Spawns `cmd` so that its child ends with this process, however the process ends.
+///
+/// A dropped handle kills the child's group (`kill_on_drop`, [`Leader`]), but when the host
+/// itself dies (SIGKILL, the OOM killer, `process::exit`, a signal it doesn't handle) no
+/// destructor runs. The child is therefore asked for a parent-death signal (SIGTERM, which
+/// Codex turns into stopping its own commands, and which the npm launcher passes on).
+/// Linux sends that signal when the *thread* that forked the child exits, not the process, so
+/// every spawn happens on one thread that lives as long as the process ([`keeper`]): a tokio
+/// blocking-pool thread or a caller's short-lived thread ending never kills a running Codex.
+pub(crate) fn spawn(cmd: &mut tokio::process::Command) -> std::io::Result<Child> {
+    let Some(keeper) = keeper() else {
+        // No thread to be had: spawn here, without the signal (drop guards still apply).
+        return cmd.spawn();
+    };
+    die_with_host(cmd);
+    let handle = tokio::runtime::Handle::try_current().ok();
+    let owned = std::mem::replace(cmd, tokio::process::Command::new(""));
+    let (reply, result) = std::sync::mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let mut owned = owned;
+        // The child registers with the caller's runtime (its reaper and pipes), not a new one.
+        let spawned = {
+            let _enter = handle.as_ref().map(tokio::runtime::Handle::enter);
+            owned.spawn()
+        };
+        let _ = reply.send((owned, spawned));
+    });
+    if keeper.send(job).is_err() {
+        return Err(std::io::Error::other(
+            "the codex-driver spawner thread is gone",
+        ));
+    }
+    match result.recv() {
+        Ok((owned, spawned)) => {
+            *cmd = owned;
+            spawned
+        }
+        Err(_) => Err(std::io::Error::other(
+            "the codex-driver spawner thread is gone",
+        )),
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The thread every child is forked from; it never exits (the channel's sender is static), so
+/// the parent-death signal fires only when the process ends.
+fn keeper() -> Option<&'static std::sync::mpsc::Sender<Job>> {
+    static KEEPER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    KEEPER
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name("codex-driver-spawner".into())
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    for job in rx {
+                        job();
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// Arms the parent-death signal in the child (see [`spawn`]). The crate's only `unsafe`.
+#[allow(unsafe_code)]
+fn die_with_host(cmd: &mut tokio::process::Command) {
+    let host = nix::unistd::getpid();
+    let pre_exec = move || {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)
+            .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+        // The host may have died between fork and prctl: then the signal never comes.
+        if nix::unistd::getppid() != host {
+            return Err(std::io::Error::from_raw_os_error(
+                nix::errno::Errno::ESRCH as i32,
+            ));
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // work is allowed. It makes two system calls (prctl, getppid), takes no lock, and
+    // allocates nothing: a raw-errno `io::Error` is a tagged integer, not a heap value.
+    unsafe {
+        cmd.pre_exec(pre_exec);
+    }
+}
+
 /// Sends `signal` to the whole process group led by `pgid`. Errors (the group is gone) are ignored.
 ///
 /// Only call it while the leader is not reaped (see [`Leader`]): a reaped leader's id may be
@@ -337,17 +427,16 @@ pub(crate) async fn run_command_with_input(
     limit: Duration,
     input: Option<Vec<u8>>,
 ) -> std::io::Result<Option<std::process::Output>> {
-    let child = cmd
-        .stdin(if input.is_some() {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        })
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()?;
+    cmd.stdin(if input.is_some() {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    })
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .process_group(0)
+    .kill_on_drop(true);
+    let child = spawn(&mut cmd)?;
     let mut leader = Leader::new(child);
     // On a timeout, an I/O error or a dropped future, the guard kills the group before the
     // child (declared earlier, dropped later) can be reaped.

@@ -141,7 +141,7 @@ impl AppServer {
         self.spawn.admit(&binary).await?;
         self.spawn.check()?;
         let mut cmd = self.spawn.command(&binary, &self.args());
-        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        let mut child = crate::process::spawn(&mut cmd).map_err(|source| Error::Spawn {
             path: binary.path().to_path_buf(),
             source,
         })?;

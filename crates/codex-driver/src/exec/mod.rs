@@ -474,7 +474,7 @@ impl Exec {
             })?)),
             None => None,
         };
-        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        let mut child = crate::process::spawn(&mut cmd).map_err(|source| Error::Spawn {
             path: binary.path().to_path_buf(),
             source,
         })?;

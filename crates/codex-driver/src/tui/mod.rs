@@ -387,13 +387,12 @@ impl Tui {
             self.check_capabilities(caps)?;
         }
         let launch = self.prepare()?;
-        let mut child = tokio::process::Command::from(self.command()?)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| Error::Spawn {
-                path: binary.path().to_path_buf(),
-                source,
-            })?;
+        let mut cmd = tokio::process::Command::from(self.command()?);
+        cmd.kill_on_drop(true);
+        let mut child = crate::process::spawn(&mut cmd).map_err(|source| Error::Spawn {
+            path: binary.path().to_path_buf(),
+            source,
+        })?;
         let status = child
             .wait()
             .await

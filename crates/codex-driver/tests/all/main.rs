@@ -24,6 +24,7 @@ mod login;
 mod mcp;
 mod mcp_oauth;
 mod notify;
+mod orphans;
 mod parse_fixtures;
 mod probe;
 mod resolve;

@@ -84,7 +84,7 @@ impl Running {
         {
             cmd.env("RUST_BACKTRACE", "0");
         }
-        let child = cmd.spawn().map_err(|source| Error::Spawn {
+        let child = crate::process::spawn(&mut cmd).map_err(|source| Error::Spawn {
             path: binary.path().to_path_buf(),
             source,
         })?;
