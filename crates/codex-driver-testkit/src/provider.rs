@@ -144,6 +144,15 @@ impl MockProvider {
         self
     }
 
+    /// Drops the scripted responses not yet served (and the routes), e.g. after a cancelled
+    /// turn that never asked for them.
+    pub fn clear(&self) -> &Self {
+        let mut state = self.server.state();
+        state.script.clear();
+        state.routes.clear();
+        self
+    }
+
     /// Scripted responses not yet served.
     pub fn remaining(&self) -> usize {
         self.server.state().script.len()
@@ -285,11 +294,26 @@ async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response 
         tokio::time::sleep(resp.delay_before).await;
     }
     match &resp.kind {
-        Kind::HttpError { status, body } => (
-            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            body.clone(),
-        )
-            .into_response(),
+        Kind::HttpError {
+            status,
+            body,
+            headers,
+        } => {
+            let mut response = (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body.clone(),
+            )
+                .into_response();
+            for (name, value) in headers {
+                if let (Ok(n), Ok(v)) = (
+                    axum::http::HeaderName::from_bytes(name.as_bytes()),
+                    axum::http::HeaderValue::from_str(value),
+                ) {
+                    response.headers_mut().insert(n, v);
+                }
+            }
+            response
+        }
         Kind::Stream { .. } => {
             let events = resp.sse_events(seq);
             let cut = resp.cut_after;

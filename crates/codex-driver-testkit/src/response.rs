@@ -14,8 +14,15 @@ pub struct MockResponse {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
-    Stream { outputs: Vec<Output>, usage: Usage },
-    HttpError { status: u16, body: String },
+    Stream {
+        outputs: Vec<Output>,
+        usage: Usage,
+    },
+    HttpError {
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -75,9 +82,27 @@ impl MockResponse {
             kind: Kind::HttpError {
                 status,
                 body: body.into(),
+                headers: Vec::new(),
             },
             ..Self::new()
         }
+    }
+
+    /// HTTP 429 with a `Retry-After: SECS` header and an OpenAI-style `rate_limit_exceeded` body.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self::http_error(
+            429,
+            r#"{"error":{"type":"rate_limit_exceeded","code":"rate_limit_exceeded","message":"Rate limit reached; try again later"}}"#,
+        )
+        .header("retry-after", retry_after_secs.to_string())
+    }
+
+    /// An extra response header (on [`http_error`](Self::http_error) answers).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        if let Kind::HttpError { headers, .. } = &mut self.kind {
+            headers.push((name.into(), value.into()));
+        }
+        self
     }
 
     fn push(mut self, out: Output) -> Self {

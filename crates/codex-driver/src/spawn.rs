@@ -317,7 +317,22 @@ impl SpawnOptions {
                 home.display()
             )));
         }
-        crate::CodexHome::new(home).check()
+        let codex_home = crate::CodexHome::new(home);
+        codex_home.check()?;
+        // Codex writes its state database and sessions there and exits at once when it can't:
+        // say so naming the home, not as a crash.
+        if let Err(e) = nix::unistd::access(home, nix::unistd::AccessFlags::W_OK) {
+            return Err(Error::Home {
+                path: home.to_path_buf(),
+                problem: crate::error::HomeProblem::NotAccessible(format!(
+                    "Codex must write there: {}",
+                    std::io::Error::from(e)
+                )),
+            });
+        }
+        // A config Codex can't parse: name the file, line and column before anything runs
+        // (Codex's own message differs by transport and loses the position).
+        crate::config::ConfigFile::for_home(&codex_home).map(drop)
     }
 
     /// `binary args…` with piped stdio, in its own process group, with this environment and

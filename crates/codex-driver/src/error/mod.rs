@@ -17,6 +17,9 @@ pub enum TimeoutKind {
     Idle,
     /// The whole run took longer than allowed.
     Overall,
+    /// Codex closed its stdout but did not exit within
+    /// [`EXIT_AFTER_EOF`](crate::exec::EXIT_AFTER_EOF): it was stopped.
+    ExitAfterOutput,
 }
 
 impl std::fmt::Display for TimeoutKind {
@@ -24,6 +27,7 @@ impl std::fmt::Display for TimeoutKind {
         f.write_str(match self {
             Self::Idle => "idle",
             Self::Overall => "overall",
+            Self::ExitAfterOutput => "exit after closing stdout",
         })
     }
 }
@@ -379,7 +383,7 @@ pub enum Error {
     },
 
     /// The app-server connection closed (exit, crash, shutdown) before the answer came.
-    #[error("app-server closed during `{method}`: {reason}")]
+    #[error("app-server closed during `{method}`: {reason}{}", said(stderr_tail))]
     AppServerClosed {
         /// What was waiting.
         method: String,
@@ -557,12 +561,35 @@ impl Error {
     }
 }
 
+/// The line of a stderr tail that says what went wrong: Codex's last `Error: ...` line, else
+/// the last line mentioning an error, else the last line; never a backtrace frame.
 fn first_line(s: &str) -> &str {
-    s.lines()
-        .rev()
-        .find(|l| l.contains("rror"))
-        .or_else(|| s.lines().rev().find(|l| !l.trim().is_empty()))
+    let frame = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("at ")
+            || t.split_once(':')
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            || t.starts_with("Stack backtrace")
+    };
+    let lines = || {
+        s.lines()
+            .rev()
+            .filter(|l| !l.trim().is_empty() && !frame(l))
+    };
+    lines()
+        .find(|l| l.trim_start().starts_with("Error:"))
+        .or_else(|| lines().find(|l| l.contains("rror")))
+        .or_else(|| lines().next())
         .unwrap_or("no stderr")
+}
+
+/// ` (stderr: LINE)` for a non-empty tail, naming what Codex said went wrong.
+fn said(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" (Codex's stderr: {})", first_line(tail))
+    }
 }
 
 /// What is wrong with a home directory (or another directory the library must trust, see
@@ -636,5 +663,35 @@ impl std::fmt::Display for HomeProblem {
                 link.display()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Codex's fatal error comes before its backtrace, whose frames mention `error` too.
+    #[test]
+    fn the_culprit_line_skips_backtrace_frames() {
+        let tail = "2026-12-04T02:33:01Z WARN something minor\n\
+            Error: failed to migrate state DB at /h/state_5.sqlite: no such savepoint\n\
+            \n\
+            Stack backtrace:\n   0: <unknown>\n   1: anyhow::error::object_drop\n             at src/error.rs:1\n";
+        assert_eq!(
+            first_line(tail),
+            "Error: failed to migrate state DB at /h/state_5.sqlite: no such savepoint"
+        );
+        let e = Error::AppServerClosed {
+            method: "initialize".into(),
+            reason: "the app-server exited with status 1".into(),
+            stderr_tail: tail.into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "app-server closed during `initialize`: the app-server exited with status 1 \
+             (Codex's stderr: Error: failed to migrate state DB at /h/state_5.sqlite: no such savepoint)"
+        );
+        assert_eq!(first_line("just one line"), "just one line");
+        assert_eq!(said("  \n"), "");
     }
 }

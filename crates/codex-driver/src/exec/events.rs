@@ -618,6 +618,17 @@ pub enum Diagnostic {
         /// The limit.
         limit: usize,
     },
+    /// Copying stdout to the [`tee_jsonl`](crate::Exec::tee_jsonl) file failed (a full disk, a
+    /// size limit, an I/O error): the file holds the lines before `line_number`, the tee stopped
+    /// there, and the run went on. Reported once.
+    TeeFailed {
+        /// The first line that could not be copied (1-based).
+        line_number: u64,
+        /// The tee file.
+        path: std::path::PathBuf,
+        /// The write error.
+        error: String,
+    },
 }
 
 impl fmt::Display for Diagnostic {
@@ -635,6 +646,15 @@ impl fmt::Display for Diagnostic {
             } => write!(
                 f,
                 "stdout line {line_number} is {len} bytes, over the {limit}-byte limit; skipped"
+            ),
+            Self::TeeFailed {
+                line_number,
+                path,
+                error,
+            } => write!(
+                f,
+                "copying stdout to {} failed at line {line_number} ({error}); the copy stops there",
+                path.display()
             ),
         }
     }

@@ -40,6 +40,11 @@ pub use crate::flags::{FlagInfo, FlagValue};
 pub use flags::{Color, CyberAccessProgram, LocalProvider, SandboxMode};
 pub use stream::{ExecStream, MAX_DIAGNOSTICS, TurnResult, TypedTurn};
 
+/// How long Codex may keep running after closing its stdout before the run stops it and ends
+/// with [`TimeoutKind::ExitAfterOutput`](crate::TimeoutKind::ExitAfterOutput): a Codex that
+/// closed stdout and hangs must not hold a run without a deadline forever.
+pub const EXIT_AFTER_EOF: std::time::Duration = std::time::Duration::from_secs(10);
+
 use crate::error::{Error, Result};
 use crate::flags::{Gate, Proof, Requirement};
 use crate::probe::Capabilities;

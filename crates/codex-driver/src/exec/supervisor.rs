@@ -117,6 +117,16 @@ impl Supervisor {
     }
 
     /// Reads stdout until EOF, cancellation or a deadline.
+    /// Keeps a diagnostic, up to a bound: a process spewing garbage must not grow memory.
+    fn note(&self, d: Diagnostic) {
+        if let Ok(mut v) = self.shared.diagnostics.lock()
+            && v.len() < MAX_DIAGNOSTICS
+        {
+            tracing::warn!("codex exec: {d}");
+            v.push(d);
+        }
+    }
+
     async fn pump(&mut self, overall: Option<Instant>, seen: &mut Seen) -> Stop {
         let Some(stdout) = self.stdout.take() else {
             return Stop::Eof;
@@ -169,14 +179,19 @@ impl Supervisor {
                 }),
                 Ok(ReadLine::Line) => {
                     if let Some(t) = tee.as_mut() {
-                        // Tee failures must not kill the run; they are logged.
+                        // A failed tee must not end the run: it stops, once, and says so.
                         if let Err(e) = async {
                             t.write_all(lines.line()).await?;
                             t.write_all(b"\n").await
                         }
                         .await
                         {
-                            tracing::warn!("JSONL tee write failed: {e}");
+                            tee = None;
+                            self.note(Diagnostic::TeeFailed {
+                                line_number: line_no,
+                                path: self.rt.tee.clone().unwrap_or_default(),
+                                error: e.to_string(),
+                            });
                         }
                     }
                     parse_numbered_line(&String::from_utf8_lossy(lines.line()), line_no)
@@ -184,19 +199,18 @@ impl Supervisor {
             };
             match parsed {
                 Line::Blank => {}
-                Line::Diagnostic(d) => {
-                    // Kept up to a bound: a process spewing garbage must not grow memory.
-                    if let Ok(mut v) = self.shared.diagnostics.lock()
-                        && v.len() < MAX_DIAGNOSTICS
-                    {
-                        tracing::warn!("codex exec: {d}");
-                        v.push(d);
-                    }
-                }
+                Line::Diagnostic(d) => self.note(d),
                 Line::Event(ev) => {
                     seen.observe(&ev);
-                    if let Some(t) = tee.as_mut() {
-                        let _ = t.flush().await;
+                    if let Some(t) = tee.as_mut()
+                        && let Err(e) = t.flush().await
+                    {
+                        tee = None;
+                        self.note(Diagnostic::TeeFailed {
+                            line_number: line_no,
+                            path: self.rt.tee.clone().unwrap_or_default(),
+                            error: e.to_string(),
+                        });
                     }
                     let waited = Instant::now();
                     tokio::select! {
@@ -232,6 +246,9 @@ impl Supervisor {
                     biased;
                     _ = self.token.cancelled() => late = Some(Stop::Cancelled),
                     _ = sleep_opt(overall) => late = Some(Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default())),
+                    // Without a deadline a Codex that closed stdout and hangs would hold the
+                    // run forever.
+                    _ = tokio::time::sleep(super::EXIT_AFTER_EOF) => late = Some(Stop::Timeout(TimeoutKind::ExitAfterOutput, super::EXIT_AFTER_EOF)),
                     () = self.leader.exited() => {}
                 }
                 match late {

@@ -57,6 +57,26 @@ case "$FAKE_MODE" in
     echo '{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"the answer"}}'
     echo '{"type":"turn.completed","usage":{"input_tokens":"12","cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":{"n":1}}}'
     ;;
+  invalid-utf8)
+    # Bytes that are not UTF-8, inside and outside JSON, then a complete turn.
+    echo '{"type":"turn.started"}'
+    printf '\xff\xfe\xfd not text\n'
+    printf '{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"caf\xe9 \xc3\x28"}}\n'
+    echo '{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"'"$prompt"'"}}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}'
+    ;;
+  huge)
+    # A 100 MiB line (an event), then a complete turn.
+    echo '{"type":"turn.started"}'
+    printf '{"type":"item.completed","item":{"id":"item_0","type":"reasoning","text":"'
+    head -c 104857600 /dev/zero | tr '\0' 'a'
+    printf '"}}\n'
+    echo '{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"'"$prompt"'"}}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}'
+    ;;
+  silent)
+    # Hangs without a word.
+    sleep 300 ;;
   no-terminal) echo '{"type":"turn.started"}' ;;
   signal) kill -9 $$ ;;
   leaky)
@@ -78,7 +98,7 @@ case "$FAKE_MODE" in
 esac
 "#;
 
-fn fake_codex() -> PathBuf {
+pub(crate) fn fake_codex() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let dir = tmp_base().join(format!("fake-codex-{}", std::process::id()));
@@ -92,7 +112,7 @@ fn fake_codex() -> PathBuf {
     .clone()
 }
 
-fn fake(mode: &str) -> Exec {
+pub(crate) fn fake(mode: &str) -> Exec {
     Exec::new("hello fake")
         .binary(Binary::at(fake_codex()).with_version(semver::Version::new(0, 171, 0)))
         .env("FAKE_MODE", mode)

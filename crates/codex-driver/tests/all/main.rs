@@ -18,6 +18,7 @@ mod conversation;
 mod error_kind;
 mod exec_faults;
 mod exec_real;
+mod faults;
 mod home_auth;
 mod install;
 mod login;
