@@ -13,6 +13,8 @@ pub mod env;
 pub mod error;
 pub mod exec;
 mod flags;
+#[cfg(test)]
+mod fuzz;
 pub mod fsutil;
 pub mod home;
 #[cfg(feature = "install")]

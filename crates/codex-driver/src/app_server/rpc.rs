@@ -636,4 +636,70 @@ mod tests {
         let mut sub = rpc.subscribe(None);
         assert!(sub.recv().await.is_none(), "subscriptions end");
     }
+
+    /// What an app-server may write before the answer: garbage bytes (invalid UTF-8 too), any
+    /// JSON, and JSON-RPC-shaped messages with odd ids and methods.
+    fn hostile_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let id = prop_oneof![
+            (2i64..1000).prop_map(Value::from),
+            Just(json!("1")),
+            Just(json!(1.5)),
+            Just(json!(-1)),
+            Just(Value::Null),
+            Just(json!({"id": 1})),
+        ];
+        prop_oneof![
+            proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..200),
+            crate::fuzz::any_json().prop_map(|v| v.to_string().into_bytes()),
+            (id.clone(), crate::fuzz::any_json())
+                .prop_map(|(id, r)| json!({"id": id, "result": r}).to_string().into_bytes()),
+            (id.clone(), crate::fuzz::any_json())
+                .prop_map(|(id, e)| json!({"id": id, "error": e}).to_string().into_bytes()),
+            ("[a-z/]{0,20}", crate::fuzz::any_json())
+                .prop_map(|(m, p)| json!({"method": m, "params": p}).to_string().into_bytes()),
+            (id, "[a-z/]{0,20}", crate::fuzz::any_json()).prop_map(|(id, m, p)| {
+                json!({"id": id, "method": m, "params": p}).to_string().into_bytes()
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever comes before it, the answer to a pending request reaches it, and the
+        /// reader never dies.
+        #[test]
+        fn fuzz_jsonrpc_reader_survives_any_line_before_the_answer(
+            lines in proptest::collection::vec(hostile_line(), 0..12),
+            answer in crate::fuzz::any_json(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let got = rt.block_on(async {
+                let (mut server, client) = tokio::io::duplex(1 << 20);
+                let (rpc, mut requests) = start(BufReader::new(client));
+                // Drain what the client writes (its answers to server requests).
+                tokio::spawn(async move {
+                    let mut sink = Vec::new();
+                    let _ = tokio::io::AsyncReadExt::read_to_end(&mut requests, &mut sink).await;
+                });
+                for l in &lines {
+                    server.write_all(l).await?;
+                    server.write_all(b"\n").await?;
+                }
+                server
+                    .write_all(format!("{}\n", json!({"id": 1, "result": answer})).as_bytes())
+                    .await?;
+                let got = rpc.request("ping", Value::Null, Some(Duration::from_secs(5))).await?;
+                anyhow::ensure!(rpc.0.closed.borrow().is_none(), "the reader died");
+                anyhow::Ok(got)
+            });
+            // As serde_json reads it back (floats are not parsed bit-exact without its
+            // `float_roundtrip` feature; Codex's numbers are integers).
+            let expected: Value = serde_json::from_str(&answer.to_string()).unwrap_or_default();
+            match got {
+                Ok(v) => proptest::prop_assert_eq!(v, expected),
+                Err(e) => proptest::prop_assert!(false, "{e:#}"),
+            }
+        }
+    }
 }
