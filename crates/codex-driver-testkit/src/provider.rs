@@ -83,7 +83,9 @@ struct Inner {
     /// (needle, whole message only, response).
     routes: Vec<(String, bool, MockResponse)>,
     fallback: Option<MockResponse>,
-    requests: Vec<RecordedRequest>,
+    requests: VecDeque<RecordedRequest>,
+    /// Keep at most this many requests (oldest dropped); `None`: all.
+    keep_requests: Option<usize>,
     seq: u64,
 }
 
@@ -144,6 +146,14 @@ impl MockProvider {
         self
     }
 
+    /// Keeps only the last `n` requests for [`requests`](Self::requests) (`None`: every one, the
+    /// default). A long thread's requests carry its whole history, so a soak of hundreds of
+    /// turns would otherwise hold it hundreds of times over.
+    pub fn keep_requests(&self, n: Option<usize>) -> &Self {
+        self.server.state().keep_requests = n;
+        self
+    }
+
     /// Drops the scripted responses not yet served (and the routes), e.g. after a cancelled
     /// turn that never asked for them.
     pub fn clear(&self) -> &Self {
@@ -160,7 +170,7 @@ impl MockProvider {
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.server.state().requests.clone()
+        self.server.state().requests.iter().cloned().collect()
     }
 
     /// The socket address.
@@ -263,7 +273,12 @@ async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response 
             .and_then(|i| i.get("type"))
             .and_then(Value::as_str)
             .is_some_and(|t| t.ends_with("_output"));
-        inner.requests.push(rec);
+        inner.requests.push_back(rec);
+        if let Some(keep) = inner.keep_requests {
+            while inner.requests.len() > keep {
+                inner.requests.pop_front();
+            }
+        }
         inner.seq += 1;
         let seq = inner.seq;
         let routed = if follow_up {

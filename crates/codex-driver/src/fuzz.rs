@@ -14,7 +14,8 @@ pub(crate) fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
@@ -30,8 +31,22 @@ pub(crate) fn any_json() -> impl Strategy<Value = Value> {
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "type", "id", "item", "text", "thread_id", "usage", "status", "command", "message",
-            "error", "turn", "params", "payload", "timestamp", "exit_code", "changes",
+            "type",
+            "id",
+            "item",
+            "text",
+            "thread_id",
+            "usage",
+            "status",
+            "command",
+            "message",
+            "error",
+            "turn",
+            "params",
+            "payload",
+            "timestamp",
+            "exit_code",
+            "changes",
         ])
         .prop_map(str::to_owned),
         "[a-z_]{1,8}",
@@ -191,8 +206,11 @@ fn toml_doc() -> impl Strategy<Value = TomlDoc> {
     ];
     let table = ("[a-z]{1,6}", proptest::collection::vec(line.clone(), 0..4))
         .prop_map(|(name, lines)| format!("\n[t_{name}]\n{}", lines.join("\n")));
-    (proptest::collection::vec(line, 0..8), proptest::collection::vec(table, 0..3)).prop_map(
-        |(top, tables)| {
+    (
+        proptest::collection::vec(line, 0..8),
+        proptest::collection::vec(table, 0..3),
+    )
+        .prop_map(|(top, tables)| {
             let top_key = top
                 .iter()
                 .find(|l| l.contains(" = ") && !l.starts_with('#'))
@@ -202,6 +220,5 @@ fn toml_doc() -> impl Strategy<Value = TomlDoc> {
                 text: format!("{}\n{}\n", top.join("\n"), tables.join("\n")),
                 top_key,
             }
-        },
-    )
+        })
 }

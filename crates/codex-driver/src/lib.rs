@@ -13,9 +13,9 @@ pub mod env;
 pub mod error;
 pub mod exec;
 mod flags;
+pub mod fsutil;
 #[cfg(test)]
 mod fuzz;
-pub mod fsutil;
 pub mod home;
 #[cfg(feature = "install")]
 pub mod install;

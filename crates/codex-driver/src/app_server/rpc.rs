@@ -650,7 +650,10 @@ mod tests {
             Just(json!({"id": 1})),
         ];
         prop_oneof![
-            proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..200),
+            proptest::collection::vec(
+                any::<u8>().prop_filter("no newline", |b| *b != b'\n'),
+                0..200
+            ),
             crate::fuzz::any_json().prop_map(|v| v.to_string().into_bytes()),
             (id.clone(), crate::fuzz::any_json())
                 .prop_map(|(id, r)| json!({"id": id, "result": r}).to_string().into_bytes()),
@@ -659,7 +662,9 @@ mod tests {
             ("[a-z/]{0,20}", crate::fuzz::any_json())
                 .prop_map(|(m, p)| json!({"method": m, "params": p}).to_string().into_bytes()),
             (id, "[a-z/]{0,20}", crate::fuzz::any_json()).prop_map(|(id, m, p)| {
-                json!({"id": id, "method": m, "params": p}).to_string().into_bytes()
+                json!({"id": id, "method": m, "params": p})
+                    .to_string()
+                    .into_bytes()
             }),
         ]
     }

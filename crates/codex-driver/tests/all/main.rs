@@ -31,6 +31,7 @@ mod probe;
 mod resolve;
 mod secret_service;
 mod sessions;
+mod soak;
 mod tasks;
 mod tui;
 mod update;
