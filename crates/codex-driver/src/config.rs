@@ -10,7 +10,11 @@
 //!
 //! Overrides travel in argv, which every local user can read (`/proc/<pid>/cmdline`, `ps`):
 //! never put a secret in one. Give Codex keys through the environment (a provider's `env_key`,
-//! `CODEX_API_KEY`; see [`env`](crate::env)) or a login stored in its home.
+//! `CODEX_API_KEY`; see [`env`](crate::env)) or a login stored in its home. An override of a
+//! key that holds a secret by its name (`http_headers`, `experimental_bearer_token`, an MCP
+//! server's `env`, anything ending in `_token`, `_secret`, `password` or `api_key`) is refused
+//! before Codex starts ([`Error::InvalidOptions`](crate::Error::InvalidOptions)); the keys that
+//! only *name* a variable (`env_key`, `bearer_token_env_var`, `env_http_headers`) are fine.
 //!
 //! ```
 //! use codex_driver::config::ConfigOverrides;
@@ -55,6 +59,20 @@ impl ConfigOverrides {
         value.decor_mut().clear();
         self.entries.insert(dotted_key.into(), value);
         self
+    }
+
+    /// The dotted keys set, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The first key whose value would be a secret on Codex's command line (see the module
+    /// docs), if any.
+    pub fn secret_key(&self) -> Option<&str> {
+        self.entries
+            .keys()
+            .map(String::as_str)
+            .find(|k| holds_secret(k))
     }
 
     /// Sets a key given as segments; each segment is quoted when TOML requires it.
@@ -158,5 +176,66 @@ mod tests {
         let mut c = ConfigOverrides::new();
         c.set_path(["mcp_servers", "docs.v2", "enabled"], false);
         assert_eq!(c.to_args(), vec![r#"mcp_servers."docs.v2".enabled=false"#]);
+    }
+}
+
+/// Whether Codex reads a secret from `dotted_key` (by its name: header values, bearer tokens,
+/// passwords, an MCP server's environment), as opposed to the name of a variable holding one.
+pub(crate) fn holds_secret(dotted_key: &str) -> bool {
+    let segments: Vec<String> = match Key::parse(dotted_key) {
+        Ok(keys) => keys.iter().map(|k| k.get().to_ascii_lowercase()).collect(),
+        Err(_) => dotted_key.split('.').map(str::to_ascii_lowercase).collect(),
+    };
+    segments.iter().enumerate().any(|(i, s)| {
+        let names_a_variable = s.ends_with("_env_var") || s == "env_key" || s == "env_http_headers";
+        !names_a_variable
+            && (s == "http_headers"
+                || s.ends_with("_token")
+                || s.ends_with("_secret")
+                || s.ends_with("password")
+                || s.ends_with("api_key")
+                || (s == "env" && i > 0 && segments[0] == "mcp_servers"))
+    })
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn overrides_that_would_put_a_secret_in_argv_are_found() {
+        for key in [
+            "model_providers.corp.experimental_bearer_token",
+            "model_providers.corp.http_headers",
+            "model_providers.corp.http_headers.X-Api-Key",
+            "mcp_servers.docs.http_headers.Authorization",
+            "mcp_servers.docs.env.GITHUB_TOKEN",
+            "mcp_servers.docs.bearer_token",
+            "some.future.client_secret",
+            "proxy.password",
+            "openai_api_key",
+        ] {
+            assert!(holds_secret(key), "{key}");
+        }
+        for key in [
+            "model",
+            "model_auto_compact_token_limit",
+            "tool_output_token_limit",
+            "model_providers.corp.env_key",
+            "mcp_servers.docs.bearer_token_env_var",
+            "mcp_servers.docs.env_http_headers.Authorization",
+            "mcp_servers.docs.env_vars",
+            "shell_environment_policy.inherit",
+        ] {
+            assert!(!holds_secret(key), "{key}");
+        }
+        let mut c = ConfigOverrides::new();
+        c.set("model", "o3");
+        assert_eq!(c.secret_key(), None);
+        c.set("mcp_servers.docs.http_headers.Authorization", "Bearer x");
+        assert_eq!(
+            c.secret_key(),
+            Some("mcp_servers.docs.http_headers.Authorization")
+        );
     }
 }

@@ -296,10 +296,79 @@ impl SpawnOptions {
         }
     }
 
+    /// `shell_environment_policy.exclude=[...]`: the variables holding Codex's own credentials
+    /// (`OPENAI_API_KEY`, `CODEX_API_KEY`, every provider's `env_key`, every MCP server's
+    /// `bearer_token_env_var` and `env_http_headers` variable in the home's config), added to
+    /// the home's own exclude list. Codex (0.171 at least) hands its whole environment to the
+    /// commands the model runs; those need none of these. Passed before the sub-command, as a
+    /// global `-c`. `None` when the caller set any `shell_environment_policy` override: theirs
+    /// wins.
+    pub(crate) fn credential_exclude(&self) -> Option<String> {
+        if self
+            .config
+            .keys()
+            .any(|k| k.starts_with("shell_environment_policy"))
+        {
+            return None;
+        }
+        let mut names: Vec<String> = vec!["OPENAI_API_KEY".into(), "CODEX_API_KEY".into()];
+        let mut user: Vec<String> = Vec::new();
+        if let Some(home) = self.env.home()
+            && let Ok(cfg) = crate::config::ConfigFile::open(home.join("config.toml"))
+        {
+            let strings = |v: Option<serde_json::Value>| -> Vec<String> {
+                match v {
+                    Some(serde_json::Value::String(s)) => vec![s],
+                    Some(serde_json::Value::Array(a)) => a
+                        .into_iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                    Some(serde_json::Value::Object(m)) => m
+                        .into_iter()
+                        .filter_map(|(_, v)| v.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            };
+            user = strings(cfg.get("shell_environment_policy.exclude"));
+            for table in ["model_providers", "mcp_servers"] {
+                if let Some(serde_json::Value::Object(entries)) = cfg.get(table) {
+                    for entry in entries.values() {
+                        for key in ["env_key", "bearer_token_env_var", "env_http_headers"] {
+                            names.extend(strings(entry.get(key).cloned()));
+                        }
+                    }
+                }
+            }
+        }
+        for n in names {
+            if !n.is_empty() && !user.contains(&n) {
+                user.push(n);
+            }
+        }
+        let list = toml_edit::Array::from_iter(user.iter().map(String::as_str));
+        Some(format!("shell_environment_policy.exclude={list}"))
+    }
+
+    /// Refuses a config override that would put a secret on Codex's command line (see
+    /// [`ConfigOverrides::secret_key`]).
+    pub(crate) fn check_overrides(&self) -> Result<()> {
+        match self.config.secret_key() {
+            Some(key) => Err(Error::InvalidOptions(format!(
+                "the config override `{key}` would put a secret on Codex's command line, which \
+                 every local user can read; set it in config.toml (`ConfigFile`, mode 0600) or \
+                 name an environment variable (`env_key`, `bearer_token_env_var`, \
+                 `env_http_headers`)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Before anything is started: refuses a missing working directory (else the OS error
     /// would read as a missing binary), and a `CODEX_HOME` that is missing or that someone else
     /// owns or can write to (it could hold their `notify` or MCP command).
     pub(crate) fn check(&self) -> Result<()> {
+        self.check_overrides()?;
         if let Some(dir) = &self.current_dir
             && !dir.is_dir()
         {
@@ -339,6 +408,9 @@ impl SpawnOptions {
     /// working directory. Not spawned.
     pub(crate) fn command(&self, binary: &Binary, args: &[OsString]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(binary.path());
+        if let Some(exclude) = self.credential_exclude() {
+            cmd.arg("-c").arg(exclude);
+        }
         cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

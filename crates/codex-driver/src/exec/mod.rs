@@ -441,6 +441,7 @@ impl Exec {
 
     /// The configured, not yet spawned, command (argv, env, stdio, process group).
     pub fn command(&self) -> Result<tokio::process::Command> {
+        self.spawn.check_overrides()?;
         let binary = self.spawn.resolve_binary()?;
         Ok(self.spawn.command(&binary, &self.args()?))
     }

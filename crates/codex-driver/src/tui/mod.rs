@@ -312,8 +312,12 @@ impl Tui {
     /// directory, and the caller's terminal as stdin, stdout and stderr. It stays in the
     /// caller's process group: a TUI must be in the terminal's foreground group to read keys.
     pub fn command(&self) -> Result<std::process::Command> {
+        self.spawn.check_overrides()?;
         let binary = self.spawn.resolve_binary()?;
         let mut cmd = std::process::Command::new(binary.path());
+        if let Some(exclude) = self.spawn.credential_exclude() {
+            cmd.arg("-c").arg(exclude);
+        }
         cmd.args(self.args()?);
         cmd.env_clear()
             .envs(self.spawn.env.resolve(std::env::vars_os()));

@@ -233,3 +233,113 @@ async fn the_canary_never_leaks() {
     LoginStore::of(&kr).unwrap().delete().unwrap();
     let _ = mcp_tokens::delete(&kr, "docs");
 }
+
+/// Canaries in the environment (Codex's API key, an MCP server's bearer-token variable) and in
+/// an MCP server's `http_headers` never show in argv, in the environment of the commands Codex
+/// runs (the library excludes Codex's credential variables from it; the caller's other
+/// variables pass), in the library's logs (TRACE), errors, `Debug` or a panic message; an override that
+/// would put one on the command line is refused, naming the key and not the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_header_and_bearer_canaries_never_leak() {
+    use codex_driver::mcp::{self, McpServer, McpTransport};
+    use codex_driver_testkit::{MockMcpServer, MockProvider, MockResponse};
+    let logs = captured_logs();
+    let provider = MockProvider::start(vec![
+        MockResponse::new().exec_command("env; echo listed"),
+        MockResponse::text("done"),
+    ])
+    .await
+    .unwrap();
+    let home = provider.temp_home_in(&tmp_base()).unwrap();
+    let ws = tempfile::tempdir_in(tmp_base()).unwrap();
+    let docs = MockMcpServer::start().await.unwrap();
+    let mut cfg = codex_driver::config::ConfigFile::open(home.path().join("config.toml")).unwrap();
+    let mut server = McpServer::http(docs.url());
+    if let McpTransport::StreamableHttp {
+        http_headers,
+        bearer_token_env_var,
+        ..
+    } = &mut server.transport
+    {
+        http_headers
+            .0
+            .insert("X-Api-Key".into(), format!("hdr-{CANARY}"));
+        *bearer_token_env_var = Some("DOCS_BEARER".into());
+    }
+    mcp::set_server(&mut cfg, "docs", &server).unwrap();
+    cfg.save().unwrap();
+    let exec = codex_driver::Exec::new("list the environment")
+        .binary(Binary::at(codex()))
+        .codex_home(home.path())
+        .current_dir(ws.path())
+        .skip_git_repo_check(true)
+        .sandbox(codex_driver::exec::SandboxMode::WorkspaceWrite)
+        .env("OPENAI_API_KEY", format!("sk-env-{CANARY}"))
+        .env("DOCS_BEARER", format!("bearer-{CANARY}"))
+        // The caller's own variable: commands may need it (a `gh` token, say), so it passes.
+        .env("MY_SERVICE_TOKEN", "not-codex-credential-51c")
+        .timeout(Duration::from_secs(120));
+    let mut shown = format!("{exec:?} {server:?} {:?}", mcp::servers(&cfg).unwrap());
+    let panic = std::panic::catch_unwind(|| panic!("while holding {exec:?}")).unwrap_err();
+    shown += panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or("");
+
+    // argv of every process, sampled while the turn runs.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut argv = String::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for p in codex_driver_testkit::all_processes() {
+                    argv.push_str(&p.cmdline);
+                    argv.push('\n');
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            argv
+        })
+    };
+    let result = exec.clone().run().await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let argv = watcher.join().unwrap();
+    let result = result.unwrap();
+    assert_eq!(result.final_message.as_deref(), Some("done"));
+    assert!(
+        argv.contains("list the environment") || argv.contains("exec"),
+        "the sampler saw Codex"
+    );
+    assert_clean("a process's argv", &argv);
+    // What the command printed is what its environment held.
+    let outputs = provider.requests()[1].function_call_outputs().join("\n");
+    assert!(outputs.contains("listed"), "{outputs}");
+    assert!(
+        outputs.contains("MY_SERVICE_TOKEN=not-codex-credential-51c"),
+        "{outputs}"
+    );
+    assert_clean("the environment of a command Codex ran", &outputs);
+    shown += &format!("{result:?}");
+    assert_clean("what the library shows", &shown);
+
+    // An override that would carry a secret in argv: refused, naming the key only.
+    let err = exec
+        .config(
+            "mcp_servers.docs.http_headers.X-Api-Key",
+            format!("hdr-{CANARY}"),
+        )
+        .run()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), codex_driver::ErrorKind::Config, "{err}");
+    let text = format!("{err} {err:?}");
+    assert!(
+        text.contains("mcp_servers.docs.http_headers.X-Api-Key"),
+        "{text}"
+    );
+    assert_clean("errors", &text);
+
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert_clean("the library's logs", &logs);
+}
