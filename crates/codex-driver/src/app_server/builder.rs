@@ -175,7 +175,19 @@ impl AppServer {
         };
         let guard = supervise(child, self.grace, on_exit);
         // Should the handshake fail, dropping the guard stops the server.
-        AppServerClient::connect(rpc, &options, Some(guard), Some(binary)).await
+        match AppServerClient::connect(rpc, &options, Some(guard), Some(binary)).await {
+            // Codex refused its configuration (a feature, a key, a flag) and exited: say that,
+            // as `exec` does, rather than "closed".
+            Err(Error::AppServerClosed { stderr_tail, .. })
+                if crate::exec::config_error(&stderr_tail).is_some() =>
+            {
+                Err(Error::Config {
+                    message: crate::exec::config_error(&stderr_tail).unwrap_or_default(),
+                    stderr_tail,
+                })
+            }
+            other => other,
+        }
     }
 }
 

@@ -89,6 +89,8 @@ impl Error {
             Self::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 K::Binary
             }
+            // A directory given as the binary: no binary at all.
+            Self::Spawn { path, .. } if path.is_dir() => K::Binary,
             Self::Spawn { .. } => K::Spawn,
             Self::Unsupported { .. } | Self::UnknownArgument { .. } | Self::BinaryTooOld { .. } => {
                 K::Version
@@ -118,9 +120,10 @@ impl Error {
             Self::Protocol { .. } => K::Protocol,
             Self::Io { .. } | Self::StateDb { .. } => K::Io,
             Self::TaskBusy { .. } => K::Busy,
-            Self::TaskUnknown { .. } | Self::ThreadGone { .. } | Self::SessionNotFound { .. } => {
-                K::NotFound
-            }
+            Self::TaskUnknown { .. }
+            | Self::ThreadGone { .. }
+            | Self::ThreadNotFound { .. }
+            | Self::SessionNotFound { .. } => K::NotFound,
             Self::Command { message, .. } => classify_failure(None, message)
                 .or_else(|| command_failure(message))
                 .unwrap_or(K::Crashed),

@@ -110,7 +110,7 @@ pub enum Error {
     },
 
     /// The binary could not be started.
-    #[error("failed to start Codex at {}: {source}", path.display())]
+    #[error("failed to start Codex at {}: {source}{}", path.display(), spawn_hint(path))]
     Spawn {
         /// The binary's path.
         path: PathBuf,
@@ -421,6 +421,15 @@ pub enum Error {
         registry: PathBuf,
     },
 
+    /// `resume`/`fork` named a thread Codex has no saved rollout for (in the home it ran with).
+    #[error("Codex has no saved thread `{id}` to continue: {message}")]
+    ThreadNotFound {
+        /// The thread id asked for.
+        id: String,
+        /// Codex's error line.
+        message: String,
+    },
+
     /// A thread a caller named can no longer be continued where it was expected.
     #[error("thread {thread_id} can't be continued: {reason}")]
     ThreadGone {
@@ -581,6 +590,19 @@ fn first_line(s: &str) -> &str {
         .or_else(|| lines().find(|l| l.contains("rror")))
         .or_else(|| lines().next())
         .unwrap_or("no stderr")
+}
+
+/// What is wrong with a binary path that could not be started, when it shows.
+fn spawn_hint(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => " (it is a directory, not the Codex binary)".into(),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => format!(
+            " (it is not executable: mode {:o})",
+            m.permissions().mode() & 0o777
+        ),
+        _ => String::new(),
+    }
 }
 
 /// ` (stderr: LINE)` for a non-empty tail, naming what Codex said went wrong.

@@ -49,6 +49,12 @@ pub(super) fn classify(
             stderr_tail,
         });
     }
+    if let Some(id) = missing_thread(&stderr_tail) {
+        return Err(Error::ThreadNotFound {
+            id,
+            message: first_error_line(&stderr_tail),
+        });
+    }
     Err(Error::Exited {
         code: status.code().unwrap_or(-1),
         stderr_tail,
@@ -66,8 +72,28 @@ fn unknown_argument(stderr: &str) -> Option<(String, String)> {
     Some((arg, line.trim().to_owned()))
 }
 
+/// `resume`/`fork` of a thread Codex has no rollout for: the id.
+fn missing_thread(stderr: &str) -> Option<String> {
+    let at = stderr.find("no rollout found for thread id ")?;
+    let rest = &stderr[at + "no rollout found for thread id ".len()..];
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
+fn first_error_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.contains("rror"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
 /// The stderr line that says Codex refused its configuration or arguments, if any.
-fn config_error(stderr: &str) -> Option<String> {
+pub(crate) fn config_error(stderr: &str) -> Option<String> {
     const MARKERS: &[&str] = &[
         "Error loading configuration",
         "Error loading config.toml",
@@ -80,6 +106,8 @@ fn config_error(stderr: &str) -> Option<String> {
         "CODEX_HOME points to",
         "Not inside a trusted directory",
         "error parsing",
+        "Failed to read output schema file",
+        "Failed to open last message file",
     ];
     stderr
         .lines()
@@ -120,6 +148,11 @@ mod tests {
         assert!(matches!(
             classify(std::process::ExitStatus::from_raw(2 << 8), &Seen::default(), clap),
             Err(Error::UnknownArgument { argument, .. }) if argument == "--worktree"
+        ));
+        let tail = "Error: thread/resume: thread/resume failed: no rollout found for thread id 0193-beef (code -32600)\n".to_string();
+        assert!(matches!(
+            classify(one, &Seen::default(), tail),
+            Err(Error::ThreadNotFound { id, .. }) if id == "0193-beef"
         ));
         let tail = "Error: Unknown feature flag: bogus\n".to_string();
         assert!(matches!(

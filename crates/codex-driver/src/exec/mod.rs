@@ -37,6 +37,7 @@ mod supervisor;
 mod tests;
 
 pub use crate::flags::{FlagInfo, FlagValue};
+pub(crate) use classify::config_error;
 pub use flags::{Color, CyberAccessProgram, LocalProvider, SandboxMode};
 pub use stream::{ExecStream, MAX_DIAGNOSTICS, TurnResult, TypedTurn};
 
@@ -446,6 +447,56 @@ impl Exec {
         Ok(self.spawn.command(&binary, &self.args()?))
     }
 
+    /// The files the options name, checked before Codex starts: Codex skips a missing image
+    /// without a word, and fails on a missing schema or last-message directory with a message
+    /// in its stderr only. Relative paths are checked against the working directory, and only
+    /// when no `--cd` moves Codex elsewhere.
+    fn check_paths(&self) -> Result<()> {
+        let cwd = self.spawn.current_dir.clone();
+        let at = |p: &std::path::Path| -> Option<PathBuf> {
+            match (p.is_absolute(), &cwd, self.flags.cd.is_some()) {
+                (true, _, _) => Some(p.to_path_buf()),
+                (false, _, true) => None,
+                (false, Some(dir), false) => Some(dir.join(p)),
+                (false, None, false) => Some(p.to_path_buf()),
+            }
+        };
+        for image in &self.flags.image {
+            if let Some(path) = at(image)
+                && !path.is_file()
+            {
+                return Err(Error::InvalidOptions(format!(
+                    "the image {} does not exist or is not a file",
+                    path.display()
+                )));
+            }
+        }
+        if let Some(path) = self.flags.output_schema.as_deref().and_then(at) {
+            let text = std::fs::read(&path).map_err(|e| {
+                Error::InvalidOptions(format!(
+                    "the output schema {} can't be read: {e}",
+                    path.display()
+                ))
+            })?;
+            serde_json::from_slice::<serde_json::Value>(&text).map_err(|e| {
+                Error::InvalidOptions(format!(
+                    "the output schema {} is not JSON: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        if let Some(path) = self.flags.output_last_message.as_deref().and_then(at)
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::InvalidOptions(format!(
+                "the directory {} of the last-message file does not exist",
+                dir.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// Spawns Codex and returns the event stream.
     pub async fn stream(self) -> Result<ExecStream> {
         let binary = self.spawn.binary_or_install().await?;
@@ -472,6 +523,7 @@ impl Exec {
             }
         }
         self.spawn.check()?;
+        self.check_paths()?;
         let mut cmd = self.spawn.command(&binary, &self.args()?);
         let rt = self.runtime.clone();
         let tee = match &rt.tee {

@@ -15,6 +15,7 @@ mod common;
 mod compat;
 mod config_file;
 mod conversation;
+mod culprits;
 mod error_kind;
 mod exec_faults;
 mod exec_real;
