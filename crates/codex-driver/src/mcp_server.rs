@@ -135,11 +135,13 @@ impl CodexMcp {
             });
         }
         self.spawn.check()?;
-        let mut child = crate::process::spawn(&mut self.spawn.command(&binary, &self.args()))
-            .map_err(|source| Error::Spawn {
-                path: binary.path().to_path_buf(),
-                source,
-            })?;
+        let (mut child, tag) = crate::process::spawn_tagged(
+            &mut self.spawn.command(&binary, &self.args()),
+        )
+        .map_err(|source| Error::Spawn {
+            path: binary.path().to_path_buf(),
+            source,
+        })?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(Error::InvalidOptions(
                 "failed to capture the mcp-server's stdio".into(),
@@ -150,7 +152,7 @@ impl CodexMcp {
             tokio::spawn(tail.clone().drain(e));
         }
         let closed = CancellationToken::new();
-        let guard = supervise(child, self.grace, {
+        let guard = supervise(child, Some(tag), self.grace, {
             let closed = closed.clone();
             move |_| closed.cancel()
         });

@@ -53,6 +53,65 @@ pub(crate) fn spawn(cmd: &mut tokio::process::Command) -> std::io::Result<Child>
     }
 }
 
+/// The environment variable every Codex we spawn carries, with its run's [`RunTag`]; Codex
+/// passes its environment on, so whatever it starts carries it too.
+pub(crate) const RUN_TAG_ENV: &str = "CODEX_DRIVER_RUN";
+
+/// Names one spawned Codex and everything it starts (see [`sweep_tagged`]).
+#[derive(Debug, Clone)]
+pub(crate) struct RunTag(String);
+
+impl RunTag {
+    fn new() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Self(format!(
+            "{}-{}-{nanos:x}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+}
+
+/// [`spawn`], with a fresh [`RunTag`] in the child's environment.
+pub(crate) fn spawn_tagged(cmd: &mut tokio::process::Command) -> std::io::Result<(Child, RunTag)> {
+    let tag = RunTag::new();
+    cmd.env(RUN_TAG_ENV, &tag.0);
+    spawn(cmd).map(|child| (child, tag))
+}
+
+/// SIGKILLs every process (but this one) whose environment carries `tag`: what a Codex
+/// started and left behind when it exited. Codex starts some helpers (its shell snapshot runs
+/// the user's `.bashrc`) in sessions of their own, where neither a signal to our process group
+/// nor the parent-death signal reaches them.
+pub(crate) fn sweep_tagged(tag: &RunTag) {
+    let needle = format!("{RUN_TAG_ENV}={}", tag.0);
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let tagged: Vec<(u32, u64)> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+        })
+        .filter_map(|pid| Some((pid, start_time(pid)?)))
+        .collect();
+    if !tagged.is_empty() {
+        tracing::debug!(
+            count = tagged.len(),
+            "killing what a finished Codex left running"
+        );
+    }
+    kill_tree(&tagged);
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// The thread every child is forked from; it never exits (the channel's sender is static), so
@@ -136,13 +195,19 @@ pub(crate) struct Leader {
     exit: watch::Receiver<bool>,
     status: Option<std::process::ExitStatus>,
     reaping: Option<Arc<ReapGate>>,
+    tag: Option<RunTag>,
 }
 
 impl Drop for Leader {
     /// Dropped unreaped (its task dropped, e.g. at runtime shutdown): the group goes with it,
     /// while the id is still ours.
     fn drop(&mut self) {
+        let tree = self.descendants();
         self.signal(Signal::SIGKILL);
+        kill_tree(&tree);
+        if let Some(tag) = &self.tag {
+            sweep_tagged(tag);
+        }
     }
 }
 
@@ -218,6 +283,7 @@ impl Leader {
                         exit: rx,
                         status: None,
                         reaping: None,
+                        tag: None,
                     };
                 }
             }
@@ -231,7 +297,14 @@ impl Leader {
             exit,
             status: None,
             reaping: None,
+            tag: None,
         }
+    }
+
+    /// Sweeps what carries `tag` when the leader is reaped or dropped (see [`sweep_tagged`]).
+    pub(crate) fn tagged(mut self, tag: Option<RunTag>) -> Self {
+        self.tag = tag;
+        self
     }
 
     /// Closes `gate` just before the leader is reaped (see [`ReapGate`]).
@@ -276,6 +349,9 @@ impl Leader {
         if self.status.is_none() {
             self.exited().await;
             self.signal(Signal::SIGKILL);
+            if let Some(tag) = &self.tag {
+                sweep_tagged(tag);
+            }
             if let Some(gate) = &self.reaping {
                 gate.close();
             }
@@ -287,13 +363,75 @@ impl Leader {
     /// Stops the group: SIGTERM, up to `grace` for the leader to exit, then SIGKILL; always
     /// ends with the group killed and the leader reaped.
     pub(crate) async fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        // Taken while the leader lives: once it exits, its children belong to init.
+        let tree = self.descendants();
         if self.status.is_none() && !self.has_exited() {
             self.signal(Signal::SIGTERM);
             if tokio::time::timeout(grace, self.exited()).await.is_err() {
                 self.signal(Signal::SIGKILL);
             }
         }
-        self.reap().await
+        let status = self.reap().await;
+        kill_tree(&tree);
+        status
+    }
+
+    /// The leader's live descendants, while it has not exited (see [`descendant_tree`]).
+    fn descendants(&self) -> Vec<(u32, u64)> {
+        match self.pgid {
+            Some(pid) if self.status.is_none() && !self.has_exited() => descendant_tree(pid),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A process's start time (clock ticks after boot, `/proc/PID/stat` field 22). A pid is
+/// recycled, a pid with its start time never is.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    // After `comm`: state is field 3, so start time (22) is the 20th from here.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Every live descendant of `pid` with its start time. Codex starts some helpers in sessions
+/// of their own (its shell snapshot, PTY commands), out of reach of a signal to our process
+/// group; this finds them, as long as `pid` has not exited (its children would be init's).
+pub(crate) fn descendant_tree(pid: u32) -> Vec<(u32, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(')')?;
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (child, _) in parents.iter().filter(|(_, pp)| *pp == parent) {
+            if let Some(t) = start_time(*child) {
+                out.push((*child, t));
+                frontier.push(*child);
+            }
+        }
+    }
+    out
+}
+
+/// SIGKILLs each process of `tree` that still is the one recorded (same pid and start time).
+pub(crate) fn kill_tree(tree: &[(u32, u64)]) {
+    for (pid, started) in tree {
+        if start_time(*pid) == Some(*started)
+            && let Ok(raw) = i32::try_from(*pid)
+        {
+            let _ = nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGKILL);
+        }
     }
 }
 
@@ -635,6 +773,35 @@ pub(crate) mod signals {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// A helper the child moved into a session of its own (as Codex does with its shell
+    /// snapshot) is out of reach of a group signal; `terminate` still ends it.
+    #[tokio::test]
+    async fn terminate_ends_descendants_in_other_sessions() -> anyhow::Result<()> {
+        let mut leader = Leader::new(sh("setsid sleep 300 & wait")?);
+        let pid = leader.pgid().unwrap_or_default();
+        let mut helper = None;
+        for _ in 0..100 {
+            helper = descendant_tree(pid).first().map(|(p, _)| *p);
+            if helper.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let helper = helper.ok_or_else(|| anyhow::anyhow!("no helper started"))?;
+        leader.terminate(Duration::from_millis(200)).await;
+        let mut gone = false;
+        for _ in 0..100 {
+            let state = std::fs::read_to_string(format!("/proc/{helper}/stat")).ok();
+            if state.is_none_or(|s| s.contains(") Z ")) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(gone, "helper {helper} survived");
+        Ok(())
+    }
 
     fn sh(script: &str) -> std::io::Result<Child> {
         tokio::process::Command::new("sh")

@@ -405,7 +405,26 @@ fn every_way_run_ends_leaves_no_codex() -> anyhow::Result<()> {
             if let Err(left) = left {
                 panic!("{case}: a process outlived the CLI: {left:#?}");
             }
-            eprintln!("{case}: all gone {:?} after the CLI ended", ended.elapsed());
+            let took = ended.elapsed();
+            eprintln!("{case}: all gone {took:?} after the CLI ended");
+            let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reliability");
+            std::fs::create_dir_all(&dir)?;
+            let transport = if transport.is_some() {
+                "app-server"
+            } else {
+                "exec"
+            };
+            let record = serde_json::json!({
+                "suite": format!("orphans-cli-{transport}"),
+                "case": format!("SIG{signal}"),
+                "counts": {"turns_attempted": 1, "faults_injected": 1, "processes_leaked": 0,
+                           "hangs": 0, "data_lost": 0, "crashes": 0, "wrong_outcomes": 0},
+                "gone_ms": took.as_secs_f64() * 1000.0,
+            });
+            std::fs::write(
+                dir.join(format!("orphans-cli-{transport}-{signal}.json")),
+                record.to_string(),
+            )?;
         }
     }
     Ok(())

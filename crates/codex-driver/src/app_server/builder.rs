@@ -141,10 +141,11 @@ impl AppServer {
         self.spawn.admit(&binary).await?;
         self.spawn.check()?;
         let mut cmd = self.spawn.command(&binary, &self.args());
-        let mut child = crate::process::spawn(&mut cmd).map_err(|source| Error::Spawn {
-            path: binary.path().to_path_buf(),
-            source,
-        })?;
+        let (mut child, tag) =
+            crate::process::spawn_tagged(&mut cmd).map_err(|source| Error::Spawn {
+                path: binary.path().to_path_buf(),
+                source,
+            })?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(Error::InvalidOptions(
                 "failed to capture the app-server's stdio".into(),
@@ -173,7 +174,7 @@ impl AppServer {
                 })
             }
         };
-        let guard = supervise(child, self.grace, on_exit);
+        let guard = supervise(child, Some(tag), self.grace, on_exit);
         // Should the handshake fail, dropping the guard stops the server.
         match AppServerClient::connect(rpc, &options, Some(guard), Some(binary)).await {
             // Codex refused its configuration (a feature, a key, a flag) and exited: say that,
@@ -216,6 +217,7 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
 /// legacy `mcp-server` client.
 pub(crate) fn supervise(
     child: tokio::process::Child,
+    tag: Option<crate::process::RunTag>,
     grace: Duration,
     on_exit: impl FnOnce(String) + Send + 'static,
 ) -> Arc<ProcessGuard> {
@@ -227,7 +229,7 @@ pub(crate) fn supervise(
         tokio::spawn(async move {
             // The group is killed before the leader is reaped (never a recycled id), and
             // `done` is closed just before reaping so that `ProcessGuard` stops signalling.
-            let mut leader = Leader::new(child).reap_gate(done.clone());
+            let mut leader = Leader::new(child).reap_gate(done.clone()).tagged(tag);
             // If the runtime drops this task before it reaps (runtime shutdown), the group
             // must not outlive it (dropped before `leader`, so while the id is ours).
             let mut reap_guard = crate::process::GroupKillGuard(Some(pgid));

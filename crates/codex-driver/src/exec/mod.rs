@@ -532,10 +532,11 @@ impl Exec {
             })?)),
             None => None,
         };
-        let mut child = crate::process::spawn(&mut cmd).map_err(|source| Error::Spawn {
-            path: binary.path().to_path_buf(),
-            source,
-        })?;
+        let (mut child, tag) =
+            crate::process::spawn_tagged(&mut cmd).map_err(|source| Error::Spawn {
+                path: binary.path().to_path_buf(),
+                source,
+            })?;
         let pgid = child.id().unwrap_or(0);
         tracing::debug!(pid = pgid, binary = %binary.path().display(), "codex exec started");
 
@@ -564,7 +565,7 @@ impl Exec {
         let shared = Arc::new(Shared::default());
         let done = Arc::new(ReapGate::default());
         let sup = Supervisor {
-            leader: Leader::new(child).reap_gate(done.clone()),
+            leader: Leader::new(child).reap_gate(done.clone()).tagged(Some(tag)),
             stdout,
             stderr_task,
             tail: tail.clone(),

@@ -126,7 +126,29 @@ fn host_ends(transport: Transport, end: End) -> anyhow::Result<()> {
         panic!("{transport:?}/{end:?}: still running {took:?} after the host ended: {left:#?}");
     }
     eprintln!("{transport:?}/{end:?}: all gone {took:?} after the host ended");
+    record(transport, end, took);
     Ok(())
+}
+
+/// Adds this case to `target/tmp/reliability/` for RELIABILITY.md (only reached on success).
+fn record(transport: Transport, end: End, took: Duration) {
+    let dir = tmp_base().join("reliability");
+    let _ = std::fs::create_dir_all(&dir);
+    let transport = match transport {
+        Transport::Exec => "exec",
+        Transport::AppServer => "app-server",
+    };
+    let record = serde_json::json!({
+        "suite": format!("orphans-library-{transport}"),
+        "case": end.name(),
+        "counts": {"turns_attempted": 1, "faults_injected": 1, "processes_leaked": 0,
+                   "hangs": 0, "data_lost": 0, "crashes": 0, "wrong_outcomes": 0},
+        "gone_ms": took.as_secs_f64() * 1000.0,
+    });
+    let _ = std::fs::write(
+        dir.join(format!("orphans-library-{transport}-{}.json", end.name())),
+        record.to_string(),
+    );
 }
 
 macro_rules! orphan_tests {

@@ -84,11 +84,12 @@ impl Running {
         {
             cmd.env("RUST_BACKTRACE", "0");
         }
-        let child = crate::process::spawn(&mut cmd).map_err(|source| Error::Spawn {
-            path: binary.path().to_path_buf(),
-            source,
-        })?;
-        let mut leader = Leader::new(child);
+        let (child, tag) =
+            crate::process::spawn_tagged(&mut cmd).map_err(|source| Error::Spawn {
+                path: binary.path().to_path_buf(),
+                source,
+            })?;
+        let mut leader = Leader::new(child).tagged(Some(tag));
         let deadline = Instant::now() + limit;
         let (tx, seen) = watch::channel(Seen {
             open: 2,
