@@ -76,8 +76,10 @@ impl RunTag {
     }
 }
 
-/// [`spawn`], with a fresh [`RunTag`] in the child's environment.
+/// [`spawn`], with a fresh [`RunTag`] in the child's environment (and the [`watchdog`]
+/// started, once per process).
 pub(crate) fn spawn_tagged(cmd: &mut tokio::process::Command) -> std::io::Result<(Child, RunTag)> {
+    watchdog();
     let tag = RunTag::new();
     cmd.env(RUN_TAG_ENV, &tag.0);
     spawn(cmd).map(|child| (child, tag))
@@ -110,6 +112,50 @@ pub(crate) fn sweep_tagged(tag: &RunTag) {
         );
     }
     kill_tree(&tagged);
+}
+
+/// What the watchdog runs: it waits for EOF on its stdin, a pipe only this process holds, so
+/// EOF means this process is gone (however it ended); then it stops, gently first, every
+/// process still carrying one of this process's run tags: helpers Codex started in sessions of
+/// their own, which its parent-death signal doesn't reach.
+const WATCHDOG: &str = r#"cat >/dev/null
+sweep() {
+  for f in /proc/[0-9]*/environ; do
+    if tr '\0' '\n' < "$f" 2>/dev/null | grep -q "^CODEX_DRIVER_RUN=$HOST-"; then
+      p=${f#/proc/}; kill "-$1" "${p%/environ}" 2>/dev/null
+    fi
+  done
+}
+sleep 0.3; sweep TERM; sleep 0.7; sweep TERM; sleep 0.5; sweep KILL
+"#;
+
+/// Starts the watchdog (see [`WATCHDOG`]) once per process: a `/bin/sh` in its own process
+/// group with an empty environment. Without one (no `/bin/sh`), the parent-death signal alone
+/// stands.
+fn watchdog() {
+    use std::os::unix::process::CommandExt;
+    static PIPE: std::sync::OnceLock<Option<std::io::PipeWriter>> = std::sync::OnceLock::new();
+    PIPE.get_or_init(|| {
+        let (reader, writer) = std::io::pipe().ok()?;
+        let started = std::process::Command::new("/bin/sh")
+            .args(["-c", WATCHDOG])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOST", std::process::id().to_string())
+            .stdin(reader)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn();
+        match started {
+            // Never waited for: it exits only after this process has.
+            Ok(_) => Some(writer),
+            Err(e) => {
+                tracing::debug!("no watchdog: {e}");
+                None
+            }
+        }
+    });
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -424,15 +470,38 @@ pub(crate) fn descendant_tree(pid: u32) -> Vec<(u32, u64)> {
     out
 }
 
-/// SIGKILLs each process of `tree` that still is the one recorded (same pid and start time).
+/// Stops each process of `tree` that still is the one recorded (same pid and start time):
+/// SIGTERM now, so shells run their `EXIT` traps (a `pyenv rehash` killed outright leaves its
+/// lock behind, and every later login shell waits a minute on it), then SIGKILL for those
+/// still there a second later, from a short-lived thread so no caller blocks.
 pub(crate) fn kill_tree(tree: &[(u32, u64)]) {
-    for (pid, started) in tree {
-        if start_time(*pid) == Some(*started)
-            && let Ok(raw) = i32::try_from(*pid)
-        {
-            let _ = nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGKILL);
-        }
+    let signal = |sig: Signal| -> Vec<(u32, u64)> {
+        tree.iter()
+            .filter(|(pid, started)| start_time(*pid) == Some(*started))
+            .filter(|(pid, _)| {
+                i32::try_from(*pid)
+                    .is_ok_and(|raw| nix::sys::signal::kill(Pid::from_raw(raw), sig).is_ok())
+            })
+            .copied()
+            .collect()
+    };
+    let termed = signal(Signal::SIGTERM);
+    if termed.is_empty() {
+        return;
     }
+    let _ = std::thread::Builder::new()
+        .name("codex-driver-sweep".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            for (pid, started) in termed {
+                if start_time(pid) == Some(started)
+                    && let Ok(raw) = i32::try_from(pid)
+                {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGKILL);
+                }
+            }
+        });
 }
 
 /// The last bytes a child wrote to stderr, bounded.

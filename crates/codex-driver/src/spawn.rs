@@ -407,11 +407,33 @@ impl SpawnOptions {
     /// `binary args…` with piped stdio, in its own process group, with this environment and
     /// working directory. Not spawned.
     pub(crate) fn command(&self, binary: &Binary, args: &[OsString]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(binary.path());
-        if let Some(exclude) = self.credential_exclude() {
-            cmd.arg("-c").arg(exclude);
+        self.command_with(binary, &[], args)
+    }
+
+    /// [`command`](Self::command) for a Codex that runs the model's commands itself (exec,
+    /// app-server over stdio): with [`credential_exclude`](Self::credential_exclude) as a
+    /// global `-c` first. Not for the TUI (an override makes it skip its daemon) nor an exec
+    /// whose turn runs on a remote app-server.
+    pub(crate) fn turn_command(
+        &self,
+        binary: &Binary,
+        args: &[OsString],
+    ) -> tokio::process::Command {
+        match self.credential_exclude() {
+            Some(exclude) => self.command_with(binary, &["-c".into(), exclude.into()], args),
+            None => self.command(binary, args),
         }
-        cmd.args(args)
+    }
+
+    fn command_with(
+        &self,
+        binary: &Binary,
+        first: &[OsString],
+        args: &[OsString],
+    ) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(binary.path());
+        cmd.args(first)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -140,7 +140,7 @@ impl AppServer {
         let binary = self.spawn.binary_or_install().await?;
         self.spawn.admit(&binary).await?;
         self.spawn.check()?;
-        let mut cmd = self.spawn.command(&binary, &self.args());
+        let mut cmd = self.spawn.turn_command(&binary, &self.args());
         let (mut child, tag) =
             crate::process::spawn_tagged(&mut cmd).map_err(|source| Error::Spawn {
                 path: binary.path().to_path_buf(),

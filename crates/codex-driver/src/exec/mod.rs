@@ -444,7 +444,17 @@ impl Exec {
     pub fn command(&self) -> Result<tokio::process::Command> {
         self.spawn.check_overrides()?;
         let binary = self.spawn.resolve_binary()?;
-        Ok(self.spawn.command(&binary, &self.args()?))
+        self.turn_command(&binary)
+    }
+
+    /// The command for `binary`: Codex's credential variables kept from the model's commands
+    /// unless the turn runs on a remote app-server (`--remote`).
+    fn turn_command(&self, binary: &crate::Binary) -> Result<tokio::process::Command> {
+        let args = self.args()?;
+        Ok(match self.flags.remote {
+            Some(_) => self.spawn.command(binary, &args),
+            None => self.spawn.turn_command(binary, &args),
+        })
     }
 
     /// The files the options name, checked before Codex starts: Codex skips a missing image
@@ -524,7 +534,7 @@ impl Exec {
         }
         self.spawn.check()?;
         self.check_paths()?;
-        let mut cmd = self.spawn.command(&binary, &self.args()?);
+        let mut cmd = self.turn_command(&binary)?;
         let rt = self.runtime.clone();
         let tee = match &rt.tee {
             Some(p) => Some(tokio::fs::File::from_std(open_tee(p).map_err(|e| {

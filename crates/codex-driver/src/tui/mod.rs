@@ -315,9 +315,6 @@ impl Tui {
         self.spawn.check_overrides()?;
         let binary = self.spawn.resolve_binary()?;
         let mut cmd = std::process::Command::new(binary.path());
-        if let Some(exclude) = self.spawn.credential_exclude() {
-            cmd.arg("-c").arg(exclude);
-        }
         cmd.args(self.args()?);
         cmd.env_clear()
             .envs(self.spawn.env.resolve(std::env::vars_os()));

@@ -101,11 +101,37 @@ async fn a_provider_outage_is_provider() -> anyhow::Result<()> {
 async fn a_config_codex_rejects_is_config() -> anyhow::Result<()> {
     let env = Env::new(vec![]).await;
     let config = env.home.path().join("config.toml");
+    // Not TOML: refused before Codex starts, naming the file, line and column.
     std::fs::write(&config, "model = [unclosed\n")?;
     let err = env.exec("x").run().await.err();
     match &err {
+        Some(
+            e @ Error::ConfigFile {
+                path,
+                line,
+                column,
+                detail,
+            },
+        ) => {
+            assert_eq!((path, *line, *column), (&config, Some(1), Some(18)));
+            assert_eq!(detail, "unclosed array, expected `]`");
+            assert_eq!(e.kind(), ErrorKind::Config);
+        }
+        other => panic!("{other:?}"),
+    }
+    // TOML that Codex refuses: its own words, as a Config error.
+    let original = env.provider.config_toml();
+    std::fs::write(
+        &config,
+        format!("model_context_window = \"big\"\n{original}"),
+    )?;
+    let err = env.exec("x").run().await.err();
+    match &err {
         Some(e @ Error::Config { message, .. }) => {
-            assert_eq!(message, "Error loading config.toml:");
+            assert!(
+                message.starts_with("Error loading config.toml"),
+                "{message}"
+            );
             assert_eq!(e.kind(), ErrorKind::Config);
         }
         other => panic!("{other:?}"),

@@ -91,7 +91,11 @@ fn soak(mode: &str) {
     eprintln!("{r:?}");
     assert_eq!(r.failed_turns, 0, "{r:?}");
     assert!(r.after.fds <= r.before.fds, "open files grew: {r:?}");
-    assert!(r.after.descendants == 0, "processes left: {r:?}");
+    // The library's watchdog (a `sh` waiting for this process to end) is a child for good.
+    assert!(
+        r.after.descendants <= r.before.descendants,
+        "child processes grew: {r:?}"
+    );
     assert!(
         r.after.threads <= r.before.threads + THREAD_SLACK,
         "threads grew: {r:?}"
