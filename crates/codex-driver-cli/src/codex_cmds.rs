@@ -55,21 +55,25 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
 #[derive(Subcommand)]
 pub enum FeaturesAction {
     /// The binary's feature flags (what `codex-driver features` alone prints).
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Probe again instead of using the cache.
-        #[arg(long)]
-        refresh: bool,
-        #[command(flatten)]
-        binary: BinaryArgs,
-    },
+    List(FeaturesList),
     /// Turn a feature on in the home's config.toml (`codex features enable`); unknown names
     /// are refused with the list of known ones.
     Enable(FeatureName),
     /// Turn a feature off (`codex features disable`).
     Disable(FeatureName),
+}
+
+/// The options of `features` alone and `features list`.
+#[derive(Args)]
+pub struct FeaturesList {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Probe again instead of using the cache.
+    #[arg(long)]
+    pub refresh: bool,
+    #[command(flatten)]
+    pub binary: BinaryArgs,
 }
 
 #[derive(Args)]
@@ -85,11 +89,7 @@ pub struct FeatureName {
 
 pub async fn features(action: FeaturesAction) -> Result<ExitCode> {
     let (a, on) = match action {
-        FeaturesAction::List {
-            json,
-            refresh,
-            binary,
-        } => return crate::features(json, refresh, &binary).await,
+        FeaturesAction::List(l) => return crate::features(&l).await,
         FeaturesAction::Enable(a) => (a, true),
         FeaturesAction::Disable(a) => (a, false),
     };

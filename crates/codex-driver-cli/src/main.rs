@@ -151,14 +151,8 @@ enum Command {
     Features {
         #[command(subcommand)]
         action: Option<codex_cmds::FeaturesAction>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Probe again instead of using the cache.
-        #[arg(long)]
-        refresh: bool,
         #[command(flatten)]
-        binary: BinaryArgs,
+        list: codex_cmds::FeaturesList,
     },
 }
 
@@ -363,16 +357,9 @@ async fn main() -> ExitCode {
             dir,
             registry,
         } => install_cmd(&version, &app, dir, registry).await,
-        Command::Features {
-            action: Some(action),
-            ..
-        } => codex_cmds::features(action).await,
-        Command::Features {
-            action: None,
-            json,
-            refresh,
-            binary,
-        } => features(json, refresh, &binary).await,
+        Command::Features { action, list } => {
+            codex_cmds::features(action.unwrap_or(codex_cmds::FeaturesAction::List(list))).await
+        }
         Command::Sessions { command, list } => {
             sessions::run(command.unwrap_or(sessions::SessionsCommand::List(list))).await
         }
@@ -555,13 +542,13 @@ async fn install_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn features(json: bool, refresh: bool, binary: &BinaryArgs) -> Result<ExitCode> {
-    let res = install::resolve(&binary.resolver()).await?;
+async fn features(l: &codex_cmds::FeaturesList) -> Result<ExitCode> {
+    let res = install::resolve(&l.binary.resolver()).await?;
     let caps = codex_driver::probe::Prober::new()
-        .refresh(refresh)
+        .refresh(l.refresh)
         .probe(&res.binary)
         .await?;
-    if json {
+    if l.json {
         outln!("{}", serde_json::to_string_pretty(&caps.features)?)?;
     } else {
         for f in &caps.features {

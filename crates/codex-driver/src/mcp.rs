@@ -531,21 +531,13 @@ pub async fn list_via_codex(
     binary: &crate::Binary,
     home: &CodexHome,
 ) -> Result<Vec<McpServerStatus>> {
-    let out = crate::process::run_bounded_in(
+    let out = crate::probe::run_codex(
         binary.path(),
         &["mcp", "list", "--json"],
         &[("CODEX_HOME", home.path().as_os_str())],
         std::time::Duration::from_secs(30),
     )
-    .await
-    .map_err(|source| Error::Spawn {
-        path: binary.path().to_path_buf(),
-        source,
-    })?
-    .ok_or_else(|| Error::Probe {
-        path: binary.path().to_path_buf(),
-        detail: "`codex mcp list --json` gave no answer within 30 s".into(),
-    })?;
+    .await?;
     if !out.status.success() {
         return Err(Error::Config {
             message: String::from_utf8_lossy(&out.stderr)

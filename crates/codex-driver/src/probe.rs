@@ -283,8 +283,16 @@ impl Prober {
     }
 }
 
-async fn run_capture(path: &Path, args: &[&str]) -> Result<String> {
-    let out = crate::process::run_bounded(path, args, crate::binary::VERSION_PROBE_TIMEOUT)
+/// Runs a short Codex sub-command (stdin closed, its own process group, at most `limit`) to
+/// its end: a failure to start is [`Error::Spawn`], no answer in time [`Error::Probe`]; the
+/// caller judges the exit status.
+pub(crate) async fn run_codex(
+    path: &Path,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    limit: std::time::Duration,
+) -> Result<std::process::Output> {
+    crate::process::run_bounded_in(path, args, env, limit)
         .await
         .map_err(|source| Error::Spawn {
             path: path.to_path_buf(),
@@ -295,9 +303,14 @@ async fn run_capture(path: &Path, args: &[&str]) -> Result<String> {
             detail: format!(
                 "`codex {}` gave no answer within {} s",
                 args.join(" "),
-                crate::binary::VERSION_PROBE_TIMEOUT.as_secs()
+                limit.as_secs()
             ),
-        })?;
+        })
+}
+
+/// [`run_codex`] within the probe timeout; a failure status is [`Error::Probe`]. Its stdout.
+pub(crate) async fn run_capture(path: &Path, args: &[&str]) -> Result<String> {
+    let out = run_codex(path, args, &[], crate::binary::VERSION_PROBE_TIMEOUT).await?;
     if !out.status.success() {
         return Err(Error::Probe {
             path: path.to_path_buf(),

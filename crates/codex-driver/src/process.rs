@@ -593,18 +593,9 @@ impl Drop for GroupKillGuard {
     }
 }
 
-/// Runs a short command (`codex --version`, `--help`, ...) with stdin closed, in its own
-/// process group, for at most `limit`. `Ok(None)` on timeout; on timeout or when the future is
-/// dropped the whole group is killed.
-pub(crate) async fn run_bounded(
-    path: &std::path::Path,
-    args: &[&str],
-    limit: Duration,
-) -> std::io::Result<Option<std::process::Output>> {
-    run_bounded_in(path, args, &[], limit).await
-}
-
-/// [`run_bounded`] with extra environment variables.
+/// Runs a short command (`codex --version`, `--help`, ...) with stdin closed and these extra
+/// environment variables, in its own process group, for at most `limit`. `Ok(None)` on
+/// timeout; on timeout or when the future is dropped the whole group is killed.
 pub(crate) async fn run_bounded_in(
     path: &std::path::Path,
     args: &[&str],
@@ -906,9 +897,10 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.and_then(|s| s.signal()), Some(9));
         // A bounded probe whose straggler holds stdout open.
-        let out = run_bounded(
+        let out = run_bounded_in(
             Path::new("/bin/sh"),
             &["-c", "sleep 30 & echo probed"],
+            &[],
             Duration::from_secs(10),
         )
         .await?

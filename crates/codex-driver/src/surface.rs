@@ -60,35 +60,10 @@ const CLAP_FLAGS: [&str; 4] = ["--help", "-h", "--version", "-V"];
 impl Surface {
     /// Runs `codex completion bash` and reads the command tree from it.
     pub async fn probe(binary: &Binary) -> Result<Self> {
-        let out = crate::process::run_bounded(
-            binary.path(),
-            &["completion", "bash"],
-            crate::binary::VERSION_PROBE_TIMEOUT,
-        )
-        .await
-        .map_err(|source| Error::Spawn {
+        let script = crate::probe::run_capture(binary.path(), &["completion", "bash"]).await?;
+        Self::from_bash_completion(&script).map_err(|detail| Error::Probe {
             path: binary.path().to_path_buf(),
-            source,
-        })?
-        .ok_or_else(|| Error::Probe {
-            path: binary.path().to_path_buf(),
-            detail: "`codex completion bash` gave no answer in time".into(),
-        })?;
-        if !out.status.success() {
-            return Err(Error::Probe {
-                path: binary.path().to_path_buf(),
-                detail: format!(
-                    "`codex completion bash` exited with {}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
-        Self::from_bash_completion(&String::from_utf8_lossy(&out.stdout)).map_err(|detail| {
-            Error::Probe {
-                path: binary.path().to_path_buf(),
-                detail,
-            }
+            detail,
         })
     }
 
