@@ -100,16 +100,8 @@ esac
 
 pub(crate) fn fake_codex() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = tmp_base().join(format!("fake-codex-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.join("codex");
-        std::fs::write(&path, FAKE).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("{e}"));
-        path
-    })
-    .clone()
+    PATH.get_or_init(|| crate::common::write_script("fake-codex", FAKE))
+        .clone()
 }
 
 pub(crate) fn fake(mode: &str) -> Exec {

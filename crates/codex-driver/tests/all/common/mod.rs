@@ -152,3 +152,16 @@ pub fn touch_needing_approval(file: &str) -> MockResponse {
         "justification": "need to write",
     }))
 }
+
+/// Writes `body` as an executable script `name` in a directory of this test process (once per
+/// name), for fakes of the `codex` binary.
+pub fn write_script(dir_name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp_base().join(format!("{dir_name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("codex");
+    std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    path
+}

@@ -2,10 +2,8 @@
 //! `initialize` (after misbehaving as `$FAKE_MODE` says), then every request with
 //! `{"ok":true}`.
 
-use crate::common::tmp_base;
 use codex_driver::Binary;
 use codex_driver::app_server::AppServer;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -45,16 +43,8 @@ done
 
 pub fn fake_app_server_path() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = tmp_base().join(format!("fake-app-server-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.join("codex");
-        std::fs::write(&path, FAKE_APP_SERVER).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("{e}"));
-        path
-    })
-    .clone()
+    PATH.get_or_init(|| crate::common::write_script("fake-app-server", FAKE_APP_SERVER))
+        .clone()
 }
 
 /// An [`AppServer`] on the fake, misbehaving as `mode` says.

@@ -173,6 +173,25 @@ fn judge(bad: Bad, culprit: &str, outcome: Result<Option<String>, codex_driver::
     }
 }
 
+/// The verdict on one case: the home's files first (nothing lost), then the library's own
+/// readers, then the outcome.
+fn settle(
+    bad: Bad,
+    culprit: &str,
+    outcome: Result<Option<String>, codex_driver::Error>,
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+    home: &Path,
+) -> Verdict {
+    let lost = changed(before, &snapshot(home));
+    if !lost.is_empty() {
+        return Verdict::Lost(format!("{lost:?}"));
+    }
+    if let Err(e) = library_reads(home) {
+        return Verdict::Wrong(e);
+    }
+    judge(bad, culprit, outcome)
+}
+
 #[tokio::test]
 async fn exec() {
     let mut tally = Tally::new("bad-home", "exec");
@@ -191,15 +210,7 @@ async fn exec() {
                 Duration::from_secs(60),
                 async move {
                     let outcome = exec.run().await.map(|r| r.final_message);
-                    let verdict = judge(bad, &culprit, outcome);
-                    let lost = changed(&before, &snapshot(&home));
-                    if !lost.is_empty() {
-                        return Ok(Verdict::Lost(format!("{lost:?}")));
-                    }
-                    if let Err(e) = library_reads(&home) {
-                        return Ok(Verdict::Wrong(e));
-                    }
-                    Ok(verdict)
+                    Ok(settle(bad, &culprit, outcome, &before, &home))
                 },
             )
             .await;
@@ -237,15 +248,7 @@ async fn app_server() {
                         result.map(|r| r.final_message)
                     }
                     .await;
-                    let verdict = judge(bad, &culprit, outcome);
-                    let lost = changed(&before, &snapshot(&home));
-                    if !lost.is_empty() {
-                        return Ok(Verdict::Lost(format!("{lost:?}")));
-                    }
-                    if let Err(e) = library_reads(&home) {
-                        return Ok(Verdict::Wrong(e));
-                    }
-                    Ok(verdict)
+                    Ok(settle(bad, &culprit, outcome, &before, &home))
                 },
             )
             .await;
