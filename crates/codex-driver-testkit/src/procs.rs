@@ -93,15 +93,23 @@ impl ProcessMarker {
         false
     }
 
-    /// SIGKILLs every process carrying the marker (clean-up after a failed assertion).
+    /// Stops every process carrying the marker (clean-up after a failed assertion): SIGTERM,
+    /// then SIGKILL for those still there after half a second. The SIGTERM first lets shells
+    /// run their `EXIT` traps: a login shell killed outright while its `.bashrc` ran
+    /// `pyenv rehash` leaves pyenv's lock behind, and every later login shell then waits a
+    /// minute on it (tests that run Codex's commands are best given a `HOME` of their own).
     pub fn kill_all(&self) {
-        for p in self.processes() {
-            if let Ok(pid) = i32::try_from(p.pid) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+        use nix::sys::signal::{Signal, kill};
+        let send = |sig: Signal| {
+            for p in self.processes() {
+                if let Ok(pid) = i32::try_from(p.pid) {
+                    let _ = kill(nix::unistd::Pid::from_raw(pid), sig);
+                }
             }
+        };
+        send(Signal::SIGTERM);
+        if self.wait_gone(Duration::from_millis(500)).is_err() {
+            send(Signal::SIGKILL);
         }
     }
 }
