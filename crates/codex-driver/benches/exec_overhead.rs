@@ -244,7 +244,7 @@ async fn parse_throughput(base: &Path) {
     std::fs::write(&file, &text).unwrap();
     let fake = base.join("bench-fake-codex");
     let mut f = std::fs::File::create(&fake).unwrap();
-    writeln!(f, "#!/bin/sh\ncat > /dev/null\ncat '{}'\necho '{{\"type\":\"turn.completed\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":1}}}}'", file.display()).unwrap();
+    writeln!(f, "#!/bin/sh\n[ \"$1\" = --version ] && {{ echo 'codex-cli 0.171.0'; exit 0; }}\ncat > /dev/null\ncat '{}'\necho '{{\"type\":\"turn.completed\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":1}}}}'", file.display()).unwrap();
     drop(f);
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut best = f64::MAX;

@@ -64,6 +64,176 @@ fn object_with(fixed: Vec<(&'static str, Value)>) -> impl Strategy<Value = Value
     })
 }
 
+/// A value for a field Codex sends: mostly of the right type, sometimes anything.
+fn field_value(name: &'static str) -> BoxedStrategy<Value> {
+    let typed: BoxedStrategy<Value> = match name {
+        "exit_code" => prop_oneof![Just(Value::Null), any::<i32>().prop_map(Value::from)].boxed(),
+        "status" => prop::sample::select(vec![
+            "completed",
+            "in_progress",
+            "failed",
+            "declined",
+            "later",
+        ])
+        .prop_map(Value::from)
+        .boxed(),
+        "usage" => (
+            any::<u32>(),
+            any::<u32>(),
+            proptest::option::of(any::<u32>()),
+        )
+            .prop_map(|(i, o, r)| {
+                let mut u = json!({"input_tokens": i, "output_tokens": o});
+                if let Some(r) = r {
+                    u["reasoning_output_tokens"] = json!(r);
+                }
+                u
+            })
+            .boxed(),
+        "error" => ".{0,12}".prop_map(|m| json!({"message": m})).boxed(),
+        "changes" => proptest::collection::vec(
+            (
+                "[a-z/]{1,8}",
+                prop::sample::select(vec!["add", "delete", "update", "move"]),
+            ),
+            0..3,
+        )
+        .prop_map(|c| {
+            json!(
+                c.into_iter()
+                    .map(|(p, k)| json!({"path": p, "kind": k}))
+                    .collect::<Vec<_>>()
+            )
+        })
+        .boxed(),
+        "items" => proptest::collection::vec((".{0,8}", any::<bool>()), 0..3)
+            .prop_map(|c| {
+                json!(
+                    c.into_iter()
+                        .map(|(t, d)| json!({"text": t, "completed": d}))
+                        .collect::<Vec<_>>()
+                )
+            })
+            .boxed(),
+        "receiver_thread_ids" => proptest::collection::vec("[a-z0-9]{1,6}", 0..3)
+            .prop_map(|v| json!(v))
+            .boxed(),
+        "arguments" | "result" | "action" | "agents_states" => any_json().boxed(),
+        _ => ".{0,16}".prop_map(Value::String).boxed(),
+    };
+    prop_oneof![8 => typed, 1 => any_json().boxed()].boxed()
+}
+
+/// Fields of an object: known names (now and then one twice) and unknown ones, in any order.
+fn fields(names: &'static [&'static str]) -> impl Strategy<Value = Vec<(String, Value)>> {
+    let known = prop::sample::subsequence(names.to_vec(), 0..6).prop_flat_map(|picked| {
+        picked
+            .into_iter()
+            .map(|n| field_value(n).prop_map(move |v| (n.to_owned(), v)))
+            .collect::<Vec<_>>()
+    });
+    let unknown = proptest::collection::vec(("[a-z_]{1,8}", any_json()), 0..2);
+    (known, unknown, any::<u8>())
+        .prop_map(|(mut pairs, unknown, twice)| {
+            if twice < 20 && !pairs.is_empty() {
+                pairs.push(pairs[0].clone());
+            }
+            pairs.extend(unknown);
+            pairs
+        })
+        .prop_shuffle()
+}
+
+/// JSON text of the pairs in order (repeated keys kept, as a Codex line could carry them).
+fn object_text(pairs: &[(String, Value)]) -> String {
+    let body: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", Value::String(k.clone())))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+const ITEM_FIELDS: &[&str] = &[
+    "id",
+    "type",
+    "text",
+    "command",
+    "aggregated_output",
+    "exit_code",
+    "status",
+    "changes",
+    "server",
+    "tool",
+    "arguments",
+    "result",
+    "error",
+    "query",
+    "action",
+    "items",
+    "sender_thread_id",
+    "receiver_thread_ids",
+    "prompt",
+    "agents_states",
+    "message",
+];
+const EVENT_FIELDS: &[&str] = &["type", "thread_id", "usage", "error", "message", "item"];
+
+/// A line shaped like Codex's: `type` first (mostly), an item with `id` and `type` first
+/// (mostly), then fields of the right type (mostly).
+fn codex_like_line() -> impl Strategy<Value = String> {
+    let item_type = prop::sample::select(vec![
+        "agent_message",
+        "reasoning",
+        "command_execution",
+        "file_change",
+        "mcp_tool_call",
+        "web_search",
+        "todo_list",
+        "collab_tool_call",
+        "error",
+        "later_item",
+    ]);
+    let item = (
+        any::<u8>(),
+        "[a-z_0-9]{1,6}",
+        item_type,
+        fields(ITEM_FIELDS),
+    )
+        .prop_map(|(lead, id, ty, rest)| {
+            let mut pairs = Vec::new();
+            if lead > 20 {
+                pairs.push(("id".to_owned(), json!(id)));
+                pairs.push(("type".to_owned(), json!(ty)));
+            }
+            pairs.extend(rest);
+            object_text(&pairs)
+        });
+    let event_type = prop::sample::select([EXEC_TYPES.to_vec(), vec!["later.event"]].concat());
+    (
+        any::<u8>(),
+        event_type,
+        fields(EVENT_FIELDS),
+        proptest::option::of(item),
+    )
+        .prop_map(|(lead, ty, rest, item)| {
+            let mut pairs = Vec::new();
+            if lead > 20 {
+                pairs.push(("type".to_owned(), json!(ty)));
+            }
+            pairs.extend(rest.into_iter().filter(|(k, _)| k != "item"));
+            let mut text = object_text(&pairs);
+            if let Some(item) = item {
+                text.pop();
+                if pairs.is_empty() {
+                    text.push_str(&format!(r#""item":{item}}}"#));
+                } else {
+                    text.push_str(&format!(r#","item":{item}}}"#));
+                }
+            }
+            text
+        })
+}
+
 const EXEC_TYPES: [&str; 8] = [
     "thread.started",
     "turn.started",
@@ -76,6 +246,20 @@ const EXEC_TYPES: [&str; 8] = [
 ];
 
 proptest! {
+    /// Whatever line the fast path of `parse_line` accepts decodes exactly as the derived
+    /// decoders and repair decode it: same value, same wire form.
+    #[test]
+    fn exec_fast_path_agrees_with_reference(line in codex_like_line()) {
+        let (fast, reference) = crate::exec::events::decode_both(&line);
+        if let Some(fast) = fast {
+            let crate::exec::events::Line::Event(reference) = reference else {
+                return Err(TestCaseError::fail(format!("{line}: reference gave {reference:?}")));
+            };
+            prop_assert_eq!(&fast, &reference, "{}", line);
+            prop_assert_eq!(fast.to_json_line(), reference.to_json_line());
+        }
+    }
+
     /// Any text: a line is an event, a diagnostic or blank; never a panic.
     #[test]
     fn exec_jsonl_any_text(line in ".{0,300}") {

@@ -687,6 +687,21 @@ pub(crate) fn parse_numbered_line(line: &str, line_number: u64) -> Line {
     if trimmed.trim().is_empty() {
         return Line::Blank;
     }
+    if let Some(ev) = fast::decode(trimmed) {
+        return Line::Event(ev);
+    }
+    reference_decode(trimmed, line_number)
+}
+
+/// The fast path's verdict and the reference decoders' on one line (for the property test
+/// that holds them equal).
+#[cfg(test)]
+pub(crate) fn decode_both(line: &str) -> (Option<ThreadEvent>, Line) {
+    (fast::decode(line), reference_decode(line, 0))
+}
+
+/// The derived decoders, then field-by-field repair: every line the fast path declines.
+fn reference_decode(trimmed: &str, line_number: u64) -> Line {
     match serde_json::from_str::<ThreadEvent>(trimmed) {
         Ok(ThreadEvent::Unknown(v)) => {
             Line::Event(repair::repair(&v).unwrap_or(ThreadEvent::Unknown(v)))
@@ -712,7 +727,6 @@ pub(crate) fn parse_numbered_line(line: &str, line_number: u64) -> Line {
     }
 }
 
-/// `s` cut to at most `max` bytes on a character boundary (with `…` when cut).
 /// Decodes a whole JSONL text (e.g. a saved `--json` run) into events and diagnostics.
 pub fn parse_jsonl(text: &str) -> (Vec<ThreadEvent>, Vec<Diagnostic>) {
     let mut events = Vec::new();
@@ -727,6 +741,7 @@ pub fn parse_jsonl(text: &str) -> (Vec<ThreadEvent>, Vec<Diagnostic>) {
     (events, diags)
 }
 
+mod fast;
 mod repair;
 #[cfg(test)]
 mod tests;

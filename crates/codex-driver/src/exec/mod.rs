@@ -565,6 +565,9 @@ impl Exec {
             .take()
             .map(|e| tokio::spawn(tail.clone().drain(e)));
         let stdout = child.stdout.take();
+        if let Some(out) = &stdout {
+            crate::process::widen_pipe(out);
+        }
 
         let token = rt
             .cancel

@@ -71,6 +71,9 @@ impl Drop for KillOnDrop {
 #[allow(clippy::large_enum_variant)] // one Done per run; boxing every event would cost more
 pub(super) enum Msg {
     Event(ThreadEvent),
+    /// Events that were read in one go (more lines were already buffered): one message, one
+    /// wake-up of the consumer, instead of one each.
+    Events(std::vec::IntoIter<ThreadEvent>),
     Done(Result<()>),
 }
 
@@ -79,6 +82,8 @@ pub(super) enum Msg {
 #[derive(Debug)]
 pub struct ExecStream {
     rx: mpsc::Receiver<Msg>,
+    /// The rest of the last batch received.
+    batch: std::vec::IntoIter<ThreadEvent>,
     shared: Arc<Shared>,
     tail: StderrTail,
     pgid: u32,
@@ -93,6 +98,7 @@ impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Event(e) => write!(f, "Event({})", e.type_name()),
+            Self::Events(e) => write!(f, "Events({})", e.len()),
             Self::Done(r) => write!(f, "Done({})", r.is_ok()),
         }
     }
@@ -108,6 +114,7 @@ impl ExecStream {
     ) -> Self {
         Self {
             rx,
+            batch: Vec::new().into_iter(),
             shared,
             tail,
             pgid: kill.pgid,
@@ -181,6 +188,16 @@ impl ExecStream {
     }
 }
 
+impl ExecStream {
+    /// Notes what the consumer should know of an event on its way out.
+    fn seen(&mut self, ev: ThreadEvent) -> ThreadEvent {
+        if let ThreadEvent::ThreadStarted(t) = &ev {
+            self.thread_id = Some(t.thread_id.clone());
+        }
+        ev
+    }
+}
+
 impl Stream for ExecStream {
     type Item = Result<ThreadEvent>;
 
@@ -188,13 +205,24 @@ impl Stream for ExecStream {
         if self.finished {
             return Poll::Ready(None);
         }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(Msg::Event(ev))) => {
-                if let ThreadEvent::ThreadStarted(t) = &ev {
-                    self.thread_id = Some(t.thread_id.clone());
+        let msg = match self.batch.next() {
+            Some(ev) => Poll::Ready(Some(Msg::Event(ev))),
+            None => self.rx.poll_recv(cx),
+        };
+        match msg {
+            Poll::Ready(Some(Msg::Events(mut batch))) => {
+                let first = batch.next();
+                self.batch = batch;
+                match first {
+                    Some(ev) => Poll::Ready(Some(Ok(self.seen(ev)))),
+                    // Never sent empty; asking again is harmless.
+                    None => {
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
                 }
-                Poll::Ready(Some(Ok(ev)))
             }
+            Poll::Ready(Some(Msg::Event(ev))) => Poll::Ready(Some(Ok(self.seen(ev)))),
             Poll::Ready(Some(Msg::Done(res))) => {
                 self.finished = true;
                 Poll::Ready(res.err().map(Err))

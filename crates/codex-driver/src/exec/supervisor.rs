@@ -98,6 +98,20 @@ pub(super) struct Supervisor {
     pub(super) done: Arc<ReapGate>,
 }
 
+/// At most this many events, or the events of this many bytes of lines, go in one message.
+const MAX_BATCH: usize = 64;
+const MAX_BATCH_BYTES: usize = 128 * 1024;
+
+/// The batch as one message (a lone event as itself).
+fn batch_msg(batch: &mut Vec<ThreadEvent>) -> Msg {
+    if batch.len() == 1
+        && let Some(ev) = batch.pop()
+    {
+        return Msg::Event(ev);
+    }
+    Msg::Events(std::mem::take(batch).into_iter())
+}
+
 async fn sleep_opt(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -131,29 +145,51 @@ impl Supervisor {
         let Some(stdout) = self.stdout.take() else {
             return Stop::Eof;
         };
-        let mut lines = LineReader::new(
-            BufReader::with_capacity(64 * 1024, stdout),
+        let mut lines = LineReader::peeking(
+            BufReader::with_capacity(256 * 1024, stdout),
             self.rt.max_line_bytes,
         );
         let mut tee = self.tee.take().map(tokio::io::BufWriter::new);
         let mut line_no = 0u64;
+        let mut batch: Vec<ThreadEvent> = Vec::new();
+        let mut batch_bytes = 0usize;
+        // The timers and the cancel future are made once, not per line: a stream of small
+        // events would otherwise pay a timer-wheel insert and removal for each of them.
+        let token = self.token.clone();
+        let cancelled = token.cancelled();
+        tokio::pin!(cancelled);
+        let overall_sleep = sleep_opt(overall);
+        tokio::pin!(overall_sleep);
+        // The idle deadline moves with every line; its timer is only re-armed when it fires
+        // early (the last line came after it was set).
+        let mut last_line = Instant::now();
+        let idle_sleep = sleep_opt(self.rt.idle_timeout.map(|d| last_line + d));
+        tokio::pin!(idle_sleep);
         // Set when Codex itself exited: what it wrote is read until EOF or this deadline (a
         // descendant that inherited stdout may keep the pipe open).
         let mut drain_until: Option<Instant> = None;
+        let drain_sleep = sleep_opt(None);
+        tokio::pin!(drain_sleep);
         let stop = loop {
-            let idle = self.rt.idle_timeout.map(|d| Instant::now() + d);
             // Not `has_exited()`: an exit that happened while this loop was busy elsewhere must
             // still be handled once, below.
             let waiting = drain_until.is_none();
             let next = tokio::select! {
                 biased;
-                _ = self.token.cancelled() => break Stop::Cancelled,
-                _ = sleep_opt(overall) => break Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default()),
-                _ = sleep_opt(idle), if drain_until.is_none() => break Stop::Timeout(TimeoutKind::Idle, self.rt.idle_timeout.unwrap_or_default()),
+                _ = &mut cancelled => break Stop::Cancelled,
+                _ = &mut overall_sleep => break Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default()),
+                _ = &mut idle_sleep, if waiting => {
+                    let idle = self.rt.idle_timeout.unwrap_or_default();
+                    if last_line.elapsed() >= idle {
+                        break Stop::Timeout(TimeoutKind::Idle, idle);
+                    }
+                    idle_sleep.set(sleep_opt(Some(last_line + idle)));
+                    continue;
+                }
                 // A bound on reading after Codex exited (a descendant may hold stdout open, or
                 // write for ever). Time spent waiting for a slow consumer does not count (see
                 // below), so nothing Codex wrote before exiting is dropped.
-                _ = sleep_opt(drain_until) => break Stop::Eof,
+                _ = &mut drain_sleep, if !waiting => break Stop::Eof,
                 () = self.leader.exited(), if waiting => Pumped::Exited,
                 r = lines.next_line() => Pumped::Read(r),
             };
@@ -163,11 +199,14 @@ impl Supervisor {
                 // goes now; what Codex wrote is still in the pipe and is read to EOF.
                 Pumped::Exited => {
                     self.leader.signal(nix::sys::signal::Signal::SIGKILL);
-                    drain_until = Some(Instant::now() + Duration::from_secs(2));
+                    let until = Instant::now() + Duration::from_secs(2);
+                    drain_until = Some(until);
+                    drain_sleep.set(sleep_opt(Some(until)));
                     continue;
                 }
                 Pumped::Read(r) => r,
             };
+            last_line = Instant::now();
             line_no += 1;
             let parsed = match read {
                 Err(e) => break Stop::ReadError(e),
@@ -194,7 +233,13 @@ impl Supervisor {
                             });
                         }
                     }
-                    parse_numbered_line(&String::from_utf8_lossy(lines.line()), line_no)
+                    // Checked first: the lossy conversion walks the line far slower.
+                    match std::str::from_utf8(lines.line()) {
+                        Ok(text) => parse_numbered_line(text, line_no),
+                        Err(_) => {
+                            parse_numbered_line(&String::from_utf8_lossy(lines.line()), line_no)
+                        }
+                    }
                 }
             };
             match parsed {
@@ -202,32 +247,59 @@ impl Supervisor {
                 Line::Diagnostic(d) => self.note(d),
                 Line::Event(ev) => {
                     seen.observe(&ev);
-                    if let Some(t) = tee.as_mut()
-                        && let Err(e) = t.flush().await
-                    {
-                        tee = None;
-                        self.note(Diagnostic::TeeFailed {
-                            line_number: line_no,
-                            path: self.rt.tee.clone().unwrap_or_default(),
-                            error: e.to_string(),
-                        });
-                    }
-                    let waited = Instant::now();
-                    tokio::select! {
-                        biased;
-                        _ = self.token.cancelled() => break Stop::Cancelled,
-                        _ = sleep_opt(overall) => break Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default()),
-                        sent = self.tx.send(Msg::Event(ev)) => {
-                            // The consumer went away: same as a cancel.
-                            if sent.is_err() { break Stop::Cancelled; }
-                        }
-                    }
-                    if let Some(d) = drain_until.as_mut() {
-                        *d += waited.elapsed();
-                    }
+                    batch_bytes += lines.line().len();
+                    batch.push(ev);
                 }
             }
+            // More lines already read: decode them too and send all at once (one wake-up of
+            // the consumer), within a bound on what is held back.
+            if batch.is_empty()
+                || (lines.line_buffered()
+                    && batch.len() < MAX_BATCH
+                    && batch_bytes < MAX_BATCH_BYTES)
+            {
+                continue;
+            }
+            if let Some(t) = tee.as_mut()
+                && let Err(e) = t.flush().await
+            {
+                tee = None;
+                self.note(Diagnostic::TeeFailed {
+                    line_number: line_no,
+                    path: self.rt.tee.clone().unwrap_or_default(),
+                    error: e.to_string(),
+                });
+            }
+            batch_bytes = 0;
+            let msg = batch_msg(&mut batch);
+            // Room in the channel (the usual case): no clock, no select.
+            let msg = match self.tx.try_send(msg) {
+                Ok(()) => continue,
+                Err(mpsc::error::TrySendError::Closed(_)) => break Stop::Cancelled,
+                Err(mpsc::error::TrySendError::Full(msg)) => msg,
+            };
+            let waited = Instant::now();
+            tokio::select! {
+                biased;
+                _ = &mut cancelled => break Stop::Cancelled,
+                _ = &mut overall_sleep => break Stop::Timeout(TimeoutKind::Overall, self.rt.timeout.unwrap_or_default()),
+                sent = self.tx.send(msg) => {
+                    // The consumer went away: same as a cancel.
+                    if sent.is_err() { break Stop::Cancelled; }
+                }
+            }
+            // A slow consumer's time doesn't count against the idle or drain bounds.
+            last_line = Instant::now();
+            if let Some(d) = drain_until.as_mut() {
+                *d += waited.elapsed();
+                drain_sleep.set(sleep_opt(Some(*d)));
+            }
         };
+        // Events decoded before a deadline or the end of output still reach the consumer
+        // (ahead of the outcome); after a cancel nobody is listening.
+        if !batch.is_empty() && !matches!(stop, Stop::Cancelled) {
+            let _ = self.tx.send(batch_msg(&mut batch)).await;
+        }
         if let Some(mut t) = tee {
             let _ = t.flush().await;
         }

@@ -20,6 +20,16 @@ pub(crate) use tree::{descendant_tree, kill_tree};
 ///
 /// Only call it while the leader is not reaped (see [`Leader`]): a reaped leader's id may be
 /// recycled, and the signal would reach an unrelated process group.
+/// Asks for a larger pipe buffer on a child's stdout (1 MiB, the unprivileged maximum): a
+/// fast writer then fills it while we decode, instead of the two taking turns on 64 KiB and
+/// contending for the pipe's lock. Best effort: a refusal leaves the default.
+pub(crate) fn widen_pipe(fd: &impl std::os::fd::AsFd) {
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES));
+}
+
+/// The pipe size [`widen_pipe`] asks for (also the read buffer's size).
+pub(crate) const PIPE_BYTES: i32 = 1024 * 1024;
+
 pub(crate) fn signal_group(pgid: u32, signal: Signal) {
     #[cfg(test)]
     signals::record(pgid);
@@ -464,6 +474,21 @@ pub(crate) struct LineReader<R> {
     too_long: bool,
     /// The previous call returned a line: start a new one on the next call.
     finished: bool,
+    /// How to see the reader's buffer, when it can be seen ([`LineReader::peeking`]).
+    peek: Option<fn(&R) -> &[u8]>,
+    /// The last line was lent straight from the reader's buffer: its length with the newline,
+    /// consumed at the next call.
+    direct: Option<usize>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> LineReader<tokio::io::BufReader<T>> {
+    /// A reader that lends whole lines from the buffered reader's own buffer (no copy) and can
+    /// tell whether another line is already buffered.
+    pub(crate) fn peeking(reader: tokio::io::BufReader<T>, limit: usize) -> Self {
+        let mut lines = LineReader::new(reader, limit);
+        lines.peek = Some(tokio::io::BufReader::buffer);
+        lines
+    }
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
@@ -475,18 +500,37 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             total: 0,
             too_long: false,
             finished: false,
+            peek: None,
+            direct: None,
         }
+    }
+
+    /// Whether a whole line is already buffered, so the next read won't wait for input
+    /// (always `false` unless made with [`LineReader::peeking`]).
+    pub(crate) fn line_buffered(&self) -> bool {
+        self.peek.is_some_and(|peek| {
+            let rest = peek(&self.reader)
+                .get(self.direct.unwrap_or(0)..)
+                .unwrap_or(&[]);
+            memchr::memchr(b'\n', rest).is_some()
+        })
     }
 
     /// The line last returned as [`ReadLine::Line`] (without its newline).
     pub(crate) fn line(&self) -> &[u8] {
-        &self.buf
+        match (self.direct, self.peek) {
+            (Some(n), Some(peek)) => peek(&self.reader).get(..n - 1).unwrap_or(&[]),
+            _ => &self.buf,
+        }
     }
 
     /// Reads the next line.
     pub(crate) async fn next_line(&mut self) -> std::io::Result<ReadLine> {
         if self.finished {
             self.finished = false;
+            if let Some(n) = self.direct.take() {
+                self.reader.consume(n);
+            }
             self.buf.clear();
             self.total = 0;
             self.too_long = false;
@@ -504,10 +548,22 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                     ReadLine::Line
                 });
             }
-            let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
+            let (chunk, found) = match memchr::memchr(b'\n', available) {
                 Some(i) => (&available[..i], Some(i + 1)),
                 None => (available, None),
             };
+            // A whole line in the reader's buffer with nothing carried over: lent from there,
+            // not copied.
+            if let Some(end) = found
+                && self.peek.is_some()
+                && self.total == 0
+                && chunk.len() <= self.limit
+            {
+                self.total = chunk.len();
+                self.direct = Some(end);
+                self.finished = true;
+                return Ok(ReadLine::Line);
+            }
             self.total += chunk.len();
             if !self.too_long {
                 if self.total > self.limit {
@@ -679,6 +735,39 @@ mod tests {
         assert_eq!(r.next_line().await?, ReadLine::Line);
         assert_eq!(r.line(), b"last-no-newline");
         assert_eq!(r.next_line().await?, ReadLine::Eof);
+        Ok(())
+    }
+
+    /// Lines lent from the reader's buffer are the lines a copying reader gives, whatever the
+    /// buffer size; `line_buffered` says whether the next one is already there.
+    #[tokio::test]
+    async fn a_peeking_reader_gives_the_same_lines() -> std::io::Result<()> {
+        let data = b"a\n\nshort\nthis line is too long\nok\n12345678\nlast-no-newline".to_vec();
+        let mut expected = Vec::new();
+        let mut copying = LineReader::new(&data[..], 8);
+        loop {
+            match copying.next_line().await? {
+                ReadLine::Eof => break,
+                r => expected.push((r, copying.line().to_vec())),
+            }
+        }
+        for cap in [1, 3, 4, 9, 16, 64] {
+            let mut peeking =
+                LineReader::peeking(tokio::io::BufReader::with_capacity(cap, &data[..]), 8);
+            let mut got = Vec::new();
+            loop {
+                match peeking.next_line().await? {
+                    ReadLine::Eof => break,
+                    r => got.push((r, peeking.line().to_vec())),
+                }
+                let ahead = peeking.line_buffered();
+                // What is buffered past the current line holds a newline exactly when it says so.
+                let start = peeking.direct.unwrap_or(0);
+                let rest = &peeking.reader.buffer()[start..];
+                assert_eq!(ahead, rest.contains(&b'\n'), "cap {cap}");
+            }
+            assert_eq!(got, expected, "cap {cap}");
+        }
         Ok(())
     }
 

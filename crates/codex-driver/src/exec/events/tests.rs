@@ -286,3 +286,27 @@ fn mutated_real_traffic_keeps_every_known_event_and_every_turn_end() {
     }
     assert!(checked > 1000, "only {checked} mutations");
 }
+
+/// Every line Codex wrote in the captured fixtures takes the fast path and decodes as the
+/// derived decoders do (the fast path is not quietly declining everything).
+#[test]
+fn captured_lines_take_the_fast_path() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let (fast, reference) = decode_both(line);
+            let Some(fast) = fast else {
+                panic!("{path:?}: declined by the fast path: {line}")
+            };
+            assert_eq!(Line::Event(fast), reference, "{path:?}: {line}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 60, "only {checked} captured lines");
+}
