@@ -37,6 +37,7 @@ mod account;
 pub mod approvals;
 pub(crate) mod builder;
 mod client;
+mod fleet;
 #[allow(
     missing_docs,
     clippy::large_enum_variant,
@@ -61,6 +62,7 @@ mod turn;
 pub use account::LoginHandle;
 pub use builder::AppServer;
 pub use client::{AppServerClient, Drift};
+pub use fleet::Fleet;
 pub use restart::Restarting;
 pub use rpc::{Closed, Routed, RpcError};
 pub use streams::{Notifications, ThreadStatusChanges};

@@ -104,6 +104,8 @@ pub struct Thread {
     id: String,
     opened: ThreadOpened,
     events: mpsc::Receiver<Routed>,
+    /// Held for a [`Fleet`](super::Fleet): counts this thread against its server while it lives.
+    _lease: Option<super::fleet::Lease>,
 }
 
 impl Thread {
@@ -117,7 +119,13 @@ impl Thread {
             id: opened.thread().id.clone(),
             opened,
             events,
+            _lease: None,
         }
+    }
+
+    pub(crate) fn leased(mut self, lease: super::fleet::Lease) -> Self {
+        self._lease = Some(lease);
+        self
     }
 
     /// The thread id (durable: resume it from another process with the same `CODEX_HOME`).

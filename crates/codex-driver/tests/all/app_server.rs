@@ -664,3 +664,73 @@ sleep 30
     codex.shutdown().await?;
     Ok(())
 }
+
+/// A fleet of two servers: eight concurrent threads spread four and four, each turn gets its
+/// own answer, and every event a turn streams belongs to its own thread.
+#[tokio::test]
+async fn a_fleet_spreads_threads_and_keeps_each_turns_events_apart() -> anyhow::Result<()> {
+    use codex_driver::app_server::Fleet;
+    let env = Env::new(Vec::new()).await;
+    for i in 0..8 {
+        env.provider.route_exact(
+            format!("fleet task {i}"),
+            MockResponse::text(format!("fleet answer {i}")),
+        );
+    }
+    let fleet = Fleet::spawn(server(&env), 2).await?;
+    assert_eq!(fleet.len(), 2);
+    let pids: Vec<u32> = fleet.clients().filter_map(|c| c.pid()).collect();
+    assert_eq!(pids.len(), 2);
+    assert_ne!(pids[0], pids[1]);
+    let mut threads = Vec::new();
+    for _ in 0..8 {
+        threads.push(
+            fleet
+                .start_thread(params(&env, "never", SandboxMode::ReadOnly))
+                .await?,
+        );
+    }
+    assert_eq!(fleet.load(), vec![4, 4]);
+    let servers: Vec<u32> = threads.iter().filter_map(|t| t.client().pid()).collect();
+    assert_eq!(servers.iter().filter(|p| **p == pids[0]).count(), 4);
+    let runs = threads
+        .iter_mut()
+        .enumerate()
+        .map(|(i, thread)| async move {
+            let id = thread.id().to_owned();
+            let mut turn = thread.turn(format!("fleet task {i}").as_str()).await?;
+            let mut foreign = Vec::new();
+            let mut text = String::new();
+            while let Some(ev) = turn.next_event().await {
+                let ev = ev?;
+                let params = ev.params();
+                if let Some(t) = params.get("threadId").and_then(|t| t.as_str())
+                    && t != id
+                {
+                    foreign.push(ev.method().to_owned());
+                }
+                if let ServerNotification::ItemAgentMessageDelta(d) = &ev {
+                    text.push_str(&d.delta);
+                }
+            }
+            anyhow::Ok((i, text, foreign))
+        });
+    for r in futures_util::future::join_all(runs).await {
+        let (i, text, foreign) = r?;
+        assert_eq!(
+            (text.as_str(), foreign.len()),
+            (format!("fleet answer {i}").as_str(), 0),
+            "turn {i}: {foreign:?}"
+        );
+    }
+    drop(threads);
+    assert_eq!(fleet.load(), vec![0, 0]);
+    fleet.shutdown().await?;
+    for pid in pids {
+        assert!(
+            eventually(Duration::from_secs(5), || !group_alive(pid)).await,
+            "fleet server {pid} survived"
+        );
+    }
+    Ok(())
+}

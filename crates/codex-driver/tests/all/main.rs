@@ -25,6 +25,7 @@ mod install;
 mod login;
 mod mcp;
 mod mcp_oauth;
+mod memory;
 mod notify;
 mod orphans;
 mod parse_fixtures;

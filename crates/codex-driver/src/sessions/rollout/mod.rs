@@ -698,7 +698,7 @@ impl<R: BufRead> RolloutReader<R> {
 }
 
 fn memchr(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 impl<R: BufRead> Iterator for RolloutReader<R> {
