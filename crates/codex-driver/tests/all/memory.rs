@@ -7,11 +7,10 @@
 //! The stream comes from a stand-in for `codex exec`: the real one caps what it keeps of a
 //! command's output, so it can't be made to send a gigabyte of events.
 
-use crate::common::{tmp_base, write_script};
+use crate::common::{run_host, tmp_base, write_script};
 use codex_driver::{Binary, Exec, ThreadEvent};
 use codex_driver_testkit::ResourceSample;
 use std::io::Write;
-use std::process::Command;
 
 /// The allowed growth over the baseline: 16 MiB.
 const LIMIT_KIB: u64 = 16 * 1024;
@@ -21,7 +20,7 @@ const LINE_PAYLOAD: usize = 64 * 1024;
 
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
 struct Report {
-    mode: String,
+    case: String,
     bytes: u64,
     lines: u64,
     baseline_kib: u64,
@@ -29,24 +28,8 @@ struct Report {
     seconds: f64,
 }
 
-fn run_host(mode: &str) -> Report {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args(["--ignored", "--exact", "memory::host", "--nocapture"])
-        .env("MEMORY_MODE", mode)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let Some(report) = stdout
-        .lines()
-        .find_map(|l| l.split_once("REPORT ").map(|(_, r)| r.to_owned()))
-    else {
-        panic!(
-            "{mode}: the host reported nothing ({:?}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+fn measure(mode: &str) -> Report {
+    let report = run_host("memory::host", &[("MEMORY_MODE", mode.as_ref())]);
     let dir = tmp_base().join("reliability");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("memory-{mode}.json")), &report).unwrap();
@@ -66,13 +49,13 @@ fn run_host(mode: &str) -> Report {
 
 #[test]
 fn a_gigabyte_of_streamed_command_output_stays_within_16_mib() {
-    let r = run_host("exec-stream");
+    let r = measure("exec-stream");
     assert_eq!(r.lines, LINES as u64 + 1, "{r:?}");
 }
 
 #[test]
 fn reading_a_gigabyte_rollout_stays_within_16_mib() {
-    let r = run_host("rollout");
+    let r = measure("rollout");
     assert_eq!(r.lines, LINES as u64 + 1, "{r:?}");
 }
 
@@ -148,7 +131,7 @@ fn host() {
                 }
                 peak = peak.max(rss());
                 Report {
-                    mode: mode.clone(),
+                    case: mode.clone(),
                     bytes,
                     lines,
                     baseline_kib: baseline,
@@ -185,7 +168,7 @@ fn host() {
                 }
             }
             Report {
-                mode: mode.clone(),
+                case: mode.clone(),
                 bytes: size,
                 lines,
                 baseline_kib: baseline,

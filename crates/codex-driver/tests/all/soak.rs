@@ -7,10 +7,9 @@
 //! `CODEX_DRIVER_SOAK_TURNS` (default 500) sets the sequential turn count, and
 //! `CODEX_DRIVER_SOAK_ROUNDS` (default 4) the rounds of 32 concurrent threads.
 
-use crate::common::{Env, codex, tmp_base};
+use crate::common::{Env, codex, run_host, tmp_base};
 use codex_driver::app_server::protocol::SandboxMode;
 use codex_driver_testkit::{MockResponse, ResourceSample};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const WARM_UP: usize = 10;
@@ -65,29 +64,18 @@ fn soak(mode: &str) {
     env.provider
         .set_fallback(Some(MockResponse::text("soaked")))
         .keep_requests(Some(0));
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args(["--ignored", "--exact", "soak::host", "--nocapture"])
-        .env("SOAK_MODE", mode)
-        .env("SOAK_HOME", env.home.path())
-        .env("SOAK_WS", env.ws())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let Some(report) = stdout
-        .lines()
-        .find_map(|l| l.split_once("REPORT ").map(|(_, r)| r.to_owned()))
-    else {
-        panic!(
-            "{mode}: the host reported nothing ({:?}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let r: Report = serde_json::from_str(&report).unwrap();
+    let report = run_host(
+        "soak::host",
+        &[
+            ("SOAK_MODE", mode.as_ref()),
+            ("SOAK_HOME", env.home.path().as_os_str()),
+            ("SOAK_WS", env.ws().as_os_str()),
+        ],
+    );
     let dir = tmp_base().join("reliability");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("soak-{mode}.json")), &report).unwrap();
+    let r: Report = serde_json::from_str(&report).unwrap();
     eprintln!("{r:?}");
     assert_eq!(r.failed_turns, 0, "{r:?}");
     assert!(r.after.fds <= r.before.fds, "open files grew: {r:?}");

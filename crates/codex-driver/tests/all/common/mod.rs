@@ -165,3 +165,25 @@ pub fn write_script(dir_name: &str, body: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("{e}"));
     path
 }
+
+/// Runs `test`, an ignored *host* test of this binary, alone in a process of its own (so other
+/// tests don't disturb what it measures) with `envs`; returns the JSON of its `REPORT ` line.
+pub fn run_host(test: &str, envs: &[(&str, &std::ffi::OsStr)]) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--ignored", "--exact", test, "--nocapture"])
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("REPORT ").map(|(_, r)| r.to_owned()))
+        .unwrap_or_else(|| {
+            panic!(
+                "{test} {envs:?}: the host reported nothing ({:?}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
