@@ -77,8 +77,12 @@ impl RecordedRequest {
     }
 }
 
+/// A responder computing the answer from the request ([`MockProvider::respond_with`]).
+type Responder = std::sync::Arc<dyn Fn(&RecordedRequest) -> Option<MockResponse> + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
+    responder: Option<Responder>,
     script: VecDeque<MockResponse>,
     /// (needle, whole message only, response).
     routes: Vec<(String, bool, MockResponse)>,
@@ -137,6 +141,18 @@ impl MockProvider {
             .state()
             .routes
             .push((text.into(), true, response));
+        self
+    }
+
+    /// Answers requests with what `f` computes from them (e.g. a final message quoting the
+    /// tool output Codex sends back), before routes and the script; `None` from `f` leaves a
+    /// request to them. `f` runs with the provider's state locked: it must not call the
+    /// provider.
+    pub fn respond_with<F>(&self, f: F) -> &Self
+    where
+        F: Fn(&RecordedRequest) -> Option<MockResponse> + Send + Sync + 'static,
+    {
+        self.server.state().responder = Some(std::sync::Arc::new(f));
         self
     }
 
@@ -273,6 +289,7 @@ async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response 
             .and_then(|i| i.get("type"))
             .and_then(Value::as_str)
             .is_some_and(|t| t.ends_with("_output"));
+        let computed = inner.responder.as_ref().and_then(|f| f(&rec));
         inner.requests.push_back(rec);
         if let Some(keep) = inner.keep_requests {
             while inner.requests.len() > keep {
@@ -292,9 +309,10 @@ async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response 
                 }
             })
         };
-        let next = match routed {
-            Some(i) => Some(inner.routes.remove(i).2),
-            None => inner.script.pop_front().or_else(|| inner.fallback.clone()),
+        let next = match (computed, routed) {
+            (Some(r), _) => Some(r),
+            (None, Some(i)) => Some(inner.routes.remove(i).2),
+            (None, None) => inner.script.pop_front().or_else(|| inner.fallback.clone()),
         };
         (next, seq)
     };

@@ -32,6 +32,7 @@ pub mod sessions;
 pub mod spawn;
 pub mod surface;
 pub mod tasks;
+pub mod tools;
 pub mod tui;
 #[cfg(feature = "install")]
 pub mod update;

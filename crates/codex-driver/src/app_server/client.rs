@@ -27,6 +27,8 @@ pub struct AppServerClient {
     _conn: Arc<ConnGuard>,
     binary: Option<Binary>,
     server: Option<Arc<p::InitializeResponse>>,
+    /// The handshake opted in to the experimental API (dynamic tools need it).
+    experimental: bool,
 }
 
 /// How an app-server compares with the protocol types of this build
@@ -131,6 +133,12 @@ impl AppServerClient {
             _conn: conn,
             binary,
             server,
+            experimental: options
+                .initialize
+                .capabilities
+                .as_ref()
+                .and_then(|c| c.experimental_api)
+                .unwrap_or(false),
         })
     }
 
@@ -292,6 +300,49 @@ impl AppServerClient {
     pub async fn start_thread(&self, params: ThreadStartParams) -> Result<Thread> {
         let resp = self.request(&params).await?;
         Ok(self.open_thread(ThreadOpened::Started(resp)))
+    }
+
+    /// `thread/start` with in-process tools: `tools` are given to Codex as the thread's dynamic
+    /// tools and every `item/tool/call` of the thread runs their handlers in this process
+    /// (see [`tools`](crate::tools)). The tools are answered for as long as the returned
+    /// [`Thread`] lives. Needs a client with the experimental API
+    /// ([`AppServer::experimental_api`](super::AppServer::experimental_api)); refused before
+    /// sending otherwise.
+    pub async fn start_thread_with_tools(
+        &self,
+        mut params: ThreadStartParams,
+        tools: crate::tools::Toolbox,
+    ) -> Result<Thread> {
+        if !self.experimental {
+            return Err(Error::InvalidOptions(
+                "in-process tools are dynamic tools, an experimental app-server API: build the \
+                 client with `AppServer::experimental_api(true)`"
+                    .into(),
+            ));
+        }
+        params
+            .extra
+            .insert("dynamicTools".into(), Value::Array(tools.specs()));
+        let resp = self.request(&params).await?;
+        let thread = self.open_thread(ThreadOpened::Started(resp));
+        Ok(self.attach_tools(thread, tools))
+    }
+
+    /// `thread/resume` of a thread started with in-process tools: Codex kept their specs with
+    /// the thread; this answers their calls again from `tools`.
+    pub async fn resume_thread_with_tools(
+        &self,
+        params: ThreadResumeParams,
+        tools: crate::tools::Toolbox,
+    ) -> Result<Thread> {
+        let thread = self.resume_thread_with(params).await?;
+        Ok(self.attach_tools(thread, tools))
+    }
+
+    fn attach_tools(&self, thread: Thread, tools: crate::tools::Toolbox) -> Thread {
+        let id = thread.id().to_owned();
+        super::rpc::lock(&self.rpc.0.tools).insert(id.clone(), Arc::new(tools));
+        thread.with_tools_guard(super::thread::ToolsGuard::new(self.rpc.clone(), id))
     }
 
     /// `thread/resume` of thread `id` (from any earlier server process, with the same

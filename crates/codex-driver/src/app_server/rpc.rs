@@ -6,6 +6,7 @@ use super::protocol::{ServerNotification, ServerRequest};
 use crate::error::{Error, Result};
 use crate::limits::{DIAGNOSTIC_KEEP, cut};
 use crate::process::{LineReader, ReadLine, StderrTail};
+use crate::tools::{ToolCall, ToolOutput, Toolbox};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -94,10 +95,17 @@ pub(crate) struct Inner {
     buffer: usize,
     /// Server requests being handled: cancelled when the server resolves them itself.
     in_flight: Mutex<HashMap<String, CancellationToken>>,
+    /// In-process tools by thread id (`AppServerClient::start_thread_with_tools`).
+    pub(crate) tools: Mutex<HashMap<String, Arc<Toolbox>>>,
+    /// Tool calls running, by (thread, turn): cancelled when that turn completes.
+    tool_calls: Mutex<ToolCalls>,
     pub(crate) stderr: Option<StderrTail>,
     /// Methods received that the protocol types don't know (see `AppServerClient::drift`).
     pub(crate) unknown: Mutex<UnknownSeen>,
 }
+
+/// Running tool calls by (thread, turn), each as (request id, its cancellation).
+type ToolCalls = HashMap<(String, String), Vec<(String, CancellationToken)>>;
 
 /// Server messages of methods the types don't know, by kind.
 #[derive(Default)]
@@ -139,6 +147,8 @@ impl Rpc {
             request_timeout,
             buffer: buffer.max(1),
             in_flight: Mutex::new(HashMap::new()),
+            tools: Mutex::new(HashMap::new()),
+            tool_calls: Mutex::new(HashMap::new()),
             stderr,
             unknown: Mutex::new(UnknownSeen::default()),
         });
@@ -380,6 +390,13 @@ impl Rpc {
                     str_at(&params, &["threadId"]).or_else(|| str_at(&params, &["thread", "id"]));
                 let turn_id =
                     str_at(&params, &["turnId"]).or_else(|| str_at(&params, &["turn", "id"]));
+                if method == "turn/completed"
+                    && let (Some(t), Some(u)) = (&thread_id, &turn_id)
+                    && let Some(calls) = lock(&self.0.tool_calls).remove(&(t.clone(), u.clone()))
+                {
+                    // A tool still running when its turn ended (interrupted, failed) stops.
+                    calls.iter().for_each(|(_, t)| t.cancel());
+                }
                 // Repairs what doesn't fit (`protocol::Repair`): a `turn/completed` of another
                 // shape still ends its turn.
                 let notification = ServerNotification::decode(&method, params);
@@ -443,6 +460,18 @@ impl Rpc {
         tokio::spawn(async move {
             let thread_id =
                 str_at(&params, &["threadId"]).or_else(|| str_at(&params, &["conversationId"]));
+            if method == "item/tool/call" {
+                let reply = rpc
+                    .call_tool(id.to_string(), params, thread_id, token)
+                    .await;
+                lock(&rpc.0.in_flight).remove(&id.to_string());
+                if let Some(result) = reply {
+                    let _ = rpc
+                        .send_line(json!({"id": id, "result": result}).to_string())
+                        .await;
+                }
+                return;
+            }
             let request = ServerRequest::decode(&method, params);
             if let ServerRequest::Unknown { method, .. } = &request {
                 lock(&rpc.0.unknown).requests.insert(method.clone());
@@ -464,6 +493,50 @@ impl Rpc {
             lock(&rpc.0.in_flight).remove(&id.to_string());
             let _ = rpc.send_line(reply.to_string()).await;
         });
+    }
+
+    /// Answers `item/tool/call` from the thread's toolbox; `None` when the call was cancelled
+    /// (resolved by the server, its turn ended, the connection closed): no answer is due.
+    async fn call_tool(
+        &self,
+        request_id: String,
+        params: Value,
+        thread_id: Option<String>,
+        token: CancellationToken,
+    ) -> Option<Value> {
+        let thread_id = thread_id.unwrap_or_default();
+        let turn_id = str_at(&params, &["turnId"]).unwrap_or_default();
+        let call = ToolCall {
+            tool: str_at(&params, &["tool"]).unwrap_or_default(),
+            call_id: str_at(&params, &["callId"]).unwrap_or_default(),
+            arguments: params.get("arguments").cloned().unwrap_or(Value::Null),
+            thread_id: thread_id.clone(),
+            turn_id: turn_id.clone(),
+            cancelled: token.clone(),
+        };
+        let toolbox = lock(&self.0.tools).get(&thread_id).cloned();
+        let Some(toolbox) = toolbox else {
+            return Some(
+                ToolOutput::failure(format!(
+                    "codex-driver: no in-process tools are registered for thread {thread_id}"
+                ))
+                .to_response(),
+            );
+        };
+        let key = (thread_id, turn_id);
+        lock(&self.0.tool_calls)
+            .entry(key.clone())
+            .or_default()
+            .push((request_id.clone(), token));
+        let out = toolbox.call(call).await;
+        let mut calls = lock(&self.0.tool_calls);
+        if let Some(list) = calls.get_mut(&key) {
+            list.retain(|(r, _)| *r != request_id);
+            if list.is_empty() {
+                calls.remove(&key);
+            }
+        }
+        out.map(|o| o.to_response())
     }
 
     /// The approval handler in use.

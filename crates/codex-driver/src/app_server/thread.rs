@@ -106,6 +106,34 @@ pub struct Thread {
     events: mpsc::Receiver<Routed>,
     /// Held for a [`Fleet`](super::Fleet): counts this thread against its server while it lives.
     _lease: Option<super::fleet::Lease>,
+    /// Answers this thread's in-process tool calls while it lives.
+    _tools: Option<ToolsGuard>,
+}
+
+/// Unregisters a thread's in-process tools when its [`Thread`] goes away.
+pub(crate) struct ToolsGuard {
+    rpc: super::rpc::Rpc,
+    thread_id: String,
+}
+
+impl ToolsGuard {
+    pub(crate) fn new(rpc: super::rpc::Rpc, thread_id: String) -> Self {
+        Self { rpc, thread_id }
+    }
+}
+
+impl std::fmt::Debug for ToolsGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolsGuard")
+            .field("thread_id", &self.thread_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ToolsGuard {
+    fn drop(&mut self) {
+        super::rpc::lock(&self.rpc.0.tools).remove(&self.thread_id);
+    }
 }
 
 impl Thread {
@@ -120,7 +148,13 @@ impl Thread {
             opened,
             events,
             _lease: None,
+            _tools: None,
         }
+    }
+
+    pub(crate) fn with_tools_guard(mut self, guard: ToolsGuard) -> Self {
+        self._tools = Some(guard);
+        self
     }
 
     pub(crate) fn leased(mut self, lease: super::fleet::Lease) -> Self {

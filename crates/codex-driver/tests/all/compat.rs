@@ -238,6 +238,47 @@ async fn app_server_threads_turns_approvals() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// In-process tools (dynamic tools over the app-server): the model calls a Rust closure and
+/// answers with its result, and the thread, resumed on a new server, still has the tool.
+#[tokio::test]
+async fn in_process_tools() -> anyhow::Result<()> {
+    use crate::tools::{add_tool, model_calling};
+    use codex_driver::app_server::protocol::ThreadResumeParams;
+    use codex_driver::tools::Toolbox;
+    let (area, caps) = Area::start("in-process tools").await;
+    if !caps.commands.contains("app-server") {
+        area.skip("`codex --help` lists no app-server");
+        return Ok(());
+    }
+    let env = Env::new(vec![]).await;
+    model_calling(&env, "add", json!({"a": 20, "b": 22}));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tools = Toolbox::new().with(add_tool(Arc::clone(&seen)));
+    let codex = server(&env).experimental_api(true).spawn().await?;
+    let mut thread = codex
+        .start_thread_with_tools(params(&env, "never", SandboxMode::ReadOnly), tools.clone())
+        .await?;
+    let out = thread.run("add 20 and 22").await?;
+    assert_eq!(out.final_message.as_deref(), Some("the tool said: 42"));
+    let id = thread.id().to_owned();
+    drop(thread);
+    stop(codex).await;
+    // Codex keeps the thread's tool specs: a new server answers the tool again from `tools`.
+    let codex = server(&env).experimental_api(true).spawn().await?;
+    let resume = ThreadResumeParams {
+        thread_id: id,
+        ..Default::default()
+    };
+    let mut thread = codex.resume_thread_with_tools(resume, tools).await?;
+    let out = thread.run("and again").await?;
+    assert_eq!(out.final_message.as_deref(), Some("the tool said: 42"));
+    assert_eq!(*seen.lock().unwrap(), [(20, 22), (20, 22)]);
+    drop(thread);
+    stop(codex).await;
+    area.pass();
+    Ok(())
+}
+
 /// The same `Conversation` code over exec, the app-server and, where the release has it, the
 /// legacy `codex mcp-server`.
 #[tokio::test]

@@ -35,5 +35,6 @@ mod secret_service;
 mod sessions;
 mod soak;
 mod tasks;
+mod tools;
 mod tui;
 mod update;
