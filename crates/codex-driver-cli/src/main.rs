@@ -13,6 +13,7 @@ macro_rules! outln {
 mod app_run;
 mod auth;
 mod codex_cmds;
+mod config;
 mod doctor;
 mod exec_flags;
 mod install;
@@ -71,6 +72,10 @@ enum Command {
     /// Manage isolated Codex homes.
     #[command(subcommand)]
     Home(HomeCommand),
+    /// A home's config.toml: the snapshots kept before each edit codex-driver makes (list,
+    /// diff, restore).
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Install a Codex release from the npm registry into the managed install directory.
     Install {
         /// A version (`0.169.0`) or dist-tag (`latest`).
@@ -351,6 +356,7 @@ async fn main() -> ExitCode {
             path,
             seed_auth_from,
         }) => home_init(app, path, seed_auth_from),
+        Command::Config(cmd) => config::run(cmd),
         Command::Install {
             version,
             app,

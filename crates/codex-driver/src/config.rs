@@ -1,5 +1,6 @@
-//! Codex's configuration: typed `-c key=value` overrides ([`ConfigOverrides`]) and editing a
-//! `config.toml` in place ([`ConfigFile`]).
+//! Codex's configuration: typed `-c key=value` overrides ([`ConfigOverrides`]), editing a
+//! `config.toml` in place ([`ConfigFile`]) and the snapshots kept before each edit
+//! ([`Snapshots`]).
 //!
 //! ## Overrides
 //!
@@ -37,7 +38,9 @@ use std::collections::BTreeMap;
 use toml_edit::{Key, Value};
 
 mod file;
+mod snapshots;
 pub use file::{ConfigFile, ModelProvider};
+pub use snapshots::{DEFAULT_KEEP, Snapshot, Snapshots};
 
 /// A set of config overrides, one per dotted key; later `set`s of a key replace earlier ones.
 /// Ordered by key so the argv is deterministic.

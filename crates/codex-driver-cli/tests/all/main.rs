@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod codex_cmds;
+mod config;
 mod sessions;
 
 use std::path::{Path, PathBuf};

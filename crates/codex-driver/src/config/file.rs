@@ -1,5 +1,6 @@
 //! Editing a `config.toml` in place (see [`ConfigFile`]).
 
+use super::snapshots::{DEFAULT_KEEP, Snapshot, Snapshots};
 use crate::error::{Error, Result};
 use crate::home::CodexHome;
 use serde_json::Value as Json;
@@ -49,7 +50,9 @@ impl ModelProvider {
 
 /// A `config.toml` opened for editing in place: comments, formatting and keys this library
 /// doesn't know survive; the file is replaced atomically with mode 0600; a file changed on disk
-/// since it was read is not overwritten.
+/// since it was read is not overwritten. Each save that changes an existing file first keeps
+/// its previous content as a [`Snapshot`] ([`snapshots`](Self::snapshots),
+/// [`diff`](Self::diff), [`restore`](Self::restore); see [`Snapshots`]).
 ///
 /// ```
 /// use codex_driver::config::{ConfigFile, ModelProvider};
@@ -75,6 +78,8 @@ pub struct ConfigFile {
     doc: DocumentMut,
     /// The bytes read (None: the file did not exist), to refuse overwriting a concurrent change.
     read: Option<Vec<u8>>,
+    /// How many snapshots to keep (0: none are taken).
+    keep: usize,
 }
 
 impl ConfigFile {
@@ -94,7 +99,12 @@ impl ConfigFile {
             let first = e.message().lines().next().unwrap_or_default().to_owned();
             file_err(&path, at, first)
         })?;
-        Ok(Self { path, doc, read })
+        Ok(Self {
+            path,
+            doc,
+            read,
+            keep: DEFAULT_KEEP,
+        })
     }
 
     /// The `config.toml` of `home`.
@@ -105,6 +115,34 @@ impl ConfigFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many snapshots of the file to keep (default [`DEFAULT_KEEP`]); older ones are
+    /// removed on the next save. 0 takes none (and leaves existing ones alone).
+    pub fn keep_snapshots(&mut self, keep: usize) -> &mut Self {
+        self.keep = keep;
+        self
+    }
+
+    /// The file's snapshots, newest first.
+    pub fn snapshots(&self) -> Result<Vec<Snapshot>> {
+        Snapshots::for_file(&self.path).list()
+    }
+
+    /// A unified line diff from `snapshot` to the file as it is on disk (see
+    /// [`Snapshots::diff`]).
+    pub fn diff(&self, snapshot: &Snapshot) -> Result<String> {
+        Snapshots::for_file(&self.path).diff(snapshot)
+    }
+
+    /// Puts `snapshot`'s content back and reloads it here, discarding unsaved edits. The
+    /// content it replaces is snapshotted first (returned; see [`Snapshots::restore`]).
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<Option<Snapshot>> {
+        let taken = Snapshots::for_file(&self.path).restore(snapshot, self.keep)?;
+        let keep = self.keep;
+        *self = Self::open(self.path.clone())?;
+        self.keep = keep;
+        Ok(taken)
     }
 
     /// A value by dotted key as Codex spells it (`a.b`, `projects."/x y".trust_level`), as
@@ -312,29 +350,44 @@ impl ConfigFile {
         self.save_unchecked()
     }
 
-    /// Saves without checking for a concurrent change.
+    /// Saves without checking for a concurrent change. The content replaced, if it differs,
+    /// is kept as a snapshot first; when that fails nothing is written.
     pub fn save_unchecked(&mut self) -> Result<()> {
         let text = self.doc.to_string();
-        // A symlinked config.toml (dotfile managers) stays a link: the file it points to is
-        // replaced.
-        let target = match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&self.path)
-                .map_err(|e| file_err(&self.path, None, format!("resolving the link: {e}")))?,
-            _ => self.path.clone(),
-        };
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| file_err(&self.path, None, format!("creating its directory: {e}")))?;
+        let before = read_existing(&resolve_target(&self.path)?)?;
+        if let Some(before) = before.filter(|b| b != text.as_bytes()) {
+            Snapshots::for_file(&self.path).record(&before, self.keep)?;
         }
-        crate::fsutil::write_atomic(&target, text.as_bytes(), 0o600)
-            .map_err(|e| file_err(&self.path, None, format!("writing: {e}")))?;
+        write_config(&self.path, text.as_bytes())?;
         self.read = Some(text.into_bytes());
         Ok(())
     }
+}
+
+/// What writing `path` replaces: a symlinked config.toml (dotfile managers) stays a link and
+/// the file it points to is replaced.
+pub(super) fn resolve_target(path: &Path) -> Result<PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)
+            .map_err(|e| file_err(path, None, format!("resolving the link: {e}"))),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Replaces the configuration at `path` with `bytes`: atomically, mode 0600, its directory
+/// created 0700 when missing. Every write of a config file goes through here.
+pub(super) fn write_config(path: &Path, bytes: &[u8]) -> Result<()> {
+    let target = resolve_target(path)?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| file_err(path, None, format!("creating its directory: {e}")))?;
+    }
+    crate::fsutil::write_atomic(&target, bytes, 0o600)
+        .map_err(|e| file_err(path, None, format!("writing: {e}")))
 }
 
 /// Only the path: the document may hold secrets (MCP server environments, headers).
@@ -353,7 +406,7 @@ impl std::fmt::Display for ConfigFile {
 }
 
 /// The file's bytes; `None` when it does not exist.
-fn read_existing(path: &Path) -> Result<Option<Vec<u8>>> {
+pub(super) fn read_existing(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -372,7 +425,7 @@ where
         .collect()
 }
 
-fn file_err(path: &Path, at: Option<(usize, usize)>, detail: String) -> Error {
+pub(super) fn file_err(path: &Path, at: Option<(usize, usize)>, detail: String) -> Error {
     Error::ConfigFile {
         path: path.to_path_buf(),
         line: at.map(|a| a.0),

@@ -47,6 +47,9 @@ pub enum ErrorKind {
     NotFound,
     /// Someone else is using it (a task or thread another process drives): retry later.
     Busy,
+    /// A spending or turn limit the caller set was reached
+    /// ([`Error::BudgetExceeded`]).
+    Budget,
 }
 
 impl std::fmt::Display for ErrorKind {
@@ -69,6 +72,7 @@ impl std::fmt::Display for ErrorKind {
             Self::Io => "io",
             Self::NotFound => "not_found",
             Self::Busy => "busy",
+            Self::Budget => "budget",
         })
     }
 }
@@ -115,12 +119,14 @@ impl Error {
             Self::AppServerClosed { .. } => K::Crashed,
             Self::Timeout { .. } | Self::RequestTimeout { .. } => K::Timeout,
             Self::Cancelled => K::Cancelled,
+            Self::BudgetExceeded { .. } => K::Budget,
             Self::StructuredOutput { .. } | Self::NoFinalMessage => K::Output,
             Self::Rpc { message, .. } => classify_failure(None, message).unwrap_or(K::Protocol),
             Self::Protocol { .. } => K::Protocol,
             Self::Io { .. } | Self::StateDb { .. } => K::Io,
             Self::TaskBusy { .. } => K::Busy,
             Self::TaskUnknown { .. }
+            | Self::ConfigSnapshotUnknown { .. }
             | Self::ThreadGone { .. }
             | Self::ThreadNotFound { .. }
             | Self::SessionNotFound { .. } => K::NotFound,

@@ -245,6 +245,23 @@ pub enum Error {
     #[error("the run was cancelled; the process group was killed")]
     Cancelled,
 
+    /// A limit the caller set on a conversation was reached: the turn was refused before it
+    /// started, or interrupted when its spending crossed the budget
+    /// ([`cost::Meter`](crate::cost::Meter)).
+    #[error("{limit} reached on thread {thread}: ${spent_usd:.4} spent over {turns} turn(s){}", if *.interrupted { "; the running turn was interrupted" } else { "; no turn was started" })]
+    BudgetExceeded {
+        /// Which limit, e.g. `max_budget $0.50` or `max_turns 10`.
+        limit: String,
+        /// The thread (empty before one exists).
+        thread: String,
+        /// Spent so far, in US dollars, by the meter's rate card.
+        spent_usd: f64,
+        /// Turns run so far (the interrupted one included).
+        turns: u32,
+        /// True when a running turn was interrupted; false when a new one was refused.
+        interrupted: bool,
+    },
+
     /// The final message was not the JSON the output schema asked for.
     #[error("the final message is not valid {type_name}: {source}")]
     StructuredOutput {
@@ -295,6 +312,17 @@ pub enum Error {
         column: Option<usize>,
         /// What went wrong.
         detail: String,
+    },
+
+    /// No snapshot of a `config.toml` has this id (see [`Snapshots`](crate::config::Snapshots)).
+    #[error("no snapshot `{id}` of {} in {}", file.display(), dir.display())]
+    ConfigSnapshotUnknown {
+        /// The id asked for.
+        id: String,
+        /// The configuration file.
+        file: PathBuf,
+        /// Its snapshot directory.
+        dir: PathBuf,
     },
 
     /// An auth file could not be read, parsed or written. Never carries secret values.
