@@ -12,7 +12,9 @@
 //! - [`ProcessMarker`], [`ResourceSample`]: which processes a test left behind, and what a
 //!   process holds (files, threads, memory), for leak checks;
 //! - [`Terminal`]: a pseudo-terminal to drive the interactive TUI (type, wait for text, exit);
-//! - [`Discovery`] ([`codex_binary`] for short): the Codex binary the tests run.
+//! - [`Discovery`] ([`codex_binary`] for short): the Codex binary the tests run;
+//! - [`vcr`]: [`Recorder`] (a proxy recording real provider sessions into a [`Cassette`]) and
+//!   [`Replayer`] (serving a cassette offline, reporting each [`Divergence`]).
 //!
 //! Each `POST /v1/responses` Codex sends is answered with the next scripted [`MockResponse`]
 //! (then with the fallback, if one is set). A turn that runs a tool needs two responses: one with
@@ -66,6 +68,7 @@ mod releases;
 mod response;
 mod secret_service;
 mod terminal;
+pub mod vcr;
 
 pub use binary::{
     DEFAULT_APP, Discovery, Found, NotFound, PinnedRoot, Step, codex_binary, pinned_binary,
@@ -86,3 +89,4 @@ pub use releases::{FeedFault, MockReleases, ReleaseFeed};
 pub use response::{MockResponse, add_file_patch};
 pub use secret_service::{KEYRING_PASSWORD, KeyringItem, LOGIN_COLLECTION, SecretService};
 pub use terminal::{Terminal, prepare_tui_home, strip_ansi};
+pub use vcr::{Cassette, Divergence, Normalizer, Recorder, Redaction, Replayer};

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::cost::Meter;
 use crate::error::Result;
 use crate::events::Usage;
 use crate::exec::{Exec, ResumeTarget, Session};
@@ -35,6 +36,9 @@ pub struct TurnSummary {
     pub final_message: Option<String>,
     /// Tokens used by this turn.
     pub usage: Usage,
+    /// What the turn cost in dollars, when run through a [`Metered`](crate::cost::Metered)
+    /// conversation whose rate card prices the model.
+    pub cost_usd: Option<f64>,
 }
 
 /// This turn's usage from the thread total a transport reports after it, given (and updating)
@@ -56,6 +60,26 @@ pub trait Conversation {
     /// Runs one turn with `prompt` on this thread and waits for its end. The future is `Send`,
     /// so generic code can run it on another task (`tokio::spawn`).
     fn send(&mut self, prompt: &str) -> impl Future<Output = Result<TurnSummary>> + Send;
+
+    /// [`send`](Self::send) held to `meter`: refused before it starts once a limit is reached,
+    /// counted and priced when it ends. Transports that report usage while a turn runs (the
+    /// app-server) interrupt it as soon as it crosses the budget. Called by
+    /// [`Metered`](crate::cost::Metered); implementations rarely need to override it.
+    fn send_metered(
+        &mut self,
+        prompt: &str,
+        meter: &mut Meter,
+    ) -> impl Future<Output = Result<TurnSummary>> + Send
+    where
+        Self: Send,
+    {
+        async move {
+            meter.check(self.thread_id().unwrap_or_default(), None)?;
+            let mut summary = self.send(prompt).await?;
+            summary.cost_usd = meter.record(&summary.usage, None);
+            Ok(summary)
+        }
+    }
 }
 
 /// A conversation over `codex exec`: the first turn starts a thread, later ones resume it. Every
@@ -111,6 +135,7 @@ impl Conversation for ExecConversation {
             thread_id: turn.thread_id.unwrap_or_default(),
             final_message: turn.final_message,
             usage,
+            cost_usd: None,
         })
     }
 }
@@ -126,6 +151,30 @@ impl Conversation for crate::app_server::Thread {
             thread_id: out.thread_id,
             final_message: out.final_message,
             usage: out.turn_usage,
+            cost_usd: None,
+        })
+    }
+
+    async fn send_metered(&mut self, prompt: &str, meter: &mut Meter) -> Result<TurnSummary> {
+        let model = self.response().model().to_owned();
+        meter.check(self.id(), Some(&model))?;
+        let turn = self.turn(prompt).await?;
+        // Each `thread/tokenUsage/updated` is a model call just made: interrupt the turn as
+        // soon as its running total takes the spend past the budget.
+        let (out, interrupted) = turn
+            .run_until(|so_far| meter.crosses(so_far, Some(&model)))
+            .await;
+        let out = out?;
+        let cost_usd = meter.record(&out.turn_usage, Some(&model));
+        if interrupted {
+            let limit = meter.budget().max_usd.unwrap_or_default();
+            return Err(meter.exceeded(format!("max_budget ${limit}"), self.id(), true));
+        }
+        Ok(TurnSummary {
+            thread_id: out.thread_id,
+            final_message: out.final_message,
+            usage: out.turn_usage,
+            cost_usd,
         })
     }
 }

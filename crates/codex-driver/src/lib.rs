@@ -7,6 +7,7 @@ pub mod binary;
 pub mod commands;
 pub mod config;
 pub mod conversation;
+pub mod cost;
 mod dirs;
 pub mod doctor;
 pub mod env;

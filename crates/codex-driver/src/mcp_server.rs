@@ -544,6 +544,7 @@ impl Conversation for McpConversation {
             thread_id,
             final_message: call.last_message,
             usage,
+            cost_usd: None,
         })
     }
 }

@@ -108,6 +108,9 @@ pub struct Thread {
     _lease: Option<super::fleet::Lease>,
     /// Answers this thread's in-process tool calls while it lives.
     _tools: Option<ToolsGuard>,
+    /// The thread's token total last reported: a report repeating it (0.130 repeats the last
+    /// one when a turn starts) is no new model call.
+    pub(crate) last_total: Option<p::TokenUsageBreakdown>,
 }
 
 /// Unregisters a thread's in-process tools when its [`Thread`] goes away.
@@ -149,6 +152,7 @@ impl Thread {
             events,
             _lease: None,
             _tools: None,
+            last_total: None,
         }
     }
 

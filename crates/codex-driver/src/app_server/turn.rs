@@ -105,7 +105,26 @@ impl TurnHandle<'_> {
     }
 
     /// Consumes the events and returns the outcome; a failed turn is [`Error::TurnFailed`].
-    pub async fn run(mut self) -> Result<TurnOutcome> {
+    pub async fn run(self) -> Result<TurnOutcome> {
+        self.run_until(|_| false).await.0
+    }
+
+    /// [`run`](Self::run), interrupting the turn (once) when `stop` says so after a usage
+    /// report, given the turn's usage so far. Also says whether it interrupted.
+    pub(crate) async fn run_until(
+        mut self,
+        mut stop: impl FnMut(&crate::events::Usage) -> bool,
+    ) -> (Result<TurnOutcome>, bool) {
+        let mut interrupted = false;
+        let out = self.collect(&mut stop, &mut interrupted).await;
+        (out, interrupted)
+    }
+
+    async fn collect(
+        &mut self,
+        stop: &mut impl FnMut(&crate::events::Usage) -> bool,
+        interrupted: &mut bool,
+    ) -> Result<TurnOutcome> {
         let mut out = TurnOutcome {
             thread_id: self.thread.id().to_owned(),
             turn_id: self.control.turn_id.clone(),
@@ -123,9 +142,17 @@ impl TurnHandle<'_> {
                     out.streamed_text.push_str(&d.delta)
                 }
                 ServerNotification::ThreadTokenUsageUpdated(u) => {
-                    // `last` is the model call just made: their sum is the turn's usage.
-                    out.turn_usage.add(&breakdown_usage(&u.token_usage.last));
+                    // `last` is the model call just made: their sum is the turn's usage. A
+                    // report repeating the thread's total is no new call.
+                    if self.thread.last_total.as_ref() != Some(&u.token_usage.total) {
+                        out.turn_usage.add(&breakdown_usage(&u.token_usage.last));
+                        self.thread.last_total = Some(u.token_usage.total.clone());
+                    }
                     out.usage = Some(u.token_usage);
+                    if !*interrupted && stop(&out.turn_usage) {
+                        *interrupted = true;
+                        self.control.interrupt().await?;
+                    }
                 }
                 ServerNotification::TurnCompleted(c) => {
                     out.status = Some(c.turn.status.clone());

@@ -663,6 +663,7 @@ impl Task {
             thread_id: self.thread_id().unwrap_or_default().to_owned(),
             final_message,
             usage,
+            cost_usd: None,
         };
         let total = if resumed {
             reported
@@ -697,6 +698,7 @@ impl Task {
                 thread_id: out.thread_id,
                 final_message: out.final_message,
                 usage: out.turn_usage,
+                cost_usd: None,
             },
             Some(out.turn_id),
         ))

@@ -279,6 +279,29 @@ async fn in_process_tools() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Budgets: an app-server turn is interrupted when its token reports cross `max_budget`.
+#[tokio::test]
+async fn cost_and_budgets() -> anyhow::Result<()> {
+    let (area, caps) = Area::start("cost and budgets").await;
+    if !caps.commands.contains("app-server") {
+        area.skip("`codex --help` lists no app-server");
+        return Ok(());
+    }
+    crate::cost::interrupted_past_the_budget().await?;
+    area.pass();
+    Ok(())
+}
+
+/// Record and replay: a turn recorded through the test kit's `Recorder` replays offline from
+/// its cassette, event for event.
+#[tokio::test]
+async fn record_and_replay() -> anyhow::Result<()> {
+    let (area, _) = Area::start("record and replay").await;
+    crate::vcr::recorded_turn_replays().await;
+    area.pass();
+    Ok(())
+}
+
 /// The same `Conversation` code over exec, the app-server and, where the release has it, the
 /// legacy `codex mcp-server`.
 #[tokio::test]
