@@ -326,7 +326,8 @@ pub async fn review(a: ReviewArgs) -> Result<ExitCode> {
             exec = exec.config(k, v);
         }
     }
-    crate::stream_turn(exec, a.json).await?;
+    let pricing = crate::pricing::Pricing::load(None, a.model.clone(), Some(home.path()))?;
+    crate::stream_turn(exec, a.json, &pricing).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,6 +23,7 @@ mod offline;
 #[path = "offline_missing.rs"]
 mod offline;
 mod out;
+mod pricing;
 mod progress;
 mod sessions;
 mod task;
@@ -228,6 +229,11 @@ struct RunArgs {
     /// Print the events as JSONL, in `codex exec --json`'s own format, instead of progress.
     #[arg(long)]
     json: bool,
+    /// A rate card (TOML: `effective = "DATE"` and `[models."NAME"]` with `input`,
+    /// `cached_input`, `output`, `reasoning` in dollars per million tokens) merged over the
+    /// built-in one: the turn's cost is printed on stderr when the card prices the model.
+    #[arg(long, value_name = "FILE", env = "CODEX_DRIVER_RATES")]
+    rates: Option<PathBuf>,
     /// Use the built-in offline provider and demo script (also chosen when no credentials are
     /// found and neither --codex-home, $CODEX_HOME nor --cd names a place: then it runs in
     /// fresh private directories). The demo runs a shell command and creates files in its
@@ -816,7 +822,18 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         drop(demo);
         return code;
     }
-    let streamed = stream_turn(exec, args.json).await;
+    // The demo names its model in its overrides; a real run in `--model` or the home's config.
+    let demo_model = demo.as_ref().and_then(|d| {
+        d.overrides()
+            .find(|(k, _)| k == "model")
+            .and_then(|(_, v)| v.as_str().map(str::to_owned))
+    });
+    let pricing = pricing::Pricing::load(
+        args.rates.as_deref(),
+        args.model.clone().or(demo_model),
+        home.as_deref().filter(|_| demo.is_none()),
+    )?;
+    let streamed = stream_turn(exec, args.json, &pricing).await;
     drop(demo);
     streamed.map(|()| ExitCode::SUCCESS)
 }
@@ -824,7 +841,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 /// Streams one exec turn: its events as JSONL with `json`, else live progress on stderr and
 /// the final message on stdout. Ctrl-C, SIGTERM and SIGHUP stop Codex (its whole process group,
 /// gracefully); a closed stdout ends the turn too.
-async fn stream_turn(exec: Exec, json: bool) -> Result<()> {
+async fn stream_turn(exec: Exec, json: bool, pricing: &pricing::Pricing) -> Result<()> {
     let cancel = CancellationToken::new();
     {
         let cancel = cancel.clone();
@@ -837,6 +854,7 @@ async fn stream_turn(exec: Exec, json: bool) -> Result<()> {
     let mut stream = exec.cancel_token(cancel).stream().await?;
     let mut progress = (!json).then(progress::Progress::new);
     let mut final_message = None;
+    let mut cost = None;
     while let Some(ev) = stream.next_event().await {
         let ev = match ev {
             Ok(ev) => ev,
@@ -847,6 +865,9 @@ async fn stream_turn(exec: Exec, json: bool) -> Result<()> {
                 return Err(e.into());
             }
         };
+        if let ThreadEvent::TurnCompleted(t) = &ev {
+            cost = pricing.line(&t.usage);
+        }
         if json {
             // A closed pipe (`| head`) returns here, and dropping the stream stops Codex.
             outln!("{}", ev.to_json_line())?;
@@ -863,6 +884,9 @@ async fn stream_turn(exec: Exec, json: bool) -> Result<()> {
     }
     if let Some(p) = progress.as_mut() {
         p.finish();
+    }
+    if let Some(line) = cost {
+        eprintln!("• {line}");
     }
     if !json && let Some(msg) = final_message {
         outln!("{msg}")?;

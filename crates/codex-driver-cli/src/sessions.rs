@@ -19,12 +19,16 @@ const SCHEMA_VERSION: u32 = 1;
 pub enum SessionsCommand {
     /// List saved threads, most recently changed first.
     List(ListArgs),
-    /// One thread: its details and conversation.
+    /// One thread: its details, its tokens and their cost (when the rate card prices its
+    /// model), and its conversation.
     Show {
         /// A thread id, a unique id prefix, or a thread name.
         session: String,
         #[command(flatten)]
         common: Common,
+        /// A rate card (TOML) merged over the built-in one (see `run --rates`).
+        #[arg(long, value_name = "FILE", env = "CODEX_DRIVER_RATES")]
+        rates: Option<PathBuf>,
     },
     /// Print a thread's saved turns as `codex exec --json` printed them (JSONL on stdout).
     Replay {
@@ -216,7 +220,11 @@ fn one_line(s: &SessionInfo) -> String {
 pub async fn run(cmd: SessionsCommand) -> Result<ExitCode> {
     match cmd {
         SessionsCommand::List(a) => list(&a),
-        SessionsCommand::Show { session, common } => show(&session, &common),
+        SessionsCommand::Show {
+            session,
+            common,
+            rates,
+        } => show(&session, &common, rates.as_deref()),
         SessionsCommand::Replay { session, common } => replay(&session, &common),
         SessionsCommand::Archive(t) => {
             let s = t.manager()?.archive(&t.session).await?;
@@ -298,18 +306,37 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(session: &str, common: &Common) -> Result<ExitCode> {
+fn show(session: &str, common: &Common, rates: Option<&std::path::Path>) -> Result<ExitCode> {
     let s = common.index()?.find(session)?;
     let messages = sessions::transcript(&s.path)?;
+    let usage = sessions::usage(&s.path)?;
+    let pricing = crate::pricing::Pricing::for_model(rates, s.model.clone())?;
     if common.json {
         let mut v = session_json(&s);
         if let Some(o) = v.as_object_mut() {
+            o.insert("usage".into(), serde_json::to_value(usage)?);
+            let priced = usage
+                .map(|u| pricing.json(&u))
+                .unwrap_or_else(|| json!({"cost_usd": null, "rates_effective": null}));
+            if let Some(p) = priced.as_object() {
+                o.extend(p.clone());
+            }
             o.insert("messages".into(), serde_json::to_value(&messages)?);
         }
         out(&serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     out(&one_line(&s))?;
+    if let Some(u) = usage {
+        let cost = pricing
+            .line(&u)
+            .map(|l| format!(", {l}"))
+            .unwrap_or_default();
+        out(&format!(
+            "tokens: {} input ({} cached), {} output{cost}",
+            u.input_tokens, u.cached_input_tokens, u.output_tokens
+        ))?;
+    }
     for m in messages {
         let who = match m.role {
             sessions::Role::User => "user",

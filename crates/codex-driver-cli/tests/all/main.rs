@@ -93,6 +93,61 @@ fn offline_demo_runs_a_real_turn() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With a rate card that prices the demo's model, `run` prints the turn's cost on stderr (the
+/// JSONL on stdout stays `codex exec --json`'s own), and `sessions show` prices the thread.
+#[test]
+#[cfg_attr(not(feature = "offline"), ignore = "needs the `offline` feature")]
+fn run_and_sessions_show_print_the_cost_from_a_rate_card() -> anyhow::Result<()> {
+    let (ws, home, dir) = (tmp(), tmp(), tmp());
+    let rates = dir.path().join("rates.toml");
+    std::fs::write(
+        &rates,
+        "effective = \"2026-12-01\"\n[models.\"gpt-5.5\"]\ninput = 1000\ncached_input = 100\noutput = 10000\n",
+    )?;
+    let out = run_offline(Some(home.path()), Some(ws.path()))
+        .args(["--json", "--rates"])
+        .arg(&rates)
+        .arg("show me")
+        .output()?;
+    let stderr = succeeded(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let done: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "turn.completed")
+        .ok_or_else(|| anyhow::anyhow!("no turn.completed in {stdout}"))?;
+    let n = |k: &str| done["usage"][k].as_f64().unwrap_or(0.0);
+    let usd = ((n("input_tokens") - n("cached_input_tokens")) * 1000.0
+        + n("cached_input_tokens") * 100.0
+        + n("output_tokens") * 10000.0)
+        / 1e6;
+    assert!(usd > 0.0, "{done}");
+    let line = format!("• cost: ${usd:.4} (gpt-5.5, rates of 2026-12-01)");
+    assert!(stderr.lines().any(|l| l == line), "{line} not in {stderr}");
+
+    // The same thread, priced from its rollout.
+    let thread = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v["thread_id"].as_str().map(str::to_owned))
+        .ok_or_else(|| anyhow::anyhow!("no thread id"))?;
+    let out = cli()
+        .args(["sessions", "show", &thread, "--json", "--codex-home"])
+        .arg(home.path())
+        .arg("--rates")
+        .arg(&rates)
+        .output()?;
+    succeeded(&out);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(shown["usage"], done["usage"]);
+    assert_eq!(
+        shown["cost_usd"].as_f64().map(|c| (c * 1e6).round()),
+        Some((usd * 1e6).round())
+    );
+    assert_eq!(shown["rates_effective"], "2026-12-01");
+    Ok(())
+}
+
 /// Without credentials and without a named place, `run` falls back to the demo in fresh
 /// private directories, removed at the end (nothing under the user's home survives it).
 #[test]

@@ -586,6 +586,26 @@ impl Message {
 /// instructions or injected context). Reads the events of 0.169 (`item_completed`) and of
 /// 0.50/0.130 (`user_message`, `agent_message`). Streams the file.
 pub fn transcript(path: &Path) -> Result<Vec<Message>> {
+    transcript_inner(path)
+}
+
+/// The thread's token usage, all turns: the last total its rollout recorded (`None` before
+/// any model response). Price it with [`cost::RateCard`](crate::cost::RateCard) and
+/// [`SessionInfo::model`].
+pub fn usage(path: &Path) -> Result<Option<crate::events::Usage>> {
+    use rollout::EventMsg;
+    let mut total = None;
+    for line in RolloutReader::open(path)? {
+        if let RolloutItem::EventMsg(EventMsg::TokenCount(t)) = line?.item
+            && let Some(u) = t.info.and_then(|i| i.total_token_usage)
+        {
+            total = Some(replay::usage(u));
+        }
+    }
+    Ok(total)
+}
+
+fn transcript_inner(path: &Path) -> Result<Vec<Message>> {
     use rollout::EventMsg;
     let mut out = Vec::new();
     for line in RolloutReader::open(path)? {
