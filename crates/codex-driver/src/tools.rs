@@ -7,6 +7,11 @@
 //! `item/tool/call` request that this library answers by running the handler: see
 //! [`AppServerClient::start_thread_with_tools`](crate::app_server::AppServerClient::start_thread_with_tools).
 //!
+//! `codex exec` has no dynamic tools: with the `tools-mcp` feature, [`Toolbox::serve_mcp`]
+//! serves the same toolbox as a loopback MCP server and
+//! [`McpToolServer::attach`](mcp::McpToolServer::attach) points one run at it (see [`mcp`]).
+//! Both paths work on every supported release (0.130 and later).
+//!
 //! A handler never crashes a turn: its error, a panic, arguments that don't fit the type or a
 //! timeout all become a failed tool result the model sees (`success: false` with the reason).
 //! When the turn ends or is interrupted while a handler runs, [`ToolCall::cancelled`] fires and
@@ -29,6 +34,9 @@
 //! assert_eq!(tools.names(), ["add"]);
 //! assert_eq!(tools.specs()[0]["inputSchema"]["required"], serde_json::json!(["a", "b"]));
 //! ```
+
+#[cfg(feature = "tools-mcp")]
+pub mod mcp;
 
 use crate::CancellationToken;
 use serde::de::DeserializeOwned;

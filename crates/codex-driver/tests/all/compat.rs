@@ -275,6 +275,8 @@ async fn in_process_tools() -> anyhow::Result<()> {
     assert_eq!(*seen.lock().unwrap(), [(20, 22), (20, 22)]);
     drop(thread);
     stop(codex).await;
+    // `codex exec`: the same tools through an in-process MCP server.
+    crate::tools::exec_tools_over_mcp().await?;
     area.pass();
     Ok(())
 }

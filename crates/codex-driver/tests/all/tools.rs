@@ -196,3 +196,85 @@ async fn tools_need_the_experimental_api_and_say_so_before_sending() -> anyhow::
     stop(codex).await;
     Ok(())
 }
+
+/// `codex exec` has no dynamic tools: the same toolbox is served as an in-process MCP server
+/// for the run, and the real Codex calls the Rust closure through it.
+#[tokio::test]
+async fn exec_calls_the_same_tools_through_an_in_process_mcp_server() -> anyhow::Result<()> {
+    exec_tools_over_mcp().await
+}
+
+/// Also part of the compatibility suite's `in-process tools` area.
+pub(crate) async fn exec_tools_over_mcp() -> anyhow::Result<()> {
+    use codex_driver::ItemDetails;
+    let env = Env::new(vec![]).await;
+    env.provider.respond_with(|req: &RecordedRequest| {
+        Some(match output_this_turn(req) {
+            Some(out) => MockResponse::text(format!("the tool said: {out}")),
+            // 0.130 names the server's namespace `mcp__SERVER__`.
+            None if offers(req, "mcp__mine__") => MockResponse::new().raw_item(json!({
+                "type": "function_call",
+                "name": "add",
+                "namespace": "mcp__mine__",
+                "arguments": "{\"a\":2,\"b\":40}",
+                "call_id": "call_old_1",
+            })),
+            None => MockResponse::new().mcp_tool_call("mine", "add", json!({"a": 2, "b": 40})),
+        })
+    });
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = Toolbox::new()
+        .with(add_tool(Arc::clone(&seen)))
+        .serve_mcp()
+        .await?;
+    let turn = server
+        .attach(env.exec("what is 2 + 40?"), "mine")
+        .run()
+        .await?;
+    assert_eq!(*seen.lock().unwrap(), [(2, 40)], "{:?}", turn.items);
+    let call = turn
+        .items
+        .iter()
+        .find_map(|i| match &i.details {
+            ItemDetails::McpToolCall(c) => Some(c.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("no mcp_tool_call item: {:?}", turn.items))?;
+    assert_eq!((call.server.as_str(), call.tool.as_str()), ("mine", "add"));
+    assert!(call.error.is_none(), "{:?}", call.error);
+    let answer = turn.final_message.unwrap_or_default();
+    assert!(
+        answer.starts_with("the tool said: ") && answer.contains("42"),
+        "{answer}"
+    );
+    // Without the token (another local process), the server refuses.
+    let status = reqwest_status(&server.url()).await?;
+    assert_eq!(status, 401);
+    Ok(())
+}
+
+/// Whether the request offers the model a tool of this name.
+fn offers(req: &RecordedRequest, name: &str) -> bool {
+    req.body["tools"]
+        .as_array()
+        .is_some_and(|tools| tools.iter().any(|t| t["name"] == name))
+}
+
+/// The status of an unauthenticated POST (a bare HTTP/1.1 request: no client crate needed).
+async fn reqwest_status(url: &str) -> anyhow::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = tokio::net::TcpStream::connect(host).await?;
+    s.write_all(
+        format!("POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").as_bytes(),
+    )
+    .await?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await?;
+    Ok(buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
+}
