@@ -113,6 +113,18 @@ impl ExecConversation {
     }
 }
 
+/// For [`routing`](crate::routing): the provider is switched in the template, and a failed
+/// first turn's thread is adopted so the retry continues it.
+impl ExecConversation {
+    pub(crate) fn template_mut(&mut self) -> &mut Exec {
+        &mut self.template
+    }
+
+    pub(crate) fn adopt_thread(&mut self, id: String) {
+        self.thread_id = Some(id);
+    }
+}
+
 impl Conversation for ExecConversation {
     fn thread_id(&self) -> Option<&str> {
         self.thread_id.as_deref()

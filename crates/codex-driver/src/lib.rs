@@ -28,6 +28,7 @@ pub mod notify;
 pub mod probe;
 mod process;
 mod repair;
+pub mod routing;
 pub mod schema;
 pub mod sessions;
 pub mod spawn;

@@ -7,9 +7,9 @@
 //! `item/tool/call` request that this library answers by running the handler: see
 //! [`AppServerClient::start_thread_with_tools`](crate::app_server::AppServerClient::start_thread_with_tools).
 //!
-//! `codex exec` has no dynamic tools: with the `tools-mcp` feature, [`Toolbox::serve_mcp`]
-//! serves the same toolbox as a loopback MCP server and
-//! [`McpToolServer::attach`](mcp::McpToolServer::attach) points one run at it (see [`mcp`]).
+//! `codex exec` has no dynamic tools: with the `tools-mcp` feature, `Toolbox::serve_mcp`
+//! serves the same toolbox as a loopback MCP server and `McpToolServer::attach` points one run
+//! at it (module `tools::mcp`).
 //! Both paths work on every supported release (0.130 and later).
 //!
 //! A handler never crashes a turn: its error, a panic, arguments that don't fit the type or a

@@ -166,6 +166,13 @@ impl Thread {
         self
     }
 
+    /// Takes the response of a `thread/resume` of this same thread (loaded again, e.g. on
+    /// another model provider), keeping its lease and tools; events are subscribed afresh.
+    pub(crate) fn reopen(&mut self, opened: ThreadOpened) {
+        self.events = self.client.rpc.subscribe(Some(self.id.clone()));
+        self.opened = opened;
+    }
+
     /// The thread id (durable: resume it from another process with the same `CODEX_HOME`).
     pub fn id(&self) -> &str {
         &self.id

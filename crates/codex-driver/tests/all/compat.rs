@@ -294,6 +294,18 @@ async fn cost_and_budgets() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Provider routing: a turn failing on an outage is retried on the next provider in the same
+/// thread (exec everywhere; the app-server where the release can reload a thread, else a typed
+/// refusal).
+#[tokio::test]
+async fn provider_routing() -> anyhow::Result<()> {
+    let (area, _) = Area::start("provider routing").await;
+    crate::routing::exec_second_turn_case().await?;
+    crate::routing::app_server_case().await?;
+    area.pass();
+    Ok(())
+}
+
 /// Record and replay: a turn recorded through the test kit's `Recorder` replays offline from
 /// its cassette, event for event.
 #[tokio::test]

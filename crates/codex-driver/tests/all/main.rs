@@ -32,6 +32,7 @@ mod orphans;
 mod parse_fixtures;
 mod probe;
 mod resolve;
+mod routing;
 mod secret_service;
 mod sessions;
 mod soak;
