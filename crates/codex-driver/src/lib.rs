@@ -18,6 +18,7 @@ pub mod fsutil;
 #[cfg(test)]
 mod fuzz;
 pub mod home;
+pub mod hooks;
 #[cfg(feature = "install")]
 pub mod install;
 mod limits;

@@ -306,6 +306,16 @@ async fn provider_routing() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Hooks as callbacks: a `PreToolUse` callback blocks a command (the model reads why), and
+/// the session-start, prompt and stop callbacks observe.
+#[tokio::test]
+async fn hooks_as_callbacks() -> anyhow::Result<()> {
+    let (area, _) = Area::start("hooks as callbacks").await;
+    crate::hooks::block_case().await;
+    area.pass();
+    Ok(())
+}
+
 /// Record and replay: a turn recorded through the test kit's `Recorder` replays offline from
 /// its cassette, event for event.
 #[tokio::test]

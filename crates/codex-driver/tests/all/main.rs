@@ -22,6 +22,7 @@ mod exec_faults;
 mod exec_real;
 mod faults;
 mod home_auth;
+mod hooks;
 mod install;
 mod login;
 mod mcp;
