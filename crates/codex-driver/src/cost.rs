@@ -18,7 +18,8 @@
 //! use codex_driver::Usage;
 //!
 //! let card = RateCard::builtin().with_model("my-model", Rates::new(1.0, 0.1, 8.0));
-//! let usage = Usage { input_tokens: 1_000_000, cached_input_tokens: 500_000, output_tokens: 100_000, ..Default::default() };
+//! let mut usage = Usage::default();
+//! (usage.input_tokens, usage.cached_input_tokens, usage.output_tokens) = (1_000_000, 500_000, 100_000);
 //! // 500k fresh input at $1/M + 500k cached at $0.10/M + 100k output at $8/M
 //! assert_eq!(card.cost("my-model", &usage), Some(0.5 + 0.05 + 0.8));
 //! assert_eq!(card.cost("unknown-model", &usage), None);
