@@ -66,11 +66,14 @@ pub(crate) async fn interrupted_past_the_budget() -> anyhow::Result<()> {
     let env = Env::new(vec![
         // A cheap first turn ($0.01).
         MockResponse::text("cheap").usage(10_000, 0, 0, 0),
-        // The second turn's first model call costs $1.00 and asks for a command; the budget
-        // ($0.50) is crossed there, so the turn is interrupted and the follow-up never asked.
+        // The second turn's first model call costs $0.06 and asks for a command; the budget
+        // ($0.05) is crossed there, so the turn is interrupted and the follow-up never asked.
+        // (Token counts stay well inside the model's window: a report past it makes Codex
+        // compact the thread, itself a model call.)
         MockResponse::new()
-            .exec_command("echo should-not-matter")
-            .usage(1_000_000, 0, 0, 0),
+            // A slow command: the interrupt lands while it runs, before any follow-up call.
+            .exec_command("sleep 3")
+            .usage(60_000, 0, 0, 0),
         MockResponse::text("unreached"),
     ])
     .await;
@@ -78,7 +81,7 @@ pub(crate) async fn interrupted_past_the_budget() -> anyhow::Result<()> {
     let thread = codex
         .start_thread(params(&env, "never", SandboxMode::ReadOnly))
         .await?;
-    let mut c = Metered::new(thread, Meter::new(card()).max_budget(0.5));
+    let mut c = Metered::new(thread, Meter::new(card()).max_budget(0.05));
     let first = c.send("first").await?;
     assert_eq!(first.cost_usd.map(|c| (c * 1e6).round() / 1e6), Some(0.01));
     let err = c.send("spend a lot").await.err();
@@ -90,15 +93,15 @@ pub(crate) async fn interrupted_past_the_budget() -> anyhow::Result<()> {
             interrupted: true,
             ..
         }) => {
-            assert_eq!(limit, "max_budget $0.5");
-            assert_eq!((spent_usd * 1e6).round() / 1e6, 1.01);
+            assert_eq!(limit, "max_budget $0.05");
+            assert_eq!((spent_usd * 1e6).round() / 1e6, 0.07);
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(
         err.map(|e| e.to_string()).unwrap_or_default(),
         format!(
-            "max_budget $0.5 reached on thread {}: $1.0100 spent over 2 turn(s); the running turn was interrupted",
+            "max_budget $0.05 reached on thread {}: $0.0700 spent over 2 turn(s); the running turn was interrupted",
             c.thread_id().unwrap_or_default()
         )
     );
