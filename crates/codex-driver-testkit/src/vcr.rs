@@ -846,8 +846,6 @@ fn remove_at(v: &mut Value, segments: &[String]) {
 
 /// Longest line shown in a diff; instructions can be one 20 KB line.
 const DIFF_LINE_MAX: usize = 200;
-/// Above this many cells (changed lines × changed lines) the diff shows the changed block whole.
-const DIFF_CELLS_MAX: usize = 4_000_000;
 
 /// A unified diff (3 lines of context) of two JSON values, pretty-printed, multi-line strings
 /// shown one line per array element; `-` lines are `expected`'s, `+` lines `actual`'s. Empty
@@ -874,122 +872,9 @@ fn split_multiline(v: &Value) -> Value {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Op {
-    Same,
-    Del,
-    Add,
-}
-
-/// A line-based unified diff of `old` and `new` ("" when equal).
+/// A line-based unified diff of `old` and `new` ("" when equal), long lines cut.
 pub fn diff_text(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let ops = diff_ops(&a, &b);
-    if ops.iter().all(|(op, _)| *op == Op::Same) {
-        return String::new();
-    }
-    // Line numbers (1-based) of each op in old and new.
-    let mut numbered = Vec::with_capacity(ops.len());
-    let (mut o, mut n) = (1usize, 1usize);
-    for (op, line) in &ops {
-        numbered.push((*op, *line, o, n));
-        match op {
-            Op::Same => {
-                o += 1;
-                n += 1;
-            }
-            Op::Del => o += 1,
-            Op::Add => n += 1,
-        }
-    }
-    const CONTEXT: usize = 3;
-    let mut hunks: Vec<(usize, usize)> = Vec::new();
-    for (i, (op, ..)) in numbered.iter().enumerate() {
-        if *op == Op::Same {
-            continue;
-        }
-        let start = i.saturating_sub(CONTEXT);
-        let end = (i + CONTEXT + 1).min(numbered.len());
-        match hunks.last_mut() {
-            Some(last) if start <= last.1 => last.1 = end,
-            _ => hunks.push((start, end)),
-        }
-    }
-    let mut out = format!("--- {old_name}\n+++ {new_name}\n");
-    for (start, end) in hunks {
-        let slice = &numbered[start..end];
-        let old_len = slice.iter().filter(|x| x.0 != Op::Add).count();
-        let new_len = slice.iter().filter(|x| x.0 != Op::Del).count();
-        let (_, _, o0, n0) = slice[0];
-        out.push_str(&format!("@@ -{o0},{old_len} +{n0},{new_len} @@\n"));
-        for (op, line, ..) in slice {
-            out.push(match op {
-                Op::Same => ' ',
-                Op::Del => '-',
-                Op::Add => '+',
-            });
-            out.push_str(&shorten(line));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn shorten(line: &str) -> String {
-    if line.chars().count() <= DIFF_LINE_MAX {
-        return line.to_owned();
-    }
-    let cut: String = line.chars().take(DIFF_LINE_MAX).collect();
-    format!("{cut}… ({} chars)", line.chars().count())
-}
-
-/// The edit script from `a` to `b`: common prefix and suffix, and an LCS of the middle.
-fn diff_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Op, &'a str)> {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-    let mut ops: Vec<(Op, &str)> = a[..prefix].iter().map(|l| (Op::Same, *l)).collect();
-    if am.len().saturating_mul(bm.len()) > DIFF_CELLS_MAX {
-        ops.extend(am.iter().map(|l| (Op::Del, *l)));
-        ops.extend(bm.iter().map(|l| (Op::Add, *l)));
-    } else {
-        // lcs[i][j]: the LCS length of am[i..] and bm[j..].
-        let w = bm.len() + 1;
-        let mut lcs = vec![0u32; (am.len() + 1) * w];
-        for i in (0..am.len()).rev() {
-            for j in (0..bm.len()).rev() {
-                lcs[i * w + j] = if am[i] == bm[j] {
-                    lcs[(i + 1) * w + j + 1] + 1
-                } else {
-                    lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < am.len() && j < bm.len() {
-            if am[i] == bm[j] {
-                ops.push((Op::Same, am[i]));
-                i += 1;
-                j += 1;
-            } else if lcs[(i + 1) * w + j] >= lcs[i * w + j + 1] {
-                ops.push((Op::Del, am[i]));
-                i += 1;
-            } else {
-                ops.push((Op::Add, bm[j]));
-                j += 1;
-            }
-        }
-        ops.extend(am[i..].iter().map(|l| (Op::Del, *l)));
-        ops.extend(bm[j..].iter().map(|l| (Op::Add, *l)));
-    }
-    ops.extend(a[a.len() - suffix..].iter().map(|l| (Op::Same, *l)));
-    ops
+    codex_driver::diff::unified_cut(old, new, old_name, new_name, DIFF_LINE_MAX)
 }
 
 // ---------------------------------------------------------------------------------------------

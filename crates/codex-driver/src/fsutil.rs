@@ -146,6 +146,17 @@ pub fn create_private_dir(dir: &Path, what: &str) -> Result<()> {
     check_private_dir(dir)
 }
 
+/// `bytes` random bytes from the OS (`/dev/urandom`) as lowercase hex: the tokens of the
+/// loopback servers this crate runs. `purpose` names the token in the error.
+pub fn random_hex(bytes: usize, purpose: &str) -> Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| Error::io(format!("reading /dev/urandom for {purpose}"), e))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Writes `bytes` to `path` atomically (a temp file in the same directory, fsynced, renamed
 /// over the target) with permission bits `mode`. Readers see the old or the new file, never a
 /// partial one.

@@ -793,11 +793,7 @@ fn canonical_json(v: &Value) -> Value {
 }
 
 fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .map_err(|e| Error::io("reading /dev/urandom for the hook secret", e))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::fsutil::random_hex(32, "the hook secret")
 }
 
 struct Shared {

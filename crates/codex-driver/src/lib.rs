@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod conversation;
 pub mod cost;
+pub mod diff;
 mod dirs;
 pub mod doctor;
 pub mod env;

@@ -18,13 +18,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How many snapshots of a file are kept unless told otherwise; older ones are removed.
 pub const DEFAULT_KEEP: usize = 20;
 
-/// Lines of unchanged context around each change in [`Snapshots::diff`].
-const CONTEXT: usize = 3;
-
-/// Above this many LCS cells (lines × lines, after trimming the common start and end) the diff
-/// shows the differing middle as removed then added instead of spending the memory.
-const MAX_LCS_CELLS: usize = 16 << 20;
-
 /// One kept copy of a configuration file's earlier content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -181,7 +174,7 @@ impl Snapshots {
         let now = read_existing(&self.file)?.unwrap_or_default();
         let new = String::from_utf8(now)
             .map_err(|e| file_err(&self.file, None, format!("not UTF-8: {e}")))?;
-        Ok(unified(
+        Ok(crate::diff::unified(
             &old,
             &new,
             &format!("{} (snapshot {})", self.file.display(), snapshot.id),
@@ -364,135 +357,6 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
         m,
         d,
     )
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Same,
-    Removed,
-    Added,
-}
-
-/// The line edits turning `a` into `b`: the common start and end trimmed, then a longest
-/// common subsequence of the middle (configuration files are small).
-fn line_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Op, &'a str)> {
-    let head = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let tail = a[head..]
-        .iter()
-        .rev()
-        .zip(b[head..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (ma, mb) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
-    let mut ops: Vec<(Op, &str)> = a[..head].iter().map(|l| (Op::Same, *l)).collect();
-    let (n, m) = (ma.len(), mb.len());
-    if (n + 1).saturating_mul(m + 1) > MAX_LCS_CELLS {
-        ops.extend(ma.iter().map(|l| (Op::Removed, *l)));
-        ops.extend(mb.iter().map(|l| (Op::Added, *l)));
-    } else {
-        // lcs[i][j]: the LCS length of ma[i..] and mb[j..].
-        let w = m + 1;
-        let mut lcs = vec![0u32; (n + 1) * w];
-        for i in (0..n).rev() {
-            for j in (0..m).rev() {
-                lcs[i * w + j] = if ma[i] == mb[j] {
-                    lcs[(i + 1) * w + j + 1] + 1
-                } else {
-                    lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < n || j < m {
-            if i < n && j < m && ma[i] == mb[j] {
-                ops.push((Op::Same, ma[i]));
-                i += 1;
-                j += 1;
-            } else if j < m && (i == n || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j]) {
-                ops.push((Op::Added, mb[j]));
-                j += 1;
-            } else {
-                ops.push((Op::Removed, ma[i]));
-                i += 1;
-            }
-        }
-        // Removals read better before the additions they pair with.
-        normalize(&mut ops);
-    }
-    ops.extend(a[a.len() - tail..].iter().map(|l| (Op::Same, *l)));
-    ops
-}
-
-/// Within each run of changes, removed lines first, then added ones (order kept within each).
-fn normalize(ops: &mut [(Op, &str)]) {
-    let mut k = 0;
-    while k < ops.len() {
-        if ops[k].0 == Op::Same {
-            k += 1;
-            continue;
-        }
-        let end = ops[k..]
-            .iter()
-            .position(|o| o.0 == Op::Same)
-            .map_or(ops.len(), |p| k + p);
-        ops[k..end].sort_by_key(|o| o.0 != Op::Removed);
-        k = end;
-    }
-}
-
-/// A unified diff of two texts by lines; empty when they are the same.
-fn unified(old: &str, new: &str, old_label: &str, new_label: &str) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
-    let ops = line_ops(&a, &b);
-    let changes: Vec<usize> = (0..ops.len()).filter(|&k| ops[k].0 != Op::Same).collect();
-    if changes.is_empty() {
-        return String::new();
-    }
-    // Line positions (0-based, in old and new) before each op.
-    let mut pos = Vec::with_capacity(ops.len());
-    let (mut i, mut j) = (0, 0);
-    for (op, _) in &ops {
-        pos.push((i, j));
-        match op {
-            Op::Same => (i, j) = (i + 1, j + 1),
-            Op::Removed => i += 1,
-            Op::Added => j += 1,
-        }
-    }
-    let mut out = format!("--- {old_label}\n+++ {new_label}\n");
-    let mut k = 0;
-    while k < changes.len() {
-        let start = changes[k].saturating_sub(CONTEXT);
-        let mut end = changes[k] + 1;
-        // Changes closer than two contexts share a hunk.
-        while k + 1 < changes.len() && changes[k + 1] - end <= 2 * CONTEXT {
-            k += 1;
-            end = changes[k] + 1;
-        }
-        let end = (end + CONTEXT).min(ops.len());
-        let hunk = &ops[start..end];
-        let old_n = hunk.iter().filter(|o| o.0 != Op::Added).count();
-        let new_n = hunk.iter().filter(|o| o.0 != Op::Removed).count();
-        // A side with no lines is numbered by the line before it, as diff(1) does.
-        let from = |at: usize, n: usize| if n == 0 { at } else { at + 1 };
-        out.push_str(&format!(
-            "@@ -{},{old_n} +{},{new_n} @@\n",
-            from(pos[start].0, old_n),
-            from(pos[start].1, new_n)
-        ));
-        for (op, line) in hunk {
-            let sign = match op {
-                Op::Same => ' ',
-                Op::Removed => '-',
-                Op::Added => '+',
-            };
-            out.push(sign);
-            out.push_str(line);
-            out.push('\n');
-        }
-        k += 1;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -694,22 +558,5 @@ mod tests {
         c.restore(&s)?;
         assert_eq!(c.diff(&s)?, "");
         Ok(())
-    }
-
-    #[test]
-    fn line_diffs() {
-        assert_eq!(unified("a\nb\n", "a\nb\n", "x", "y"), "");
-        assert_eq!(
-            unified("", "a\n", "x", "y"),
-            "--- x\n+++ y\n@@ -0,0 +1,1 @@\n+a\n"
-        );
-        assert_eq!(
-            unified("a\nb\nc\n", "b\nc\nd\n", "x", "y"),
-            "--- x\n+++ y\n@@ -1,3 +1,3 @@\n-a\n b\n c\n+d\n"
-        );
-        assert_eq!(
-            unified("1\n2\n3\n", "1\nx\ny\n3\n", "x", "y"),
-            "--- x\n+++ y\n@@ -1,3 +1,4 @@\n 1\n-2\n+x\n+y\n 3\n"
-        );
     }
 }

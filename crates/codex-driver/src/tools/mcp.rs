@@ -182,19 +182,7 @@ impl Toolbox {
 use axum::response::IntoResponse;
 
 fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 24];
-    getrandom_fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .map_err(|source| Error::Io {
-            context: "reading /dev/urandom for the tool server's token".into(),
-            source,
-        })
+    crate::fsutil::random_hex(24, "the tool server's token")
 }
 
 impl McpToolServer {
