@@ -121,3 +121,40 @@ pub(crate) async fn interrupted_past_the_budget() -> anyhow::Result<()> {
     stop(c.into_inner().client().clone()).await;
     Ok(())
 }
+
+/// Per task: a task of the registry is a `Conversation`, so the same meter prices and limits
+/// it; the task keeps its thread across the refused turn.
+#[tokio::test]
+async fn a_task_of_the_registry_is_priced_and_held_to_its_limits() -> anyhow::Result<()> {
+    use codex_driver::tasks::TaskRegistry;
+    let env = Env::new(vec![
+        // 200k fresh input ($0.20) + 10k output ($0.10) = $0.30.
+        MockResponse::text("done").usage(200_000, 0, 10_000, 0),
+        MockResponse::text("never"),
+    ])
+    .await;
+    let dir = tempfile::Builder::new()
+        .prefix("registry-")
+        .tempdir_in(crate::common::tmp_base())?;
+    let registry = TaskRegistry::open(dir.path())?;
+    let task = registry
+        .task("ticket-42")
+        .exec(env.configure(Exec::new("")))
+        .open()
+        .await?;
+    let mut c = Metered::new(
+        task,
+        Meter::new(card()).model("mock-model").max_budget(0.25),
+    );
+    let first = c.send("fix the ticket").await?;
+    assert_eq!(first.cost_usd.map(|c| (c * 1e6).round() / 1e6), Some(0.3));
+    // $0.30 spent of $0.25: the next turn is refused before it starts.
+    let err = c.send("and more").await.err();
+    assert!(
+        matches!(&err, Some(Error::BudgetExceeded { limit, turns: 1, interrupted: false, .. }) if limit == "max_budget $0.25"),
+        "{err:?}"
+    );
+    assert_eq!(env.provider.requests().len(), 1);
+    assert_eq!(c.thread_id(), Some(first.thread_id.as_str()));
+    Ok(())
+}

@@ -258,3 +258,44 @@ async fn a_dropped_registry_fails_open_by_default_and_closed_on_request() {
         }
     }
 }
+
+/// Amending a step: `SessionStart` and `UserPromptSubmit` add context the model receives, and a
+/// `UserPromptSubmit` block keeps the prompt from the model altogether.
+#[tokio::test]
+async fn callbacks_add_context_or_refuse_a_prompt() {
+    if !supports_hooks() {
+        return;
+    }
+    let env = Env::new(vec![MockResponse::text("ok")]).await;
+    let server = Hooks::new()
+        .session_start(|_| async { HookDecision::AddContext("SESSION-NOTE-4242".into()) })
+        .user_prompt_submit(|_| async { HookDecision::AddContext("TEAM-NOTE-7731".into()) })
+        .listen()
+        .await
+        .unwrap();
+    let turn = server.apply(env.exec("hello")).run().await.unwrap();
+    assert_eq!(turn.final_message.as_deref(), Some("ok"));
+    let sent = env.provider.requests()[0].body.to_string();
+    assert!(sent.contains("SESSION-NOTE-4242"), "{sent}");
+    assert!(sent.contains("TEAM-NOTE-7731"), "{sent}");
+    drop(server);
+
+    let env = Env::new(vec![MockResponse::text("never")]).await;
+    let server = Hooks::new()
+        .user_prompt_submit(|i| async move {
+            if i.prompt.contains("password") {
+                HookDecision::block("no passwords in prompts")
+            } else {
+                HookDecision::Continue
+            }
+        })
+        .listen()
+        .await
+        .unwrap();
+    let _ = server.apply(env.exec("my password is hunter2")).run().await;
+    assert!(
+        env.provider.requests().is_empty(),
+        "the refused prompt reached the model"
+    );
+    assert_eq!(server.served(), 1);
+}
