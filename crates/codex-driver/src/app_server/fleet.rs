@@ -5,7 +5,10 @@
 //! on one server finish no faster than 32 in a row). A fleet runs `size` servers from one
 //! [`AppServer`] configuration and opens each new thread on the server with the fewest live
 //! threads, so concurrent turns spread over processes and cores. The price is memory: each
-//! server is a Codex process of its own (~30–40 MiB resident when idle).
+//! server is a Codex process of its own (~30–40 MiB resident when idle, ~100 MiB once it has
+//! run threads). Where Codex's own CPU per thread is the limit (a machine with few cores),
+//! [`Fleet::for_throughput`] also turns off the per-thread work that changes nothing the model
+//! sees (see [`AppServer::for_throughput`]).
 
 use super::builder::AppServer;
 use super::client::AppServerClient;
@@ -22,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// use codex_driver::app_server::{AppServer, Fleet};
 /// use codex_driver::app_server::protocol::ThreadStartParams;
 ///
-/// let fleet = Fleet::spawn(AppServer::new(), Fleet::recommended_size()).await?;
+/// let fleet = Fleet::for_throughput(AppServer::new()).await?;
 /// let runs = (0..32).map(|i| {
 ///     let fleet = &fleet;
 ///     async move {
@@ -85,6 +88,17 @@ impl Fleet {
             return Err(e);
         }
         Ok(Self { members })
+    }
+
+    /// The library's answer for many concurrent turns on one machine: [`recommended_size`]
+    /// servers from `server` tuned with [`AppServer::for_throughput`] (no shell snapshot or
+    /// shadow skill ranking per thread). On the 2-core machine of BENCHMARKS.md this ran 32
+    /// concurrent new-thread turns at ~1.5x the Python SDK's one-server throughput; most of the
+    /// gain is the tuning, since one Codex process already keeps two cores busy.
+    ///
+    /// [`recommended_size`]: Self::recommended_size
+    pub async fn for_throughput(server: AppServer) -> Result<Self> {
+        Self::spawn(server.for_throughput(), Self::recommended_size()).await
     }
 
     /// The size that gave the most turns per second in our measurements: one server per CPU

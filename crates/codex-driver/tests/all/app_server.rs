@@ -665,6 +665,39 @@ sleep 30
     Ok(())
 }
 
+/// The throughput tuning changes nothing a turn does: a command still runs (in a login shell of
+/// its own) and its output reaches the model, but no shell snapshot is taken for the thread.
+#[tokio::test]
+async fn a_throughput_fleet_runs_commands_without_taking_a_shell_snapshot() -> anyhow::Result<()> {
+    use codex_driver::app_server::Fleet;
+    let env = Env::new(vec![
+        MockResponse::new().exec_command("echo $((6 * 7)) > answer.txt && cat answer.txt"),
+        MockResponse::text("wrote it"),
+    ])
+    .await;
+    let fleet = Fleet::for_throughput(server(&env)).await?;
+    assert_eq!(fleet.len(), Fleet::recommended_size());
+    let mut thread = fleet
+        .start_thread(params(&env, "never", SandboxMode::WorkspaceWrite))
+        .await?;
+    let out = thread.run("write the answer").await?;
+    assert_eq!(out.final_message.as_deref(), Some("wrote it"));
+    assert_eq!(
+        std::fs::read_to_string(env.ws().join("answer.txt"))?,
+        "42\n"
+    );
+    let reqs = env.provider.requests();
+    assert_eq!(reqs.len(), 2);
+    let output = reqs[1].function_call_outputs();
+    assert!(output.iter().any(|o| o.contains("42")), "{output:?}");
+    let snapshots = env.home.path().join("shell_snapshots");
+    let taken = std::fs::read_dir(&snapshots).map_or(0, |d| d.count());
+    assert_eq!(taken, 0, "{}", snapshots.display());
+    drop(thread);
+    fleet.shutdown().await?;
+    Ok(())
+}
+
 /// A fleet of two servers: eight concurrent threads spread four and four, each turn gets its
 /// own answer, and every event a turn streams belongs to its own thread.
 #[tokio::test]
@@ -677,7 +710,7 @@ async fn a_fleet_spreads_threads_and_keeps_each_turns_events_apart() -> anyhow::
             MockResponse::text(format!("fleet answer {i}")),
         );
     }
-    let fleet = Fleet::spawn(server(&env), 2).await?;
+    let fleet = Fleet::spawn(server(&env).for_throughput(), 2).await?;
     assert_eq!(fleet.len(), 2);
     let pids: Vec<u32> = fleet.clients().filter_map(|c| c.pid()).collect();
     assert_eq!(pids.len(), 2);
