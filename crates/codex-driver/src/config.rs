@@ -129,6 +129,18 @@ impl ConfigOverrides {
     }
 }
 
+/// A temporary directory holding `config.toml` (written when `text` is given), for the tests of
+/// the config file and its snapshots.
+#[cfg(test)]
+pub(crate) fn temp_config(text: Option<&str>) -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = d.path().join("config.toml");
+    if let Some(t) = text {
+        std::fs::write(&p, t).unwrap_or_else(|e| panic!("{e}"));
+    }
+    (d, p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -509,14 +509,7 @@ web_search = false
 command = "docs-server"
 "#;
 
-    fn file(text: Option<&str>) -> (tempfile::TempDir, PathBuf) {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let p = d.path().join("config.toml");
-        if let Some(t) = text {
-            std::fs::write(&p, t).unwrap_or_else(|e| panic!("{e}"));
-        }
-        (d, p)
-    }
+    use crate::config::temp_config as file;
 
     #[test]
     fn edits_keep_comments_formatting_and_unknown_keys() -> Result<()> {

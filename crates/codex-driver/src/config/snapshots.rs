@@ -371,14 +371,7 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn home(text: Option<&str>) -> (tempfile::TempDir, PathBuf) {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let p = d.path().join("config.toml");
-        if let Some(t) = text {
-            std::fs::write(&p, t).unwrap_or_else(|e| panic!("{e}"));
-        }
-        (d, p)
-    }
+    use crate::config::temp_config as home;
 
     #[test]
     fn ids_round_trip_and_order() {
