@@ -12,8 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-OURS = {"Exec::run", "CLI run --json", "Thread::run", "Fleet"}
-PEERS = {"TS SDK", "Python SDK"}
+OURS = {"Exec::run", "CLI run --json", "Thread::run", "Thread::run tuned", "Fleet"}
+PEERS = {"TS SDK", "Python SDK", "Python SDK tuned"}
 
 
 def colour(path: str) -> str:

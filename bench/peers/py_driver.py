@@ -3,7 +3,7 @@
 Protocol: one JSON command per stdin line, exactly one JSON reply per stdout
 line; logs go to stderr. See bench/peers/ts_driver.mjs for the TypeScript twin.
 
-Environment: CODEX_BIN, CODEX_HOME, BENCH_WS, BENCH_PROMPT.
+Environment: CODEX_BIN, CODEX_HOME, BENCH_WS, BENCH_PROMPT, BENCH_PY_OVERRIDES.
 
 One AsyncCodex client, i.e. one `codex app-server --listen stdio://` process,
 serves every command for the life of the driver. AsyncCodex wraps the
@@ -28,10 +28,13 @@ EXPECTED = "benchmark answer"
 PROMPT = os.environ["BENCH_PROMPT"]
 WS = os.environ["BENCH_WS"]
 # The SDK launches the app-server with os.environ updated by `env`.
+# BENCH_PY_OVERRIDES: comma-separated `key=value` config overrides (the "tuned" row).
+OVERRIDES = tuple(kv for kv in os.environ.get("BENCH_PY_OVERRIDES", "").split(",") if kv)
 CONFIG = CodexConfig(
     codex_bin=os.environ["CODEX_BIN"],
     env={**os.environ, "CODEX_HOME": os.environ["CODEX_HOME"]},
     cwd=WS,
+    config_overrides=OVERRIDES,
 )
 # The turns run no commands: read-only sandbox, never ask for approval
 # (the SDK's default approval mode is auto_review = on-request + reviewer).

@@ -331,17 +331,29 @@ async fn worker(path: &str) {
     match path {
         "bare-rpc" => bare = Some(BareRpc::start(&env).await),
         "lib-app" => client = Some(env.server().spawn().await.unwrap()),
+        "lib-app-tuned" => client = Some(env.server().for_throughput().spawn().await.unwrap()),
         "lib-fleet" => {
+            // `Fleet::for_throughput`, with the size open to BENCH_FLEET.
             let size = std::env::var("BENCH_FLEET")
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(Fleet::recommended_size);
-            fleet = Some(Fleet::spawn(env.server(), size).await.unwrap());
+            fleet = Some(
+                Fleet::spawn(env.server().for_throughput(), size)
+                    .await
+                    .unwrap(),
+            );
         }
         _ => {}
     }
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut out = tokio::io::stdout();
+    // The tuned server answers like the plain one; only its configuration differs.
+    let path = if path == "lib-app-tuned" {
+        "lib-app"
+    } else {
+        path
+    };
     while let Some(line) = lines.next_line().await.unwrap() {
         let cmd: Value = serde_json::from_str(&line).unwrap();
         let n = cmd["turns"]
@@ -712,7 +724,21 @@ async fn orchestrate() {
         }
         _ => missing.push("Python SDK: not installed (scripts/bench installs it)".into()),
     }
-    let mut fleet = Driver::start("Fleet", worker("lib-fleet")).unwrap();
+    // Concurrent turns only: the fleet and, to show what its tuning alone is worth, one
+    // server with the same `-c` overrides through the library and through the Python SDK.
+    let mut tuned_paths = vec![Driver::start("Fleet", worker("lib-fleet")).unwrap()];
+    tuned_paths.push(Driver::start("Thread::run tuned", worker("lib-app-tuned")).unwrap());
+    if let Some(p) = peers
+        .as_ref()
+        .filter(|p| p.join("venv/bin/python").exists())
+    {
+        let mut c = base_cmd(&p.join("venv/bin/python"));
+        c.arg(root.join("bench/peers/py_driver.py")).env(
+            "BENCH_PY_OVERRIDES",
+            "features.shell_snapshot=false,features.skill_search=false",
+        );
+        tuned_paths.push(Driver::start("Python SDK tuned", c).unwrap());
+    }
     for m in &missing {
         eprintln!("side_by_side: MISSING {m}");
     }
@@ -724,9 +750,9 @@ async fn orchestrate() {
     for d in &mut app_paths {
         d.ask(json!({"op": "seq", "turns": 1})).unwrap();
     }
-    fleet
-        .ask(json!({"op": "concurrent", "threads": 4}))
-        .unwrap();
+    for d in &mut tuned_paths {
+        d.ask(json!({"op": "concurrent", "threads": 4})).unwrap();
+    }
 
     let mut results: Results = BTreeMap::new();
     let run = |results: &mut Results, d: &mut Driver, op: &str, cmd: Value, n: usize| {
@@ -744,6 +770,7 @@ async fn orchestrate() {
         eprintln!("round {}/{rounds}", round + 1);
         exec_paths.rotate_left(1);
         app_paths.rotate_left(1);
+        tuned_paths.rotate_left(1);
         for d in &mut exec_paths {
             run(
                 &mut results,
@@ -782,7 +809,7 @@ async fn orchestrate() {
         }
         for k in [8, 32] {
             let op = format!("app {k} concurrent");
-            for d in app_paths.iter_mut().chain(std::iter::once(&mut fleet)) {
+            for d in app_paths.iter_mut().chain(tuned_paths.iter_mut()) {
                 run(
                     &mut results,
                     d,
@@ -793,11 +820,7 @@ async fn orchestrate() {
             }
         }
     }
-    for d in exec_paths
-        .into_iter()
-        .chain(app_paths)
-        .chain(std::iter::once(fleet))
-    {
+    for d in exec_paths.into_iter().chain(app_paths).chain(tuned_paths) {
         d.quit();
     }
 
