@@ -62,13 +62,19 @@ impl Drop for Lease {
 }
 
 impl Fleet {
-    /// Starts `size` servers (at least one) from `server`, all at once. When one fails to
-    /// start, the others are shut down and its error returned.
+    /// Starts `size` servers (at least one) from `server`: the first alone, then the rest at
+    /// once. The first creates `CODEX_HOME`'s state databases; two servers doing that together
+    /// in a fresh home make one of them fail on 0.153 and 0.163 ("failed to initialize sqlite
+    /// state runtime"). When one fails to start, the others are shut down and its error returned.
     pub async fn spawn(server: AppServer, size: usize) -> Result<Self> {
-        let starts: Vec<_> = (0..size.max(1))
+        let first = server.clone().spawn().await?;
+        let starts: Vec<_> = (1..size.max(1))
             .map(|_| tokio::spawn(server.clone().spawn()))
             .collect();
-        let mut members = Vec::new();
+        let mut members = vec![Member {
+            client: first,
+            live: Arc::default(),
+        }];
         let mut failure = None;
         for start in starts {
             match start.await.unwrap_or_else(|e| Err(joined(e))) {
