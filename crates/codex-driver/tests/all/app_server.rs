@@ -669,6 +669,11 @@ sleep 30
 /// its own) and its output reaches the model, but no shell snapshot is taken for the thread.
 #[tokio::test]
 async fn a_throughput_fleet_runs_commands_without_taking_a_shell_snapshot() -> anyhow::Result<()> {
+    throughput_fleet_runs_a_command().await
+}
+
+/// The body of the test above, shared with the compatibility suite.
+pub(crate) async fn throughput_fleet_runs_a_command() -> anyhow::Result<()> {
     use codex_driver::app_server::Fleet;
     let env = Env::new(vec![
         MockResponse::new().exec_command("echo $((6 * 7)) > answer.txt && cat answer.txt"),

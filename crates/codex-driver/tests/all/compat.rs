@@ -281,6 +281,20 @@ async fn in_process_tools() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The throughput fleet: `for_throughput()`'s `-c` overrides are accepted (0.130 knows no
+/// `skill_search` and ignores the key), a command still runs, and no shell snapshot is taken.
+#[tokio::test]
+async fn throughput_fleet() -> anyhow::Result<()> {
+    let (area, caps) = Area::start("throughput fleet").await;
+    if !caps.commands.contains("app-server") {
+        area.skip("`codex --help` lists no app-server");
+        return Ok(());
+    }
+    crate::app_server::throughput_fleet_runs_a_command().await?;
+    area.pass();
+    Ok(())
+}
+
 /// Budgets: an app-server turn is interrupted when its token reports cross `max_budget`.
 #[tokio::test]
 async fn cost_and_budgets() -> anyhow::Result<()> {
