@@ -272,7 +272,7 @@ impl MockIssuer {
                 "account_id": inner.opts.account.account_id,
             },
             // Recent: Codex also refreshes logins older than 8 days on its own.
-            "last_refresh": now_rfc3339(),
+            "last_refresh": crate::clock::now_rfc3339(),
         })
     }
 
@@ -324,37 +324,6 @@ fn access_token(a: &MockAccount, ttl_secs: i64, generation: u32) -> String {
         "generation": generation,
         "https://api.openai.com/auth": {"chatgpt_plan_type": a.plan, "chatgpt_account_id": a.account_id},
     }))
-}
-
-/// Now as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-fn now_rfc3339() -> String {
-    rfc3339(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default(),
-    )
-}
-
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate.
-fn rfc3339(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 pub(crate) fn form_fields(body: &str) -> BTreeMap<String, String> {
@@ -642,10 +611,10 @@ mod tests {
 
     #[test]
     fn timestamps_look_like_codexs() {
-        assert_eq!(rfc3339(1_795_616_039), "2026-11-25T14:13:59Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(now_rfc3339().len(), 20);
+        assert_eq!(crate::clock::rfc3339(1_795_616_039), "2026-11-25T14:13:59Z");
+        assert_eq!(crate::clock::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(crate::clock::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(crate::clock::now_rfc3339().len(), 20);
     }
 
     #[test]

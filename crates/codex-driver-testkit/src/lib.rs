@@ -57,6 +57,7 @@
 //! ```
 
 mod binary;
+mod clock;
 mod http;
 mod issuer;
 mod mcp;

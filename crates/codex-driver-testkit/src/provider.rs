@@ -202,20 +202,7 @@ impl MockProvider {
     /// A `config.toml` that makes Codex use this provider (`model_provider = "mock"`), with
     /// retries off so faults surface at once.
     pub fn config_toml(&self) -> String {
-        let mut doc = toml_edit::DocumentMut::new();
-        doc["model"] = toml_edit::value("mock-model");
-        doc["model_provider"] = toml_edit::value("mock");
-        let mut p = toml_edit::Table::new();
-        p["name"] = toml_edit::value("mock");
-        p["base_url"] = toml_edit::value(self.base_url());
-        p["wire_api"] = toml_edit::value("responses");
-        p["request_max_retries"] = toml_edit::value(0);
-        p["stream_max_retries"] = toml_edit::value(0);
-        let mut providers = toml_edit::Table::new();
-        providers.set_implicit(true);
-        providers.insert("mock", toml_edit::Item::Table(p));
-        doc.insert("model_providers", toml_edit::Item::Table(providers));
-        doc.to_string()
+        provider_config(&self.base_url(), Some("mock-model"))
     }
 
     /// Writes [`config_toml`](Self::config_toml) into `dir/config.toml` (creating `dir`).
@@ -383,6 +370,27 @@ async fn handle(State(shared): State<Shared<Inner>>, req: Incoming) -> Response 
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
     }
+}
+
+/// A `config.toml` pointing Codex at `base_url` as provider `mock`, retries off so a fault
+/// (or a replay's divergence) fails the turn at once.
+pub(crate) fn provider_config(base_url: &str, model: Option<&str>) -> String {
+    let mut doc = toml_edit::DocumentMut::new();
+    if let Some(model) = model {
+        doc["model"] = toml_edit::value(model);
+    }
+    doc["model_provider"] = toml_edit::value("mock");
+    let mut p = toml_edit::Table::new();
+    p["name"] = toml_edit::value("mock");
+    p["base_url"] = toml_edit::value(base_url);
+    p["wire_api"] = toml_edit::value("responses");
+    p["request_max_retries"] = toml_edit::value(0);
+    p["stream_max_retries"] = toml_edit::value(0);
+    let mut providers = toml_edit::Table::new();
+    providers.set_implicit(true);
+    providers.insert("mock", toml_edit::Item::Table(p));
+    doc.insert("model_providers", toml_edit::Item::Table(providers));
+    doc.to_string()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ impl CassetteHeader {
         Self {
             vcr: "codex-driver-testkit/vcr".to_owned(),
             format: CASSETTE_FORMAT,
-            recorded_at: rfc3339_now(),
+            recorded_at: crate::clock::now_rfc3339(),
             upstream,
         }
     }

@@ -65,7 +65,7 @@ macro_rules! endpoint_accessors {
 
         #[doc = concat!("A `config.toml` that makes Codex use this ", $what, " (provider `mock`, retries off).")]
         pub fn config_toml(&self) -> String {
-            provider_config(&self.base_url(), self.model.as_deref())
+            crate::provider::provider_config(&self.base_url(), self.model.as_deref())
         }
 
         /// Writes [`config_toml`](Self::config_toml) into `dir/config.toml` (creating `dir`), and
@@ -198,59 +198,8 @@ pub enum VcrError {
     },
 }
 
-/// A `config.toml` pointing Codex at `base_url` as provider `mock` (like
-/// [`MockProvider::config_toml`](crate::MockProvider::config_toml)), retries off so a
-/// divergence fails the turn at once.
-fn provider_config(base_url: &str, model: Option<&str>) -> String {
-    let mut doc = toml_edit::DocumentMut::new();
-    if let Some(model) = model {
-        doc["model"] = toml_edit::value(model);
-    }
-    doc["model_provider"] = toml_edit::value("mock");
-    let mut p = toml_edit::Table::new();
-    p["name"] = toml_edit::value("mock");
-    p["base_url"] = toml_edit::value(base_url);
-    p["wire_api"] = toml_edit::value("responses");
-    p["request_max_retries"] = toml_edit::value(0);
-    p["stream_max_retries"] = toml_edit::value(0);
-    let mut providers = toml_edit::Table::new();
-    providers.set_implicit(true);
-    providers.insert("mock", toml_edit::Item::Table(p));
-    doc.insert("model_providers", toml_edit::Item::Table(providers));
-    doc.to_string()
-}
-
 fn write_home(dir: &Path, config: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("config.toml"), config)?;
     Ok(dir.to_path_buf())
-}
-
-/// Now as RFC 3339 UTC, seconds precision (no date crate for one timestamp).
-fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(secs)
-}
-
-fn rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

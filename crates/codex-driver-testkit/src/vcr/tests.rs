@@ -213,8 +213,8 @@ fn sse_parsing_keeps_names_and_payloads() {
 
 #[test]
 fn dates() {
-    assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-    assert_eq!(rfc3339(1_796_369_647), "2026-12-04T07:34:07Z");
+    assert_eq!(crate::clock::rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(crate::clock::rfc3339(1_796_369_647), "2026-12-04T07:34:07Z");
 }
 
 #[test]
