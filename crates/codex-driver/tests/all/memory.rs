@@ -4,8 +4,8 @@
 //! its process), which samples its own RSS as it goes. Figures go to
 //! `target/tmp/reliability/memory-*.json` and RELIABILITY.md.
 //!
-//! The stream comes from a stand-in for `codex exec`: the real one caps what it keeps of a
-//! command's output, so it can't be made to send a gigabyte of events.
+//! The streams come from stand-ins for `codex exec` and `codex app-server`: the real ones cap
+//! what they keep of a command's output, so they can't be made to send a gigabyte of events.
 
 use crate::common::{run_host, tmp_base, write_script};
 use codex_driver::{Binary, Exec, ThreadEvent};
@@ -54,6 +54,13 @@ fn a_gigabyte_of_streamed_command_output_stays_within_16_mib() {
 }
 
 #[test]
+fn a_gigabyte_of_app_server_output_deltas_stays_within_16_mib() {
+    let r = measure("app-server-stream");
+    // Every delta, then `turn/completed`.
+    assert_eq!(r.lines, LINES as u64 + 1, "{r:?}");
+}
+
+#[test]
 fn reading_a_gigabyte_rollout_stays_within_16_mib() {
     let r = measure("rollout");
     assert_eq!(r.lines, LINES as u64 + 1, "{r:?}");
@@ -69,6 +76,39 @@ fn output_event(i: usize) -> String {
     })
     .to_string()
 }
+
+/// An `item/commandExecution/outputDelta` notification of turn `turn` carrying 64 KiB.
+fn output_delta(turn: &str) -> String {
+    serde_json::json!({
+        "method": "item/commandExecution/outputDelta",
+        "params": {"threadId": "t1", "turnId": turn, "itemId": "c1", "delta": "y\n".repeat(LINE_PAYLOAD / 2)}
+    })
+    .to_string()
+}
+
+/// A stand-in `codex app-server`: answers `initialize`, `thread/start` and `turn/start`; the
+/// first turn streams 4 MiB of output deltas (a warm-up), later ones `CHUNKS` times the MiB in
+/// `chunk-<turn>.jsonl`, each turn ending with `turn/completed`.
+const FAKE_APP_SERVER: &str = r#"#!/usr/bin/env bash
+id_of() { sed -n 's/.*"id":\([0-9][0-9]*\).*/\1/p' <<<"$1"; }
+turns=0
+while read -r line; do
+  id=$(id_of "$line")
+  [ -z "$id" ] && continue
+  case "$line" in
+    *'"method":"initialize"'*) echo '{"id":'"$id"',"result":{"userAgent":"fake/0.171.0"}}' ;;
+    *'"method":"thread/start"'*) echo '{"id":'"$id"',"result":{"thread":{"id":"t1"}}}' ;;
+    *'"method":"turn/start"'*)
+      turns=$((turns+1))
+      echo '{"id":'"$id"',"result":{"turn":{"id":"u'"$turns"'","items":[],"status":"inProgress","error":null}}}'
+      n=$CHUNKS; [ "$turns" = 1 ] && n=4
+      i=0; while [ $i -lt "$n" ]; do cat "$DIR/chunk-u$turns.jsonl"; i=$((i+1)); done
+      echo '{"method":"turn/completed","params":{"threadId":"t1","turn":{"id":"u'"$turns"'","items":[],"status":"completed","error":null}}}'
+      ;;
+    *) echo '{"id":'"$id"',"result":{}}' ;;
+  esac
+done
+"#;
 
 fn rss() -> u64 {
     ResourceSample::current().rss_kib
@@ -130,6 +170,64 @@ fn host() {
                     }
                 }
                 peak = peak.max(rss());
+                Report {
+                    case: mode.clone(),
+                    bytes,
+                    lines,
+                    baseline_kib: baseline,
+                    peak_kib: peak,
+                    seconds: started.elapsed().as_secs_f64(),
+                }
+            })
+        }
+        "app-server-stream" => {
+            use codex_driver::app_server::AppServer;
+            use codex_driver::app_server::protocol::ServerNotification;
+            for turn in ["u1", "u2"] {
+                let mut f =
+                    std::fs::File::create(dir.path().join(format!("chunk-{turn}.jsonl"))).unwrap();
+                for _ in 0..16 {
+                    writeln!(f, "{}", output_delta(turn)).unwrap();
+                }
+            }
+            let fake = write_script("memory-app-server", FAKE_APP_SERVER);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let codex = AppServer::new()
+                    .binary(Binary::at(&fake).with_version(semver::Version::new(0, 171, 0)))
+                    .env("DIR", dir.path())
+                    .env("CHUNKS", (LINES / 16).to_string())
+                    .spawn()
+                    .await
+                    .unwrap();
+                let mut thread = codex.start_thread(Default::default()).await.unwrap();
+                // Warm-up: the runtime's threads, the client's buffers, one short turn.
+                let mut turn = thread.turn("warm up").await.unwrap();
+                while let Some(ev) = turn.next_event().await {
+                    ev.unwrap();
+                }
+                drop(turn);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let baseline = rss();
+                let mut peak = baseline;
+                let (mut lines, mut bytes) = (0u64, 0u64);
+                let mut turn = thread.turn("stream a gigabyte").await.unwrap();
+                while let Some(ev) = turn.next_event().await {
+                    if let ServerNotification::ItemCommandExecutionOutputDelta(d) = ev.unwrap() {
+                        bytes += d.delta.len() as u64;
+                    }
+                    lines += 1;
+                    if lines.is_multiple_of(64) {
+                        peak = peak.max(rss());
+                    }
+                }
+                peak = peak.max(rss());
+                drop(turn);
+                drop(thread);
+                codex.shutdown().await.unwrap();
                 Report {
                     case: mode.clone(),
                     bytes,
