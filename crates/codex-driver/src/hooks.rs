@@ -7,7 +7,7 @@
 //! | callback | Codex event | what the callback gets | decisions Codex honours |
 //! |---|---|---|---|
 //! | [`pre_tool_use`](Hooks::pre_tool_use) | `PreToolUse` | [`PreToolUseInput`] (tool, its input, e.g. the shell `command`) | `Continue`, `Block` (the tool does not run; the model gets the reason as the call's output), `AddContext` |
-//! | [`post_tool_use`](Hooks::post_tool_use) | `PostToolUse` | [`PostToolUseInput`] (also the tool's response) | `Continue`, `Block` (the reason replaces the result the model sees), `AddContext`, `Halt` |
+//! | [`post_tool_use`](Hooks::post_tool_use) | `PostToolUse` | [`PostToolUseInput`] (also the tool's response) | `Continue`, `Block` (the reason replaces the result the model sees), `AddContext`, `Halt` (sent, but Codex 0.171 goes on: tested; `Block` keeps the output from the model) |
 //! | [`user_prompt_submit`](Hooks::user_prompt_submit) | `UserPromptSubmit` | [`UserPromptSubmitInput`] (the prompt) | `Continue`, `Block` (the prompt is refused), `AddContext`, `Halt` |
 //! | [`stop`](Hooks::stop) | `Stop` (a turn ends) | [`StopInput`] (the last agent message) | `Continue`, `Block` (the turn goes on: the reason is the model's next instruction), `Halt` |
 //! | [`session_start`](Hooks::session_start) | `SessionStart` | [`SessionStartInput`] (`startup`, `resume`, ...) | `Continue`, `AddContext`, `Halt` |

@@ -299,3 +299,48 @@ async fn callbacks_add_context_or_refuse_a_prompt() {
     );
     assert_eq!(server.served(), 1);
 }
+
+/// `Halt` from `UserPromptSubmit` ends the turn before the model is asked. From `PostToolUse`,
+/// Codex (0.171) does not stop: the output goes back to the model as usual, so a caller who
+/// must keep the output from the model blocks instead (`HookDecision::block`).
+#[tokio::test]
+async fn halt_stops_before_the_model_from_a_prompt_but_not_after_a_command() {
+    if !supports_hooks() {
+        return;
+    }
+    let env = Env::new(vec![MockResponse::text("never")]).await;
+    let server = Hooks::new()
+        .user_prompt_submit(|_| async { HookDecision::halt("not today") })
+        .listen()
+        .await
+        .unwrap();
+    let outcome = server.apply(env.exec("hello")).run().await;
+    assert!(
+        env.provider.requests().is_empty(),
+        "the halted prompt reached the model: {outcome:?}"
+    );
+    assert_eq!(server.served(), 1);
+    drop(server);
+
+    let env = Env::new(vec![
+        MockResponse::new().exec_command("echo ran > ran.txt"),
+        MockResponse::text("went on"),
+    ])
+    .await;
+    let server = Hooks::new()
+        .post_tool_use(|_| async { HookDecision::halt("enough for today") })
+        .listen()
+        .await
+        .unwrap();
+    let turn = server
+        .apply(env.exec("run it").sandbox(SandboxMode::WorkspaceWrite))
+        .run()
+        .await
+        .unwrap();
+    assert!(env.ws().join("ran.txt").exists(), "the command did not run");
+    assert_eq!(
+        (turn.final_message.as_deref(), env.provider.requests().len()),
+        (Some("went on"), 2)
+    );
+    assert_eq!(server.served(), 1);
+}
